@@ -1,0 +1,95 @@
+// One libcephfs call (or a short sequence) run on a libuv worker thread
+// against a mount, settling a Promise on the JS thread.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "errno_error.h"
+#include "mount_state.h"
+
+namespace cephfs_js {
+
+// Where a failure happened, for the error message; filled in by `run`.
+struct OpFailure {
+  std::string call;     // libcephfs function that failed
+  std::string subject;  // path (and attribute/snapshot name) it was given
+};
+
+// R is whatever `run` produces on the worker thread and `toJs` converts on
+// the JS thread. `run` returns 0 or a negative errno.
+template <typename R>
+class MountOp : public Napi::AsyncWorker {
+ public:
+  using Run = std::function<int(ceph_mount_info*, R&, OpFailure&)>;
+  using ToJs = std::function<Napi::Value(Napi::Env, R&)>;
+
+  MountOp(Napi::Env env, MountRef mount, OpFailure where, Run run, ToJs toJs)
+      : Napi::AsyncWorker(env, "cephfs.op"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        mount_(std::move(mount)),
+        where_(std::move(where)),
+        run_(std::move(run)),
+        toJs_(std::move(toJs)) {}
+
+  // Queues the work and returns its Promise.
+  static Napi::Promise Start(Napi::Env env, MountRef mount, OpFailure where,
+                             Run run, ToJs toJs) {
+    auto* op = new MountOp(env, std::move(mount), std::move(where),
+                           std::move(run), std::move(toJs));
+    Napi::Promise promise = op->deferred_.Promise();
+    op->Queue();
+    return promise;
+  }
+
+ protected:
+  void Execute() override {
+    // The shared_ptr keeps the state alive; the shared lock keeps a
+    // concurrent close from releasing the handle under this call.
+    std::shared_lock<std::shared_mutex> lock(mount_->mu);
+    if (mount_->cmount == nullptr) {
+      closed_ = true;
+      return;
+    }
+    int rc = run_(mount_->cmount, result_, where_);
+    if (rc < 0) err_ = -rc;
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (closed_) {
+      deferred_.Reject(MakeClosedError(env, where_.call, where_.subject).Value());
+    } else if (err_ != 0) {
+      deferred_.Reject(
+          MakeErrnoError(env, err_, where_.call, where_.subject).Value());
+    } else {
+      deferred_.Resolve(toJs_(env, result_));
+    }
+  }
+
+  void OnError(const Napi::Error& error) override {
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  MountRef mount_;
+  OpFailure where_;
+  Run run_;
+  ToJs toJs_;
+  R result_{};
+  bool closed_ = false;
+  int err_ = 0;
+};
+
+struct NoResult {};
+
+inline Napi::Value Undefined(Napi::Env env, NoResult&) {
+  return env.Undefined();
+}
+
+}  // namespace cephfs_js
