@@ -1,0 +1,131 @@
+// A keyed work queue in the style of client-go's rate-limited workqueue: a key is queued at most
+// once, is never processed by two workers at once (a key re-added while in flight runs again after
+// it finishes), and a failing key is retried with per-key exponential backoff.
+
+export interface BackoffOptions {
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface WorkQueueOptions extends Partial<BackoffOptions> {
+  concurrency?: number;
+}
+
+// A worker that has nothing to say returns nothing (the common case), hence `void` in the union.
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+export type WorkResult = void | { requeueAfterMs: number };
+export type Worker = (key: string) => Promise<WorkResult>;
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly concurrency: number;
+  private running = 0;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly worker: Worker,
+    private readonly onError: (key: string, error: unknown, retryInMs: number) => void,
+    options: WorkQueueOptions = {},
+  ) {
+    this.baseDelayMs = options.baseDelayMs ?? 200;
+    this.maxDelayMs = options.maxDelayMs ?? 300_000;
+    this.concurrency = options.concurrency ?? 4;
+  }
+
+  /** Queues `key` now (a pending delayed retry is superseded). */
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    const timer = this.timers.get(key);
+    if (timer) {
+      clearTimeout(timer);
+      this.timers.delete(key);
+    }
+    if (this.inFlight.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.pump();
+  }
+
+  /** Queues `key` after `delayMs`, unless it is queued sooner. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.shuttingDown || this.queued.has(key) || this.timers.has(key)) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    this.timers.set(key, timer);
+  }
+
+  /** Backoff for the next retry of `key`: base · 2^failures, capped. */
+  backoffFor(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves once nothing is queued, in flight or waiting for a retry timer. */
+  async idle(): Promise<void> {
+    if (this.isIdle()) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops taking work and waits for the keys in flight to finish. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    this.dirty.clear();
+    await this.idle();
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && this.running === 0 && this.timers.size === 0;
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const key = this.queue.shift() as string;
+      this.queued.delete(key);
+      this.inFlight.add(key);
+      this.running++;
+      void this.process(key);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    let retryInMs: number | undefined;
+    try {
+      const result = await this.worker(key);
+      this.failures.delete(key);
+      if (result && result.requeueAfterMs >= 0) retryInMs = result.requeueAfterMs;
+    } catch (error) {
+      retryInMs = this.backoffFor(key);
+      this.failures.set(key, (this.failures.get(key) ?? 0) + 1);
+      this.onError(key, error, retryInMs);
+    } finally {
+      this.inFlight.delete(key);
+      this.running--;
+    }
+    if (this.dirty.delete(key)) this.add(key);
+    else if (retryInMs !== undefined) this.addAfter(key, retryInMs);
+    this.pump();
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkQueue } from '../../../src/controllers/work-queue.js';
+
+test('a key queued many times is processed once', async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue(
+    async (k) => {
+      seen.push(k);
+      await sleep(10);
+    },
+    () => undefined,
+    { concurrency: 1 },
+  );
+  q.add('busy');
+  q.add('a');
+  q.add('a');
+  q.add('b');
+  q.add('a');
+  await q.idle();
+  assert.deepEqual(seen, ['busy', 'a', 'b']);
+});
+
+test('a key re-added while in flight runs again after, never concurrently', async () => {
+  let running = 0;
+  let maxRunning = 0;
+  let runs = 0;
+  const q = new WorkQueue(
+    async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      runs++;
+      await sleep(20);
+      running--;
+    },
+    () => undefined,
+    { concurrency: 4 },
+  );
+  q.add('k');
+  await sleep(5);
+  q.add('k');
+  q.add('k');
+  await q.idle();
+  assert.equal(maxRunning, 1);
+  assert.equal(runs, 2);
+});
+
+test('failures are retried with exponential backoff and reset on success', async () => {
+  const times: number[] = [];
+  const errors: number[] = [];
+  const q = new WorkQueue(
+    async () => {
+      times.push(Date.now());
+      if (times.length < 4) throw new Error('not yet');
+    },
+    (_k, _e, retryIn) => errors.push(retryIn),
+    { baseDelayMs: 10, maxDelayMs: 25 },
+  );
+  q.add('x');
+  await q.idle();
+  assert.deepEqual(errors, [10, 20, 25]);
+  assert.equal(times.length, 4);
+  assert.equal(q.backoffFor('x'), 10, 'success resets the backoff');
+});
+
+test('requeueAfterMs schedules another run; an explicit add supersedes the timer', async () => {
+  let runs = 0;
+  const q = new WorkQueue(
+    async () => {
+      runs++;
+      return runs === 1 ? { requeueAfterMs: 60_000 } : undefined;
+    },
+    () => undefined,
+  );
+  q.add('k');
+  await sleep(10);
+  assert.equal(runs, 1);
+  q.add('k');
+  await sleep(10);
+  assert.equal(runs, 2);
+  await q.shutdown();
+  assert.equal(runs, 2);
+});
+
+test('shutdown waits for work in flight and drops the rest', async () => {
+  const done: string[] = [];
+  const q = new WorkQueue(
+    async (k) => {
+      await sleep(20);
+      done.push(k);
+    },
+    () => undefined,
+    { concurrency: 1 },
+  );
+  q.add('a');
+  q.add('b');
+  await sleep(5);
+  await q.shutdown();
+  assert.deepEqual(done, ['a']);
+  q.add('c');
+  await sleep(30);
+  assert.deepEqual(done, ['a']);
+});
