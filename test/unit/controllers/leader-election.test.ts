@@ -1,0 +1,16 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mayAcquire } from '../../../src/controllers/leader-election.js';
+
+test('a free or own lease may be taken at once', () => {
+  assert.ok(mayAcquire(undefined, 'me', 0, 0));
+  assert.ok(mayAcquire({ holderIdentity: '' }, 'me', 0, 0));
+  assert.ok(mayAcquire({ holderIdentity: 'me', leaseDurationSeconds: 15 }, 'me', 0, 1));
+});
+
+test("another holder's lease is free only once it went unrenewed for its duration", () => {
+  const held = { holderIdentity: 'other', leaseDurationSeconds: 15 };
+  assert.equal(mayAcquire(held, 'me', 1000, 1000 + 14_999), false);
+  assert.equal(mayAcquire(held, 'me', 1000, 1000 + 15_000), false);
+  assert.equal(mayAcquire(held, 'me', 1000, 1000 + 15_001), true);
+});
