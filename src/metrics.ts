@@ -1,0 +1,86 @@
+// Prometheus metrics and the /metrics, /healthz and /readyz endpoints.
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly directoriesByState = new Gauge({
+    name: 'cephfs_mirror_directories',
+    help: 'Mirrored directories by policy state',
+    labelNames: ['namespace', 'mirror', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly instances = new Gauge({
+    name: 'cephfs_mirror_instances',
+    help: 'Live cephfs-mirror daemon instances per mirrored filesystem',
+    labelNames: ['namespace', 'mirror'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: 'cephfs_mirror_reconcile_duration_seconds',
+    help: 'Time spent in one reconcile',
+    labelNames: ['kind'] as const,
+    buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'cephfs_mirror_reconcile_errors_total',
+    help: 'Reconciles that failed and were retried',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly notifyLatency = new Histogram({
+    name: 'cephfs_mirror_notify_duration_seconds',
+    help: 'Acquire/release notify round trips to mirror daemons',
+    labelNames: ['mode', 'result'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
+
+export interface ProbeState {
+  /** Live: the process is not wedged. */
+  healthy(): boolean;
+  /** Ready: informers synced (and, for the leader, engines started). */
+  ready(): boolean;
+}
+
+export function startHttpServer(
+  port: number,
+  host: string,
+  metrics: OperatorMetrics,
+  probes: ProbeState,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        },
+        (e: unknown) => {
+          res.writeHead(500);
+          res.end(String(e));
+        },
+      );
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const ok = path === '/healthz' ? probes.healthy() : probes.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'ok\n' : 'not ready\n');
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
