@@ -1,0 +1,147 @@
+// IoCtx: object I/O, omap, watch and notify in one pool.
+import type { NativeIoCtxHandle } from './native.js';
+import { Watch, type NotifyHandler, type WatchErrorHandler } from './watch.js';
+
+export interface ObjectStat {
+  size: number;
+  /** Modification time, whole seconds. */
+  mtime: Date;
+}
+
+export interface OmapReadOptions {
+  /** Return keys strictly after this one (the last key of the previous page). */
+  startAfter?: string;
+  /** Return only keys starting with this prefix. */
+  prefix?: string;
+  /** Page size. The OSD may cap it (osd_max_omap_entries_per_request). */
+  max: number;
+}
+
+export interface OmapPage {
+  /** Sorted by key. */
+  entries: Array<[string, Buffer]>;
+  /** True if more keys (matching the prefix) follow the last one returned. */
+  more: boolean;
+}
+
+export interface OmapWrite {
+  set?: Array<[string, Buffer]>;
+  remove?: string[];
+}
+
+export interface NotifyAck {
+  /** The acking client's global id (client.<gid>); for a cephfs-mirror daemon its instance id. */
+  gid: bigint;
+  cookie: bigint;
+  payload: Buffer;
+}
+
+export interface NotifyTimeout {
+  gid: bigint;
+  cookie: bigint;
+}
+
+export interface NotifyResult {
+  /** 0 if every watcher acked in time, -110 (ETIMEDOUT) if some did not (see `timeouts`). */
+  rc: number;
+  acks: NotifyAck[];
+  timeouts: NotifyTimeout[];
+}
+
+export interface WatchOptions {
+  /** Seconds the OSD keeps the watch without hearing from us (0/omitted: osd_client_watch_timeout). */
+  timeoutSeconds?: number;
+}
+
+export class IoCtx {
+  readonly #handle: NativeIoCtxHandle;
+  /** The pool this context reads and writes. */
+  readonly poolId: number;
+
+  /** @internal Created by Rados.openIoCtx(). */
+  constructor(handle: NativeIoCtxHandle) {
+    this.#handle = handle;
+    this.poolId = handle.poolId();
+  }
+
+  /**
+   * Creates an empty object. With `exclusive` (the default) an existing object is an error
+   * (EEXIST); without, creating an existing object succeeds and leaves it unchanged.
+   */
+  async createObject(oid: string, opts: { exclusive?: boolean } = {}): Promise<void> {
+    await this.#handle.createObject(oid, opts.exclusive ?? true);
+  }
+
+  /** Size and mtime; rejects with ENOENT if the object does not exist. */
+  async stat(oid: string): Promise<ObjectStat> {
+    return this.#handle.stat(oid);
+  }
+
+  /** Deletes an object (with its omap); rejects with ENOENT if it does not exist. */
+  async remove(oid: string): Promise<void> {
+    await this.#handle.remove(oid);
+  }
+
+  /** Reads one page of omap entries. Rejects with ENOENT if the object does not exist. */
+  async omapGetVals(oid: string, opts: OmapReadOptions): Promise<OmapPage> {
+    if (!Number.isSafeInteger(opts.max) || opts.max < 1) {
+      throw new RangeError('max must be a positive integer');
+    }
+    return this.#handle.omapGetVals(oid, opts.startAfter, opts.prefix, opts.max);
+  }
+
+  /**
+   * One atomic write op: sets the `set` entries, then removes the `remove` keys. Setting creates
+   * the object if needed; removing keys of a missing object rejects with ENOENT.
+   */
+  async omapWrite(oid: string, write: OmapWrite): Promise<void> {
+    const set = write.set ?? [];
+    const remove = write.remove ?? [];
+    await this.#handle.omapWrite(
+      oid,
+      set.map(([k]) => k),
+      set.map(([, v]) => v),
+      remove,
+    );
+  }
+
+  /**
+   * Notifies the object's watchers and waits for their acks, at most `timeoutMs`. Watchers that
+   * do not ack in time do not make this reject: `rc` is then -110 (ETIMEDOUT) and they are listed
+   * in `timeouts`. Other failures (ENOENT for a missing object, ...) reject.
+   */
+  async notify(
+    oid: string,
+    payload: Buffer = Buffer.alloc(0),
+    timeoutMs = 5000,
+  ): Promise<NotifyResult> {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 1) {
+      throw new RangeError('timeoutMs must be >= 1');
+    }
+    return this.#handle.notify(oid, payload, Math.ceil(timeoutMs));
+  }
+
+  /**
+   * Watches an object. `onNotify` runs for each notify; what it returns (or resolves to) is the
+   * ack payload, sent once it is available. If it throws or rejects, no ack is sent (the
+   * notifier sees this watcher time out) and the error goes to `onError`. `onError` also gets
+   * watch errors from librados (e.g. ENOTCONN after a disconnect: the watch must be recreated).
+   * An active watch keeps the Node.js process alive until unwatch() or close().
+   */
+  async watch(
+    oid: string,
+    onNotify: NotifyHandler,
+    onError: WatchErrorHandler,
+    opts: WatchOptions = {},
+  ): Promise<Watch> {
+    return Watch.start(this.#handle, oid, onNotify, onError, opts.timeoutSeconds);
+  }
+
+  /**
+   * Waits for the operations in flight, removes this context's watches and releases it.
+   * Idempotent. Later calls reject with EBADF (ESHUTDOWN if its Rados was shut down).
+   */
+  async close(): Promise<void> {
+    await this.#handle.close();
+  }
+}

@@ -1,0 +1,72 @@
+#include "aio.h"
+
+#include "addon_data.h"
+#include "errors.h"
+
+namespace radosjs {
+
+void AioDispatcher::Init(Napi::Env env) {
+  tsfn_ = Tsfn::New(env, "rados-js aio", 0, 1);
+  // Idle until an op is pending: an open connection alone must not keep the process running.
+  tsfn_.Unref(env);
+}
+
+void AioDispatcher::Post(AioOp* op) {
+  // Unlimited queue: NonBlockingCall only fails once the environment is closing, when the op is
+  // deliberately leaked (its promise can no longer be settled anyway).
+  tsfn_.NonBlockingCall(op);
+}
+
+void AioDispatcher::OpStarted(Napi::Env env) {
+  if (pending_++ == 0) tsfn_.Ref(env);
+}
+
+void AioDispatcher::OpFinished(Napi::Env env) {
+  if (--pending_ == 0) tsfn_.Unref(env);
+}
+
+void AioDispatcher::CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, AioOp* op) {
+  if (env == nullptr || op == nullptr) return;  // environment teardown
+  try {
+    op->Settle(env, op->rc_);
+  } catch (const Napi::Error& e) {
+    op->deferred_.Reject(e.Value());
+  }
+  delete op;
+}
+
+AioOp::AioOp(Napi::Env env, std::string operation, InflightHold hold)
+    : deferred_(Napi::Promise::Deferred::New(env)),
+      operation_(std::move(operation)),
+      hold_(std::move(hold)),
+      dispatcher_(&GetAddonData(env).dispatcher) {
+  int r = rados_aio_create_completion2(this, &AioOp::OnComplete, &completion_);
+  if (r < 0) throw ErrnoError(env, operation_ + ": create completion", r);
+  dispatcher_->OpStarted(env);
+}
+
+AioOp::~AioOp() {
+  if (completion_ != nullptr) rados_aio_release(completion_);
+  dispatcher_->OpFinished(deferred_.Env());
+}
+
+Napi::Promise AioOp::Submitted(Napi::Env env, int r) {
+  Napi::Promise promise = deferred_.Promise();
+  if (r < 0) {
+    RejectErrno(env, r);
+    delete this;
+  }
+  return promise;
+}
+
+void AioOp::RejectErrno(Napi::Env env, int rc) {
+  deferred_.Reject(ErrnoError(env, operation_, rc).Value());
+}
+
+void AioOp::OnComplete(rados_completion_t c, void* arg) {
+  auto* op = static_cast<AioOp*>(arg);
+  op->rc_ = rados_aio_get_return_value(c);
+  op->dispatcher_->Post(op);
+}
+
+}  // namespace radosjs

@@ -1,0 +1,71 @@
+// librados asynchronous operations resolved as JS promises.
+//
+// An AioOp owns a librados completion and a promise. librados calls OnComplete on one of its
+// own threads; the op is then queued to the JS thread through the AioDispatcher (a thread-safe
+// function), where Settle() resolves or rejects the promise and the op is deleted. The JS thread
+// never waits for Ceph.
+#pragma once
+
+#include <napi.h>
+#include <rados/librados.h>
+
+#include <cstddef>
+#include <string>
+
+#include "inflight.h"
+
+namespace radosjs {
+
+class AioOp;
+
+class AioDispatcher {
+ public:
+  // JS thread, once per environment.
+  void Init(Napi::Env env);
+  // Any thread: hands a completed op to the JS thread.
+  void Post(AioOp* op);
+  // JS thread: the dispatcher keeps the event loop alive only while ops are pending.
+  void OpStarted(Napi::Env env);
+  void OpFinished(Napi::Env env);
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function unused, std::nullptr_t* context, AioOp* op);
+  using Tsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, AioOp, CallJs>;
+  Tsfn tsfn_;
+  size_t pending_ = 0;
+};
+
+class AioOp {
+ public:
+  // JS thread. `hold` keeps the handles the op uses open until it is settled.
+  AioOp(Napi::Env env, std::string operation, InflightHold hold);
+  virtual ~AioOp();
+  AioOp(const AioOp&) = delete;
+  AioOp& operator=(const AioOp&) = delete;
+
+  rados_completion_t completion() const { return completion_; }
+
+  // JS thread, right after the librados submit call returned `r`. A negative `r` means the op
+  // was never queued: it is rejected (and deleted) at once. Returns the op's promise. The op
+  // must not be touched after this call.
+  Napi::Promise Submitted(Napi::Env env, int r);
+
+ protected:
+  // JS thread: resolve or reject `deferred_` given librados' return value `rc`.
+  virtual void Settle(Napi::Env env, int rc) = 0;
+  void RejectErrno(Napi::Env env, int rc);
+
+  Napi::Promise::Deferred deferred_;
+  std::string operation_;
+
+ private:
+  friend class AioDispatcher;
+  static void OnComplete(rados_completion_t c, void* arg);
+
+  InflightHold hold_;
+  AioDispatcher* dispatcher_;
+  rados_completion_t completion_ = nullptr;
+  int rc_ = 0;
+};
+
+}  // namespace radosjs

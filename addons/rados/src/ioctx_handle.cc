@@ -1,0 +1,580 @@
+#include "ioctx_handle.h"
+
+#include <errno.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "addon_data.h"
+#include "aio.h"
+#include "args.h"
+#include "errors.h"
+#include "notify_reply.h"
+#include "rados_handle.h"
+#include "watch.h"
+#include "worker.h"
+
+namespace radosjs {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Aio operations
+
+// A write op (object create, omap set/remove) that resolves to undefined.
+class WriteOp : public AioOp {
+ public:
+  WriteOp(Napi::Env env, std::string operation, InflightHold hold)
+      : AioOp(env, std::move(operation), std::move(hold)), op_(rados_create_write_op()) {}
+  ~WriteOp() override { rados_release_write_op(op_); }
+  rados_write_op_t op() const { return op_; }
+
+ protected:
+  void Settle(Napi::Env env, int rc) override {
+    if (rc < 0) {
+      RejectErrno(env, rc);
+    } else {
+      deferred_.Resolve(env.Undefined());
+    }
+  }
+
+ private:
+  rados_write_op_t op_;
+};
+
+class RemoveOp : public AioOp {
+ public:
+  using AioOp::AioOp;
+
+ protected:
+  void Settle(Napi::Env env, int rc) override {
+    if (rc < 0) {
+      RejectErrno(env, rc);
+    } else {
+      deferred_.Resolve(env.Undefined());
+    }
+  }
+};
+
+class StatOp : public AioOp {
+ public:
+  using AioOp::AioOp;
+  uint64_t size = 0;
+  time_t mtime = 0;
+
+ protected:
+  void Settle(Napi::Env env, int rc) override {
+    if (rc < 0) {
+      RejectErrno(env, rc);
+      return;
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("size", Napi::Number::New(env, static_cast<double>(size)));
+    result.Set("mtime", Napi::Date::New(env, static_cast<double>(mtime) * 1000.0));
+    deferred_.Resolve(result);
+  }
+};
+
+class OmapReadOp : public AioOp {
+ public:
+  OmapReadOp(Napi::Env env, std::string operation, InflightHold hold)
+      : AioOp(env, std::move(operation), std::move(hold)), op_(rados_create_read_op()) {}
+  ~OmapReadOp() override {
+    if (iter != nullptr) rados_omap_get_end(iter);
+    rados_release_read_op(op_);
+  }
+  rados_read_op_t op() const { return op_; }
+  // Written by librados when the op completes.
+  rados_omap_iter_t iter = nullptr;
+  unsigned char more = 0;
+  int prval = 0;
+
+ protected:
+  void Settle(Napi::Env env, int rc) override {
+    if (rc >= 0 && prval < 0) rc = prval;
+    if (rc < 0) {
+      RejectErrno(env, rc);
+      return;
+    }
+    Napi::Array entries = Napi::Array::New(env);
+    uint32_t n = 0;
+    while (iter != nullptr) {
+      char* key = nullptr;
+      char* val = nullptr;
+      size_t keyLen = 0;
+      size_t valLen = 0;
+      int r = rados_omap_get_next2(iter, &key, &val, &keyLen, &valLen);
+      if (r < 0) {
+        RejectErrno(env, r);
+        return;
+      }
+      if (key == nullptr) break;  // end of the page
+      Napi::Array entry = Napi::Array::New(env, 2);
+      entry.Set(0u, Napi::String::New(env, key, keyLen));
+      entry.Set(1u, Napi::Buffer<char>::Copy(env, val != nullptr ? val : "", valLen));
+      entries.Set(n++, entry);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("entries", entries);
+    result.Set("more", Napi::Boolean::New(env, more != 0));
+    deferred_.Resolve(result);
+  }
+
+ private:
+  rados_read_op_t op_;
+};
+
+class NotifyOp : public AioOp {
+ public:
+  NotifyOp(Napi::Env env, std::string operation, InflightHold hold, std::string payload)
+      : AioOp(env, std::move(operation), std::move(hold)), payload(std::move(payload)) {}
+  ~NotifyOp() override {
+    if (reply != nullptr) rados_buffer_free(reply);
+  }
+  std::string payload;
+  // Written by librados when the op completes (also on ETIMEDOUT).
+  char* reply = nullptr;
+  size_t replyLen = 0;
+
+ protected:
+  // ETIMEDOUT is a result, not a failure: some watchers did not ack in time, and the reply
+  // still lists who acked and who timed out. Callers get rc to tell the two apart.
+  void Settle(Napi::Env env, int rc) override {
+    if (rc < 0 && rc != -ETIMEDOUT) {
+      RejectErrno(env, rc);
+      return;
+    }
+    NotifyReply decoded;
+    if (!DecodeNotifyReply(reply, replyLen, &decoded)) {
+      deferred_.Reject(
+          ErrnoError(env, operation_, EBADMSG, "malformed notify reply").Value());
+      return;
+    }
+    Napi::Array acks = Napi::Array::New(env, decoded.acks.size());
+    for (size_t i = 0; i < decoded.acks.size(); ++i) {
+      const NotifyAck& a = decoded.acks[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("gid", Napi::BigInt::New(env, a.gid));
+      o.Set("cookie", Napi::BigInt::New(env, a.cookie));
+      o.Set("payload", Napi::Buffer<char>::Copy(env, a.payload.data(), a.payload.size()));
+      acks.Set(static_cast<uint32_t>(i), o);
+    }
+    Napi::Array timeouts = Napi::Array::New(env, decoded.timeouts.size());
+    for (size_t i = 0; i < decoded.timeouts.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("gid", Napi::BigInt::New(env, decoded.timeouts[i].gid));
+      o.Set("cookie", Napi::BigInt::New(env, decoded.timeouts[i].cookie));
+      timeouts.Set(static_cast<uint32_t>(i), o);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("rc", Napi::Number::New(env, rc));
+    result.Set("acks", acks);
+    result.Set("timeouts", timeouts);
+    deferred_.Resolve(result);
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+
+class WatchWorker : public PromiseWorker {
+ public:
+  WatchWorker(Napi::Env env, IoCtxHandle* owner, std::string oid, WatchCtx* ctx,
+              uint32_t timeoutSeconds)
+      : PromiseWorker(env, "watch(" + oid + ")"),
+        owner_(owner),
+        io_(owner->io_),
+        oid_(std::move(oid)),
+        ctx_(ctx),
+        timeoutSeconds_(timeoutSeconds) {}
+  void Execute() override {
+    int r = rados_watch3(io_, oid_.c_str(), &cookie_, &WatchCtx::OnNotify, &WatchCtx::OnError,
+                         timeoutSeconds_, ctx_);
+    if (r < 0) Fail(r);
+  }
+  void Finished(Napi::Env) override {
+    if (ctx_ == nullptr) return;
+    if (cookie_ != 0 && HasSucceeded()) {
+      owner_->WatchAdded(cookie_, ctx_);
+    } else {
+      // librados cancels a watch that failed to register: no callback can use ctx_ any more.
+      ctx_->Destroy();
+      delete ctx_;
+    }
+    ctx_ = nullptr;
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::BigInt::New(env, cookie_); }
+  bool HasSucceeded() const { return succeeded_; }
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    succeeded_ = status == napi_ok;
+    Napi::AsyncWorker::OnWorkComplete(env, status);
+  }
+
+ private:
+  IoCtxHandle* owner_;
+  rados_ioctx_t io_;
+  std::string oid_;
+  WatchCtx* ctx_;
+  uint32_t timeoutSeconds_;
+  uint64_t cookie_ = 0;
+  bool succeeded_ = false;
+};
+
+class UnwatchWorker : public PromiseWorker {
+ public:
+  UnwatchWorker(Napi::Env env, IoCtxHandle* owner, rados_t cluster, WatchCtx* ctx)
+      : PromiseWorker(env, "unwatch"),
+        owner_(owner),
+        io_(owner->io_),
+        cluster_(cluster),
+        ctx_(ctx) {}
+  void Execute() override {
+    // A failure to tell the OSD (e.g. the watch already broke) is not reported: the local watch
+    // is gone either way, and the OSD drops a dead watch after its timeout.
+    rados_unwatch2(io_, ctx_->cookie);
+    // Callbacks already queued in librados must finish before the context is freed.
+    rados_watch_flush(cluster_);
+  }
+  void Finished(Napi::Env) override {
+    ctx_->Destroy();
+    delete ctx_;
+    owner_->Unref();  // the reference the watch held
+  }
+
+ private:
+  IoCtxHandle* owner_;
+  rados_ioctx_t io_;
+  rados_t cluster_;
+  WatchCtx* ctx_;
+};
+
+class CloseWorker : public PromiseWorker {
+ public:
+  CloseWorker(Napi::Env env, IoCtxHandle* owner, rados_t cluster, std::vector<WatchCtx*> watches)
+      : PromiseWorker(env, "close"),
+        owner_(owner),
+        io_(owner->io_),
+        cluster_(cluster),
+        watches_(std::move(watches)) {}
+  void Execute() override {
+    for (WatchCtx* w : watches_) rados_unwatch2(io_, w->cookie);
+    if (!watches_.empty()) rados_watch_flush(cluster_);
+    rados_ioctx_destroy(io_);
+  }
+  void Finished(Napi::Env env) override {
+    for (WatchCtx* w : watches_) {
+      w->Destroy();
+      delete w;
+    }
+    owner_->io_ = nullptr;
+    owner_->state_ = IoCtxHandle::State::kClosed;
+    owner_->rados_->ForgetIoCtx(owner_);
+    owner_->radosRef_.Reset();
+    auto waiters = std::move(owner_->closeWaiters_);
+    owner_->closeWaiters_.clear();
+    for (auto& d : waiters) d.Resolve(env.Undefined());
+  }
+
+ private:
+  IoCtxHandle* owner_;
+  rados_ioctx_t io_;
+  rados_t cluster_;
+  std::vector<WatchCtx*> watches_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// IoCtxHandle
+
+Napi::Function IoCtxHandle::Init(Napi::Env env) {
+  return DefineClass(env, "IoCtxHandle",
+                     {
+                         InstanceMethod<&IoCtxHandle::CreateObject>("createObject"),
+                         InstanceMethod<&IoCtxHandle::Stat>("stat"),
+                         InstanceMethod<&IoCtxHandle::Remove>("remove"),
+                         InstanceMethod<&IoCtxHandle::OmapGetVals>("omapGetVals"),
+                         InstanceMethod<&IoCtxHandle::OmapWrite>("omapWrite"),
+                         InstanceMethod<&IoCtxHandle::Notify>("notify"),
+                         InstanceMethod<&IoCtxHandle::Watch>("watch"),
+                         InstanceMethod<&IoCtxHandle::Unwatch>("unwatch"),
+                         InstanceMethod<&IoCtxHandle::NotifyAck>("notifyAck"),
+                         InstanceMethod<&IoCtxHandle::Close>("close"),
+                         InstanceMethod<&IoCtxHandle::PoolId>("poolId"),
+                     });
+}
+
+IoCtxHandle::IoCtxHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IoCtxHandle>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsExternal()) {
+    throw Napi::TypeError::New(env, "IoCtxHandle is created by RadosHandle.openIoCtx()");
+  }
+  rados_ = RadosHandle::Unwrap(info[0].As<Napi::Object>());
+  if (rados_ == nullptr) throw Napi::TypeError::New(env, "not a RadosHandle");
+  io_ = static_cast<rados_ioctx_t>(info[1].As<Napi::External<void>>().Data());
+  poolId_ = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
+  radosRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  rados_->AddIoCtx(this);
+}
+
+IoCtxHandle::~IoCtxHandle() {
+  if (GetAddonData(Env()).tearingDown) return;  // process exit: leave librados alone
+  // Collected while open: nothing in flight and no watch (both keep this object alive), so
+  // destroying the ioctx does not wait for anything.
+  if (state_ == State::kOpen && io_ != nullptr) {
+    rados_ioctx_destroy(io_);
+    rados_->ForgetIoCtx(this);
+  }
+}
+
+void IoCtxHandle::CheckUsable(Napi::Env env, const char* operation) const {
+  switch (state_) {
+    case State::kOpen:
+      rados_->CheckUsable(env, operation);
+      return;
+    case State::kClosedByShutdown:
+      throw ErrnoError(env, operation, ESHUTDOWN, "the Rados handle of this IoCtx is shut down");
+    default:
+      throw ErrnoError(env, operation, EBADF, "the IoCtx is closed");
+  }
+}
+
+void IoCtxHandle::OpStarted() {
+  if (inflight_++ == 0) Ref();
+}
+
+void IoCtxHandle::OpFinished() {
+  if (--inflight_ == 0) {
+    if (state_ == State::kClosing && !closeStarted_) StartClose(Env());
+    Unref();
+  }
+}
+
+void IoCtxHandle::WatchAdded(uint64_t cookie, WatchCtx* ctx) {
+  ctx->cookie = cookie;
+  watches_[cookie] = ctx;
+  Ref();  // an active watch keeps this object (and its ioctx) alive
+}
+
+IoCtxHandle::Detached IoCtxHandle::DetachForShutdown() {
+  Detached d{io_, {}};
+  for (auto& [cookie, ctx] : watches_) {
+    d.watches.push_back(ctx);
+    Unref();
+  }
+  watches_.clear();
+  io_ = nullptr;
+  state_ = State::kClosedByShutdown;
+  radosRef_.Reset();
+  auto waiters = std::move(closeWaiters_);
+  closeWaiters_.clear();
+  for (auto& w : waiters) w.Resolve(Env().Undefined());
+  return d;
+}
+
+void IoCtxHandle::StartClose(Napi::Env env) {
+  closeStarted_ = true;
+  std::vector<WatchCtx*> watches;
+  for (auto& [cookie, ctx] : watches_) watches.push_back(ctx);
+  watches_.clear();
+  const size_t watchCount = watches.size();
+  auto* worker = new CloseWorker(env, this, rados_->cluster(), std::move(watches));
+  worker->SetHold(InflightHold(rados_));
+  worker->KeepAlive(Value());
+  // The references the watches held are now covered by the worker's KeepAlive.
+  for (size_t i = 0; i < watchCount; ++i) Unref();
+  worker->Start();  // settles closeWaiters_
+}
+
+Napi::Value IoCtxHandle::CreateObject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  const bool exclusive = info[1].ToBoolean().Value();
+  CheckUsable(env, "createObject");
+  auto* op = new WriteOp(env, "createObject(" + oid + ")", InflightHold(rados_, this));
+  rados_write_op_create(op->op(), exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT,
+                        nullptr);
+  int r = rados_aio_write_op_operate(op->op(), io_, op->completion(), oid.c_str(), nullptr, 0);
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::Stat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  CheckUsable(env, "stat");
+  auto* op = new StatOp(env, "stat(" + oid + ")", InflightHold(rados_, this));
+  int r = rados_aio_stat(io_, oid.c_str(), op->completion(), &op->size, &op->mtime);
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::Remove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  CheckUsable(env, "remove");
+  auto* op = new RemoveOp(env, "remove(" + oid + ")", InflightHold(rados_, this));
+  int r = rados_aio_remove(io_, oid.c_str(), op->completion());
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::OmapGetVals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string startAfter = OptionalStringArg(info, 1, "startAfter");
+  std::string prefix = OptionalStringArg(info, 2, "prefix");
+  const double max = NumberArg(info, 3, "max");
+  if (!(max >= 1)) throw Napi::RangeError::New(env, "max must be >= 1");
+  CheckUsable(env, "omapGetVals");
+  auto* op = new OmapReadOp(env, "omapGetVals(" + oid + ")", InflightHold(rados_, this));
+  // librados copies start_after and the prefix into the op.
+  rados_read_op_omap_get_vals2(op->op(), startAfter.c_str(), prefix.c_str(),
+                               static_cast<uint64_t>(max), &op->iter, &op->more, &op->prval);
+  int r = rados_aio_read_op_operate(op->op(), io_, op->completion(), oid.c_str(), 0);
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  if (!info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray()) {
+    throw Napi::TypeError::New(env, "omapWrite(oid, setKeys[], setValues[], removeKeys[])");
+  }
+  Napi::Array setKeys = info[1].As<Napi::Array>();
+  Napi::Array setValues = info[2].As<Napi::Array>();
+  Napi::Array removeKeys = info[3].As<Napi::Array>();
+  if (setKeys.Length() != setValues.Length()) {
+    throw Napi::TypeError::New(env, "setKeys and setValues differ in length");
+  }
+  std::vector<std::string> keys(setKeys.Length());
+  std::vector<const char*> keyPtrs(keys.size());
+  std::vector<size_t> keyLens(keys.size());
+  std::vector<const char*> valPtrs(keys.size());
+  std::vector<size_t> valLens(keys.size());
+  for (uint32_t i = 0; i < keys.size(); ++i) {
+    Napi::Value k = setKeys.Get(i);
+    Napi::Value v = setValues.Get(i);
+    if (!k.IsString() || !v.IsBuffer()) {
+      throw Napi::TypeError::New(env, "omap entries must be [string, Buffer]");
+    }
+    keys[i] = k.As<Napi::String>().Utf8Value();
+    auto buf = v.As<Napi::Buffer<char>>();
+    valPtrs[i] = buf.Data();
+    valLens[i] = buf.Length();
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keyPtrs[i] = keys[i].data();
+    keyLens[i] = keys[i].size();
+  }
+  std::vector<std::string> rmKeys(removeKeys.Length());
+  std::vector<const char*> rmPtrs(rmKeys.size());
+  std::vector<size_t> rmLens(rmKeys.size());
+  for (uint32_t i = 0; i < rmKeys.size(); ++i) {
+    Napi::Value k = removeKeys.Get(i);
+    if (!k.IsString()) throw Napi::TypeError::New(env, "keys to remove must be strings");
+    rmKeys[i] = k.As<Napi::String>().Utf8Value();
+  }
+  for (size_t i = 0; i < rmKeys.size(); ++i) {
+    rmPtrs[i] = rmKeys[i].data();
+    rmLens[i] = rmKeys[i].size();
+  }
+  CheckUsable(env, "omapWrite");
+  auto* op = new WriteOp(env, "omapWrite(" + oid + ")", InflightHold(rados_, this));
+  // Both calls copy keys and values into the op, so the JS buffers need not outlive it. Sets
+  // come first, then removals, in one atomic op.
+  if (!keys.empty()) {
+    rados_write_op_omap_set2(op->op(), keyPtrs.data(), valPtrs.data(), keyLens.data(),
+                             valLens.data(), keys.size());
+  }
+  if (!rmKeys.empty()) {
+    rados_write_op_omap_rm_keys2(op->op(), rmPtrs.data(), rmLens.data(), rmKeys.size());
+  }
+  int r = rados_aio_write_op_operate(op->op(), io_, op->completion(), oid.c_str(), nullptr, 0);
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::Notify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string payload = BufferArg(info, 1, "payload");
+  const double timeoutMs = NumberArg(info, 2, "timeoutMs");
+  if (!(timeoutMs >= 1)) throw Napi::RangeError::New(env, "timeoutMs must be >= 1");
+  CheckUsable(env, "notify");
+  auto* op =
+      new NotifyOp(env, "notify(" + oid + ")", InflightHold(rados_, this), std::move(payload));
+  int r = rados_aio_notify(io_, oid.c_str(), op->completion(), op->payload.data(),
+                           static_cast<int>(op->payload.size()), static_cast<uint64_t>(timeoutMs),
+                           &op->reply, &op->replyLen);
+  return op->Submitted(env, r);
+}
+
+Napi::Value IoCtxHandle::Watch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "callback must be a function");
+  const double timeoutSeconds = info[2].IsUndefined() ? 0 : NumberArg(info, 2, "timeoutSeconds");
+  CheckUsable(env, "watch");
+  auto* ctx = new WatchCtx(env, info[1].As<Napi::Function>());
+  auto* worker =
+      new WatchWorker(env, this, std::move(oid), ctx, static_cast<uint32_t>(timeoutSeconds));
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
+}
+
+Napi::Value IoCtxHandle::Unwatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t cookie = BigIntArg(info, 0, "cookie");
+  if (state_ != State::kOpen) {
+    // A closed ioctx (or a shut-down Rados) already removed all its watches.
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  auto it = watches_.find(cookie);
+  if (it == watches_.end()) throw ErrnoError(env, "unwatch", ENOENT, "no such watch");
+  WatchCtx* ctx = it->second;
+  watches_.erase(it);
+  auto* worker = new UnwatchWorker(env, this, rados_->cluster(), ctx);
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
+}
+
+Napi::Value IoCtxHandle::NotifyAck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  const uint64_t notifyId = BigIntArg(info, 1, "notifyId");
+  const uint64_t cookie = BigIntArg(info, 2, "cookie");
+  std::string payload = BufferArg(info, 3, "payload");
+  CheckUsable(env, "notifyAck");
+  // Does not wait: librados queues the ack to the OSD and returns.
+  int r = rados_notify_ack(io_, oid.c_str(), notifyId, cookie,
+                           payload.empty() ? nullptr : payload.data(),
+                           static_cast<int>(payload.size()));
+  if (r < 0) throw ErrnoError(env, "notifyAck(" + oid + ")", r);
+  return env.Undefined();
+}
+
+Napi::Value IoCtxHandle::PoolId(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(poolId_));
+}
+
+Napi::Value IoCtxHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto d = Napi::Promise::Deferred::New(env);
+  switch (state_) {
+    case State::kClosed:
+    case State::kClosedByShutdown:
+      d.Resolve(env.Undefined());
+      return d.Promise();
+    case State::kClosing:
+      closeWaiters_.push_back(d);
+      return d.Promise();
+    case State::kOpen:
+      break;
+  }
+  state_ = State::kClosing;
+  closeWaiters_.push_back(d);
+  if (inflight_ == 0) StartClose(env);
+  return d.Promise();
+}
+
+}  // namespace radosjs
