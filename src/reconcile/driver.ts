@@ -1,0 +1,548 @@
+import { DirectoryError, Errno } from './errors.js';
+import { normalizeDirectoryPath } from './paths.js';
+import { dirMapRecord, planActions } from './planner.js';
+import {
+  DirectoryPolicy,
+  type DirectoryStatus,
+  type DirectoryStatusWord,
+  type InstanceLoad,
+} from './policy.js';
+import {
+  silentLogger,
+  systemClock,
+  type Blocklister,
+  type Clock,
+  type ClockTimer,
+  type DirMapStore,
+  type DirectoryNotifier,
+  type DriverLogger,
+} from './ports.js';
+import { resolveTunables, type Tunables } from './tunables.js';
+import type { DirMapRecord, InstanceInfo, InstanceRecord } from './types.js';
+import { DirMapWriteQueue } from './write-queue.js';
+
+export interface DriverOptions {
+  store: DirMapStore;
+  notifier: DirectoryNotifier;
+  blocklister: Blocklister;
+  clock?: Clock;
+  tunables?: Partial<Tunables>;
+  logger?: DriverLogger;
+}
+
+/** What was read from the `cephfs_mirror` omap at start-up. */
+export interface InitialState {
+  directories: Iterable<readonly [string, DirMapRecord]>;
+  instances: Iterable<readonly [string, InstanceRecord]>;
+}
+
+export interface InstanceChange {
+  added: readonly InstanceInfo[];
+  removed: readonly InstanceInfo[];
+}
+
+export interface InstanceDistribution extends InstanceLoad {
+  /** Last address reported for the instance, when known. */
+  addr: string | undefined;
+}
+
+export interface Distribution {
+  instances: InstanceDistribution[];
+  directories: number;
+  byStatus: Record<DirectoryStatusWord, number>;
+}
+
+export type DirectoryListener = (path: string) => void;
+
+interface Waiter {
+  resolve: (path: string) => void;
+  reject: (error: Error) => void;
+}
+
+type RunState = 'new' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Drives the policy of one mirrored filesystem (the mgr module's FSPolicy, for an event
+ * loop). Work accumulates in `pending`; every tick turns it into dir-map writes (through one
+ * ordered write queue) and acquire/release notifies, and every result is fed back to the
+ * policy, which says what to schedule next. A directory has at most one action in flight.
+ *
+ * It never blocks: add/remove return promises that settle when their dir-map key is written
+ * (as in the mgr module), and failed writes are retried on the next tick, never dropped.
+ */
+export class FilesystemMirrorDriver {
+  readonly tunables: Tunables;
+  private readonly policy: DirectoryPolicy;
+  private readonly clock: Clock;
+  private readonly log: DriverLogger;
+  private readonly writes: DirMapWriteQueue;
+
+  private runState: RunState = 'new';
+  private stopping: Promise<void> | undefined;
+  private timer: ClockTimer | null = null;
+  private timerDue = Infinity;
+
+  /** Directories to start on the next tick. */
+  private pending = new Set<string>();
+  /** Directories with an action out (write or notify). */
+  private readonly inFlight = new Set<string>();
+  /** Scheduled while in flight: look again when the action ends. */
+  private readonly recheck = new Set<string>();
+  /** Removals whose purge mark is being written; the policy hears of them afterwards. */
+  private readonly removing = new Set<string>();
+  private readonly addWaiters = new Map<string, Waiter>();
+  private readonly removeWaiters = new Map<string, Waiter>();
+  /** Add/purge records whose write failed, re-sent on the next tick. */
+  private deferredRecords: Array<{ path: string; kind: 'add' | 'purge' }> = [];
+
+  private readonly instanceAddrs = new Map<string, string>();
+  /** Instance records not yet written (null: remove), retried on ticks after a failure. */
+  private readonly unsavedInstances = new Map<string, InstanceRecord | null>();
+  private instanceWriteFailed = false;
+  private instanceChain: Promise<void> = Promise.resolve();
+  private instanceChangesInProgress = 0;
+
+  private readonly notifiesInFlight = new Set<Promise<void>>();
+  private rebalanceAt: number | null = null;
+  private rebalanceWhenQuiet = false;
+
+  private readonly listeners = new Set<DirectoryListener>();
+
+  constructor(private readonly options: DriverOptions) {
+    this.tunables = resolveTunables(options.tunables);
+    this.policy = new DirectoryPolicy(this.tunables.shuffleThrottleSeconds);
+    this.clock = options.clock ?? systemClock;
+    this.log = options.logger ?? silentLogger;
+    this.writes = new DirMapWriteQueue(options.store, this.tunables.maxKeysPerWrite, (r, b) =>
+      this.log.warn('dir map write failed; retrying', {
+        r,
+        set: b.set.size,
+        remove: b.remove.length,
+      }),
+    );
+  }
+
+  /**
+   * Load the map read from RADOS and start ticking. As in the mgr module: directories with an
+   * instance re-acquire there, those without are mapped, purging ones resume removal, and an
+   * instance named by a directory but missing from the instance list is dead at once.
+   */
+  start(initial: InitialState): void {
+    if (this.runState !== 'new') throw new Error('driver already started');
+    this.runState = 'running';
+    this.policy.init(initial.directories);
+    const ids: string[] = [];
+    for (const [id, record] of initial.instances) {
+      ids.push(id);
+      this.instanceAddrs.set(id, record.addr);
+    }
+    this.policy.addInstancesInitial(ids);
+    for (const path of this.policy.paths()) this.schedule(path);
+    // Not in the mgr module: once start-up has settled, check the balance.
+    this.rebalanceWhenQuiet = true;
+    this.armTimer();
+  }
+
+  /** Stop ticking, let in-flight work finish (its results are no longer acted on). */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.runState = 'stopping';
+    this.timer?.cancel();
+    this.timer = null;
+    this.pending.clear();
+    this.deferredRecords = [];
+    // Queued writes are dropped; the op in flight settles its own waiters.
+    await this.writes.stop();
+    while (this.notifiesInFlight.size > 0) await Promise.all([...this.notifiesInFlight]);
+    await this.instanceChain;
+    for (const [path, waiter] of [...this.addWaiters, ...this.removeWaiters]) {
+      waiter.reject(DirectoryError.shuttingDown(path));
+    }
+    this.addWaiters.clear();
+    this.removeWaiters.clear();
+    this.runState = 'stopped';
+  }
+
+  /**
+   * Track a directory. Resolves with the normalised path once its dir-map key is written.
+   * Rejects with DirectoryError: RelativePath, AlreadyTracked, RemovalInProgress,
+   * SubtreeOfTracked / AncestorOfTracked (naming the conflicting path), ShuttingDown.
+   */
+  addDirectory(rawPath: string): Promise<string> {
+    try {
+      const path = normalizeDirectoryPath(rawPath);
+      if (this.runState !== 'running') throw DirectoryError.shuttingDown(path);
+      const look = this.policy.lookup(path);
+      if (this.removing.has(path) || look?.purging) throw DirectoryError.removalInProgress(path);
+      if (look) throw DirectoryError.alreadyTracked(path);
+      this.policy.addDirectory(path);
+      this.emit(path);
+      return new Promise((resolve, reject) => {
+        this.addWaiters.set(path, { resolve, reject });
+        this.writeAddRecord(path);
+      });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Stop mirroring a directory. Resolves with the normalised path once the purge mark is
+   * written (the release and key removal follow; watch `onDirectoryChanged` and `status`
+   * for the end). Rejects with DirectoryError: RelativePath, NotTracked, UnderRemoval,
+   * ShuttingDown.
+   */
+  removeDirectory(rawPath: string): Promise<string> {
+    try {
+      const path = normalizeDirectoryPath(rawPath);
+      if (this.runState !== 'running') throw DirectoryError.shuttingDown(path);
+      const look = this.policy.lookup(path);
+      if (!look) throw DirectoryError.notTracked(path);
+      if (look.purging || this.removing.has(path)) throw DirectoryError.underRemoval(path);
+      this.removing.add(path);
+      return new Promise((resolve, reject) => {
+        this.removeWaiters.set(path, { resolve, reject });
+        this.writePurgeRecord(path);
+      });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Daemons that came or went, as the instance watcher saw them. Removed ones are blocklisted,
+   * their mailbox objects removed and the instance map written before the policy hears of
+   * the change (as in the mgr module); changes are applied one at a time, in call order.
+   */
+  updateInstances(change: InstanceChange): Promise<void> {
+    this.instanceChangesInProgress++;
+    const run = this.instanceChain.then(() => this.applyInstanceChange(change));
+    this.instanceChain = run
+      .catch((error: unknown) => {
+        this.log.warn('applying instance change failed', { error: String(error) });
+      })
+      .finally(() => {
+        this.instanceChangesInProgress--;
+        this.armTimer();
+      });
+    return run;
+  }
+
+  addInstances(added: readonly InstanceInfo[]): Promise<void> {
+    return this.updateInstances({ added, removed: [] });
+  }
+
+  removeInstances(removed: readonly InstanceInfo[]): Promise<void> {
+    return this.updateInstances({ added: [], removed });
+  }
+
+  /** Status of a tracked directory (path is normalised first), undefined when not tracked. */
+  status(rawPath: string): DirectoryStatus | undefined {
+    return this.policy.status(normalizeDirectoryPath(rawPath));
+  }
+
+  distribution(): Distribution {
+    return {
+      instances: this.policy
+        .instanceLoads()
+        .map((load) => ({ ...load, addr: this.instanceAddrs.get(load.id) })),
+      directories: this.policy.directoryCount,
+      byStatus: this.policy.statusCounts(),
+    };
+  }
+
+  /** `fs snapshot mirror dirmap` summary in the mgr module's format. */
+  mgrSummary(): { mapping: Record<string, string> } {
+    const mapping: Record<string, string> = {};
+    for (const load of this.policy.instanceLoads()) {
+      mapping[load.id] = `${load.directories} directories`;
+    }
+    return { mapping };
+  }
+
+  /** Called (synchronously) whenever a directory's status changes or it stops being tracked. */
+  onDirectoryChanged(listener: DirectoryListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Nothing scheduled, in flight or being written. */
+  isQuiet(): boolean {
+    return (
+      this.pending.size === 0 &&
+      this.inFlight.size === 0 &&
+      !this.writes.busy &&
+      this.deferredRecords.length === 0 &&
+      this.instanceChangesInProgress === 0 &&
+      this.addWaiters.size === 0 &&
+      this.removeWaiters.size === 0
+    );
+  }
+
+  /** For tests: throws when the policy's indexes disagree. */
+  checkConsistency(): void {
+    this.policy.checkConsistency();
+    for (const path of this.inFlight) {
+      if (!this.policy.has(path)) throw new Error(`driver: in-flight ${path} is not tracked`);
+    }
+  }
+
+  /** Process accumulated work now (the timer calls this every tick). */
+  tick(): void {
+    if (this.runState !== 'running') return;
+    this.timer?.cancel();
+    this.timer = null;
+    this.timerDue = Infinity;
+    const now = this.clock.now();
+
+    const deferred = this.deferredRecords;
+    this.deferredRecords = [];
+    for (const { path, kind } of deferred) {
+      if (kind === 'add') this.writeAddRecord(path);
+      else this.writePurgeRecord(path);
+    }
+    if (this.instanceWriteFailed && this.instanceChangesInProgress === 0) {
+      this.instanceWriteFailed = false;
+      this.updateInstances({ added: [], removed: [] }).catch(() => undefined);
+    }
+    if ((this.rebalanceAt !== null && now >= this.rebalanceAt) || this.quietForRebalance()) {
+      this.rebalance(now);
+    }
+
+    const due: string[] = [];
+    for (const path of this.pending) {
+      if (!this.policy.has(path)) continue;
+      if (this.inFlight.has(path)) this.recheck.add(path);
+      else due.push(path);
+    }
+    this.pending = new Set();
+    this.startActions(due, now);
+    this.armTimer();
+  }
+
+  private startActions(paths: string[], now: number): void {
+    const before = this.listeners.size > 0 ? paths.map((p) => this.fingerprint(p)) : null;
+    const plan = planActions(this.policy, paths, now, (p) => this.removing.has(p));
+    if (before) {
+      paths.forEach((p, i) => {
+        if (before[i] !== this.fingerprint(p)) this.emit(p);
+      });
+    }
+    for (const { path } of plan.started) this.inFlight.add(path);
+    // Sets before removals, as the mgr module orders one update.
+    for (const [path, record] of plan.dirMapSets) this.writes.set(path, record, this.actionDone);
+    for (const path of plan.dirMapRemovals) this.writes.remove(path, this.actionDone);
+    for (const { path, instanceId, mode } of plan.notifies) {
+      const sent: Promise<void> = this.options.notifier
+        .notify(instanceId, { dir_path: path, mode })
+        .catch(() => -Errno.EIO)
+        .then((r) => {
+          this.notifiesInFlight.delete(sent);
+          if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
+          this.actionDone(path, r);
+        });
+      this.notifiesInFlight.add(sent);
+    }
+  }
+
+  /** Result of a directory's action: feed the policy and schedule what follows. */
+  private readonly actionDone = (path: string, r: number): void => {
+    this.inFlight.delete(path);
+    if (this.runState !== 'running' || !this.policy.has(path)) return;
+    const before = this.listeners.size > 0 ? this.fingerprint(path) : '';
+    const more = this.policy.finishAction(path, r);
+    if (!this.policy.has(path)) {
+      this.recheck.delete(path);
+      this.emit(path);
+      this.rebalanceWhenQuiet = true;
+    } else {
+      if (this.listeners.size > 0 && before !== this.fingerprint(path)) this.emit(path);
+      if (this.recheck.delete(path) || more) this.schedule(path);
+    }
+    this.armTimer();
+  };
+
+  private writeAddRecord(path: string): void {
+    if (!this.policy.has(path)) return;
+    this.writes.set(path, dirMapRecord(null, 0, false), this.addRecordDone);
+  }
+
+  private readonly addRecordDone = (path: string, r: number): void => {
+    const waiter = this.addWaiters.get(path);
+    if (r < 0) {
+      if (this.runState === 'running') {
+        this.log.warn('writing new directory failed; retrying', { path, r });
+        this.deferredRecords.push({ path, kind: 'add' });
+        this.armTimer();
+      }
+      return;
+    }
+    this.addWaiters.delete(path);
+    if (this.runState === 'running') this.schedule(path);
+    waiter?.resolve(path);
+  };
+
+  private writePurgeRecord(path: string): void {
+    const look = this.policy.lookup(path);
+    if (!look) return;
+    this.writes.set(path, dirMapRecord(look.instanceId, look.mappedTime, true), this.purgeDone);
+  }
+
+  private readonly purgeDone = (path: string, r: number): void => {
+    const waiter = this.removeWaiters.get(path);
+    if (r < 0) {
+      if (this.runState === 'running') {
+        this.log.warn('marking directory for removal failed; retrying', { path, r });
+        this.deferredRecords.push({ path, kind: 'purge' });
+        this.armTimer();
+      }
+      return;
+    }
+    this.removeWaiters.delete(path);
+    this.removing.delete(path);
+    if (this.runState === 'running' && this.policy.has(path)) {
+      const before = this.fingerprint(path);
+      if (this.policy.removeDirectory(path)) this.schedule(path);
+      if (before !== this.fingerprint(path)) this.emit(path);
+    }
+    waiter?.resolve(path);
+  };
+
+  private async applyInstanceChange(change: InstanceChange): Promise<void> {
+    if (this.runState !== 'running') return;
+    const added = change.added.filter((i) => !this.policy.liveInstanceIds().includes(i.id));
+    const removed = change.removed;
+    const { store, blocklister } = this.options;
+
+    // Fence first: a removed daemon must not act on a directory once another one acquires it.
+    await Promise.all(
+      removed.map(async ({ id, addr }) => {
+        const r = await blocklister.blocklist(addr).catch(() => -Errno.EIO);
+        if (r < 0) this.log.warn('blocklisting instance failed', { id, addr, r });
+      }),
+    );
+    await Promise.all(
+      removed.map(async ({ id }) => {
+        const r = await store.removeInstanceObject(id).catch(() => -Errno.EIO);
+        if (r < 0 && r !== -Errno.ENOENT) {
+          this.log.warn('removing instance object failed', { id, r });
+        }
+      }),
+    );
+    for (const { id, addr } of added) {
+      this.instanceAddrs.set(id, addr);
+      this.unsavedInstances.set(id, { version: 1, addr });
+    }
+    for (const { id } of removed) {
+      this.instanceAddrs.delete(id);
+      this.unsavedInstances.set(id, null);
+    }
+    await this.saveInstances();
+    if (this.runState !== 'running') return;
+
+    // As in the mgr module the policy hears of the change even if the instance map write
+    // failed: the daemons are gone (or here) whatever the omap says; the write is retried.
+    const now = this.clock.now();
+    const touched = this.policy.removeInstances(removed.map((i) => i.id));
+    touched.push(...this.policy.addInstances(added.map((i) => i.id)));
+    for (const path of touched) {
+      this.schedule(path);
+      this.emit(path);
+    }
+    if (added.length > 0) this.rebalance(now);
+    if (added.length > 0 || removed.length > 0) this.rebalanceWhenQuiet = true;
+  }
+
+  /** Write the unsaved instance records, at most maxKeysPerWrite per op. */
+  private async saveInstances(): Promise<void> {
+    while (this.unsavedInstances.size > 0) {
+      const set = new Map<string, InstanceRecord>();
+      const remove: string[] = [];
+      const sent = new Map<string, InstanceRecord | null>();
+      for (const [id, record] of this.unsavedInstances) {
+        if (sent.size >= this.tunables.maxKeysPerWrite) break;
+        sent.set(id, record);
+        if (record) set.set(id, record);
+        else remove.push(id);
+      }
+      const r = await this.options.store.writeInstances({ set, remove }).catch(() => -Errno.EIO);
+      if (r < 0) {
+        this.log.warn('instance map write failed; retrying', { r });
+        this.instanceWriteFailed = true;
+        return;
+      }
+      // Keep entries changed by a later call while this op was out.
+      for (const [id, record] of sent) {
+        if (this.unsavedInstances.get(id) === record) this.unsavedInstances.delete(id);
+      }
+    }
+  }
+
+  private rebalance(now: number): void {
+    this.rebalanceWhenQuiet = false;
+    const result = this.policy.rebalance(now);
+    for (const path of result.shuffled) {
+      this.schedule(path);
+      this.emit(path);
+    }
+    this.rebalanceAt = result.retryAt;
+    if (result.waitingForBusy) this.rebalanceWhenQuiet = true;
+    if (result.shuffled.length > 0) {
+      this.log.debug?.('rebalancing', { moving: result.shuffled.length });
+    }
+  }
+
+  private quietForRebalance(): boolean {
+    return this.rebalanceWhenQuiet && this.isQuiet();
+  }
+
+  private schedule(path: string): void {
+    this.pending.add(path);
+    this.armTimer();
+  }
+
+  /** Keep one timer, due at the earliest moment something needs a tick. */
+  private armTimer(): void {
+    if (this.runState !== 'running') return;
+    const now = this.clock.now();
+    let due = Infinity;
+    if (
+      this.pending.size > 0 ||
+      this.deferredRecords.length > 0 ||
+      (this.instanceWriteFailed && this.instanceChangesInProgress === 0) ||
+      this.quietForRebalance()
+    ) {
+      due = now + this.tunables.tickSeconds;
+    } else if (this.rebalanceAt !== null) {
+      due = Math.max(this.rebalanceAt, now);
+    }
+    if (due === Infinity || due >= this.timerDue) return;
+    this.timer?.cancel();
+    this.timerDue = due;
+    this.timer = this.clock.setTimer(() => {
+      this.timer = null;
+      this.timerDue = Infinity;
+      this.tick();
+    }, due - now);
+  }
+
+  private fingerprint(path: string): string {
+    const s = this.policy.status(path);
+    if (!s) return '';
+    return `${s.state}|${s.policyState}|${s.instanceId}|${s.lastShuffled}|${s.purging}`;
+  }
+
+  private emit(path: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(path);
+      } catch (error) {
+        this.log.warn('directory listener threw', { path, error: String(error) });
+      }
+    }
+  }
+}

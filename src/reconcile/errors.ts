@@ -1,0 +1,95 @@
+/** errno values (Linux) used in results and errors; results are negative, like librados. */
+export const Errno = Object.freeze({
+  ENOENT: 2,
+  EIO: 5,
+  EAGAIN: 11,
+  EEXIST: 17,
+  EINVAL: 22,
+  ESHUTDOWN: 108,
+  ETIMEDOUT: 110,
+});
+
+export type ErrnoCode = keyof typeof Errno;
+
+/**
+ * Why a directory command was refused. Suitable as a Kubernetes condition reason; each matches
+ * one row of the mgr module's error table (protocol section 6).
+ */
+export type DirectoryErrorReason =
+  | 'RelativePath'
+  | 'AlreadyTracked'
+  | 'RemovalInProgress'
+  | 'SubtreeOfTracked'
+  | 'AncestorOfTracked'
+  | 'NotTracked'
+  | 'UnderRemoval'
+  | 'ShuttingDown';
+
+const CODE_OF: Readonly<Record<DirectoryErrorReason, ErrnoCode>> = Object.freeze({
+  RelativePath: 'EINVAL',
+  AlreadyTracked: 'EEXIST',
+  RemovalInProgress: 'EAGAIN',
+  SubtreeOfTracked: 'EINVAL',
+  AncestorOfTracked: 'EINVAL',
+  NotTracked: 'ENOENT',
+  UnderRemoval: 'EINVAL',
+  ShuttingDown: 'ESHUTDOWN',
+});
+
+/**
+ * A refused directory command. `errno` is positive (as in `errno.h`); the mgr module returns it
+ * negated. `message` is the mgr module's text, so users see the words they know.
+ */
+export class DirectoryError extends Error {
+  readonly code: ErrnoCode;
+  readonly errno: number;
+
+  constructor(
+    readonly reason: DirectoryErrorReason,
+    readonly path: string,
+    message: string,
+    /** For overlaps: the tracked path that conflicts. */
+    readonly conflictingPath?: string,
+  ) {
+    super(message);
+    this.name = 'DirectoryError';
+    this.code = CODE_OF[reason];
+    this.errno = Errno[this.code];
+  }
+
+  static relativePath(path: string): DirectoryError {
+    return new DirectoryError('RelativePath', path, `${path} should be an absolute path`);
+  }
+  static alreadyTracked(path: string): DirectoryError {
+    return new DirectoryError('AlreadyTracked', path, `directory ${path} is already tracked`);
+  }
+  static removalInProgress(path: string): DirectoryError {
+    return new DirectoryError('RemovalInProgress', path, `remove in-progress for ${path}`);
+  }
+  static subtreeOf(path: string, tracked: string): DirectoryError {
+    return new DirectoryError(
+      'SubtreeOfTracked',
+      path,
+      `${path} is a subtree of tracked path ${tracked}`,
+      tracked,
+    );
+  }
+  static ancestorOf(path: string, tracked: string): DirectoryError {
+    return new DirectoryError(
+      'AncestorOfTracked',
+      path,
+      `${path} is an ancestor of tracked path ${tracked}`,
+      tracked,
+    );
+  }
+  static notTracked(path: string): DirectoryError {
+    // "id not tracked" is the mgr module's wording (a typo for "is"); kept so messages match.
+    return new DirectoryError('NotTracked', path, `directory ${path} id not tracked`);
+  }
+  static underRemoval(path: string): DirectoryError {
+    return new DirectoryError('UnderRemoval', path, `directory ${path} is under removal`);
+  }
+  static shuttingDown(path: string): DirectoryError {
+    return new DirectoryError('ShuttingDown', path, `mirroring of ${path} stopped before done`);
+  }
+}

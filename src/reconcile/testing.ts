@@ -1,0 +1,242 @@
+/**
+ * In-memory implementations of the driver's ports and a fake clock, for tests of this layer and
+ * of the layers above it (the controllers can run a real driver against these). No I/O.
+ *
+ * Each port answers automatically (success, or what `respond` decides) or, in manual mode,
+ * holds every call until the test settles it, so tests choose the interleaving.
+ */
+import { Errno } from './errors.js';
+import type {
+  Blocklister,
+  Clock,
+  ClockTimer,
+  DirMapStore,
+  DirMapWriteBatch,
+  DirectoryMessage,
+  DirectoryNotifier,
+  InstanceMapWriteBatch,
+} from './ports.js';
+import type { DirMapRecord, InstanceRecord } from './types.js';
+
+interface FakeTimer {
+  due: number;
+  seq: number;
+  callback: () => void;
+  cancelled: boolean;
+}
+
+/** Time stands still until `advance`; timers fire in due order, each at its due time. */
+export class FakeClock implements Clock {
+  private timers: FakeTimer[] = [];
+  private seq = 0;
+
+  constructor(private current = 1_700_000_000) {}
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimer(callback: () => void, delaySeconds: number): ClockTimer {
+    const timer: FakeTimer = {
+      due: this.current + Math.max(0, delaySeconds),
+      seq: this.seq++,
+      callback,
+      cancelled: false,
+    };
+    this.timers.push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  }
+
+  /** Move time forward, firing every timer that falls due (including ones set meanwhile). */
+  advance(seconds: number): void {
+    const target = this.current + seconds;
+    for (;;) {
+      this.timers = this.timers.filter((t) => !t.cancelled);
+      let next: FakeTimer | undefined;
+      for (const t of this.timers) {
+        if (
+          t.due <= target &&
+          (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))
+        ) {
+          next = t;
+        }
+      }
+      if (!next) break;
+      this.current = Math.max(this.current, next.due);
+      next.cancelled = true;
+      next.callback();
+    }
+    this.current = target;
+  }
+
+  get pendingTimers(): number {
+    return this.timers.filter((t) => !t.cancelled).length;
+  }
+}
+
+/** A call held in manual mode, waiting for the test to settle it. */
+export interface HeldCall<T> {
+  readonly request: T;
+  settle(r: number): void;
+}
+
+/**
+ * The `cephfs_mirror` omap and mailbox objects in memory. A write with r >= 0 is applied
+ * atomically, one with r < 0 not at all (RADOS write ops are atomic).
+ */
+export class InMemoryDirMapStore implements DirMapStore {
+  readonly dirMap = new Map<string, DirMapRecord>();
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly instanceObjects = new Set<string>();
+  /** Every dir-map op, in the order it was issued. */
+  readonly dirMapOps: DirMapWriteBatch[] = [];
+  readonly heldDirMapWrites: Array<HeldCall<DirMapWriteBatch>> = [];
+  readonly heldInstanceWrites: Array<HeldCall<InstanceMapWriteBatch>> = [];
+  /** Decide the result of a write in automatic mode (default: 0). */
+  respond: (batch: DirMapWriteBatch) => number = () => 0;
+  respondInstances: (batch: InstanceMapWriteBatch) => number = () => 0;
+
+  constructor(public manual = false) {}
+
+  writeDirMap(batch: DirMapWriteBatch): Promise<number> {
+    this.dirMapOps.push(batch);
+    const apply = (r: number): number => {
+      if (r >= 0) {
+        for (const [path, record] of batch.set) this.dirMap.set(path, { ...record });
+        for (const path of batch.remove) this.dirMap.delete(path);
+      }
+      return r;
+    };
+    if (!this.manual) return Promise.resolve(apply(this.respond(batch)));
+    return new Promise((resolve) => {
+      this.heldDirMapWrites.push({ request: batch, settle: (r) => resolve(apply(r)) });
+    });
+  }
+
+  writeInstances(batch: InstanceMapWriteBatch): Promise<number> {
+    const apply = (r: number): number => {
+      if (r >= 0) {
+        for (const [id, record] of batch.set) this.instances.set(id, { ...record });
+        for (const id of batch.remove) this.instances.delete(id);
+      }
+      return r;
+    };
+    if (!this.manual) return Promise.resolve(apply(this.respondInstances(batch)));
+    return new Promise((resolve) => {
+      this.heldInstanceWrites.push({ request: batch, settle: (r) => resolve(apply(r)) });
+    });
+  }
+
+  removeInstanceObject(instanceId: string): Promise<number> {
+    return Promise.resolve(this.instanceObjects.delete(instanceId) ? 0 : -Errno.ENOENT);
+  }
+
+  /** Settle the oldest held dir-map write. */
+  settleDirMapWrite(r = 0): boolean {
+    const call = this.heldDirMapWrites.shift();
+    call?.settle(r);
+    return call !== undefined;
+  }
+
+  settleInstanceWrite(r = 0): boolean {
+    const call = this.heldInstanceWrites.shift();
+    call?.settle(r);
+    return call !== undefined;
+  }
+}
+
+export interface SentNotify {
+  instanceId: string;
+  message: DirectoryMessage;
+}
+
+/**
+ * The cephfs-mirror daemons as seen through their mailboxes: which directories each one
+ * holds (acquired and not released). A daemon marked down never answers (-ETIMEDOUT); one
+ * whose mailbox object is gone answers -ENOENT.
+ */
+export class InMemoryNotifier implements DirectoryNotifier {
+  readonly held = new Map<string, Set<string>>();
+  readonly down = new Set<string>();
+  readonly gone = new Set<string>();
+  readonly sent: SentNotify[] = [];
+  readonly heldNotifies: Array<
+    HeldCall<SentNotify> & { settleApplied(r: number, applied: boolean): void }
+  > = [];
+  /** Decide the result in automatic mode (default: 0 for live daemons). */
+  respond: (n: SentNotify) => number = () => 0;
+
+  constructor(public manual = false) {}
+
+  notify(instanceId: string, message: DirectoryMessage): Promise<number> {
+    const n: SentNotify = { instanceId, message };
+    this.sent.push(n);
+    if (!this.manual) {
+      const unreachable = this.unreachable(instanceId);
+      if (unreachable !== 0) return Promise.resolve(unreachable);
+      const r = this.respond(n);
+      if (r >= 0) this.apply(n);
+      return Promise.resolve(r);
+    }
+    return new Promise((resolve) => {
+      const settleApplied = (r: number, applied: boolean): void => {
+        const unreachable = this.unreachable(instanceId);
+        if (unreachable !== 0) return resolve(unreachable);
+        if (applied) this.apply(n);
+        resolve(r);
+      };
+      this.heldNotifies.push({
+        request: n,
+        settle: (r) => settleApplied(r, r >= 0),
+        settleApplied,
+      });
+    });
+  }
+
+  /** Directories held by a daemon. */
+  holdings(instanceId: string): ReadonlySet<string> {
+    return this.held.get(instanceId) ?? new Set();
+  }
+
+  /** Daemons (other than those in `except`) holding `path`. */
+  holders(path: string, except: ReadonlySet<string> = new Set()): string[] {
+    const out: string[] = [];
+    for (const [id, dirs] of this.held) if (!except.has(id) && dirs.has(path)) out.push(id);
+    return out;
+  }
+
+  settleNotify(index: number, r: number, applied = r >= 0): boolean {
+    const [call] = this.heldNotifies.splice(index, 1);
+    call?.settleApplied(r, applied);
+    return call !== undefined;
+  }
+
+  private unreachable(instanceId: string): number {
+    if (this.gone.has(instanceId)) return -Errno.ENOENT;
+    if (this.down.has(instanceId)) return -Errno.ETIMEDOUT;
+    return 0;
+  }
+
+  private apply({ instanceId, message }: SentNotify): void {
+    let dirs = this.held.get(instanceId);
+    if (!dirs) {
+      dirs = new Set();
+      this.held.set(instanceId, dirs);
+    }
+    if (message.mode === 'acquire') dirs.add(message.dir_path);
+    else dirs.delete(message.dir_path);
+  }
+}
+
+export class RecordingBlocklister implements Blocklister {
+  readonly addrs: string[] = [];
+  blocklist(addr: string): Promise<number> {
+    this.addrs.push(addr);
+    return Promise.resolve(0);
+  }
+}
+
+/** Let every promise chain that can run without outside help run to completion. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,109 @@
+import { Errno } from './errors.js';
+import type { DirMapStore, DirMapWriteBatch } from './ports.js';
+import type { DirMapRecord } from './types.js';
+
+/** Called once per queued entry with the result of the op that carried it. */
+export type WriteDone = (path: string, r: number) => void;
+
+interface Entry {
+  path: string;
+  /** null: remove the key. */
+  record: DirMapRecord | null;
+  done: WriteDone;
+}
+
+/**
+ * All dir-map writes of one filesystem, in FIFO order, one op at a time, at most `maxKeys`
+ * entries per op. One ordered pipe means a later write of a key always lands after an earlier
+ * one (a purge mark cannot be overtaken by a map update sent before it), and concurrent callers
+ * share ops instead of each paying a round trip. An op never names a key twice: it is cut
+ * before a repeated key, which then goes in the next op.
+ */
+export class DirMapWriteQueue {
+  private queue: Entry[] = [];
+  private head = 0;
+  private inFlight: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: DirMapStore,
+    private readonly maxKeys: number,
+    private readonly onOpFailed: (r: number, batch: DirMapWriteBatch) => void = () => undefined,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  get busy(): boolean {
+    return this.inFlight !== null || this.queued > 0;
+  }
+
+  set(path: string, record: DirMapRecord, done: WriteDone): void {
+    this.push({ path, record, done });
+  }
+
+  remove(path: string, done: WriteDone): void {
+    this.push({ path, record: null, done });
+  }
+
+  /** Stop sending: queued entries finish with -ESHUTDOWN; resolves once the op in flight ends. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const dropped = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    for (const entry of dropped) entry.done(entry.path, -Errno.ESHUTDOWN);
+    while (this.inFlight) await this.inFlight;
+  }
+
+  private push(entry: Entry): void {
+    if (this.stopped) {
+      entry.done(entry.path, -Errno.ESHUTDOWN);
+      return;
+    }
+    this.queue.push(entry);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.inFlight || this.stopped || this.queued === 0) return;
+    const entries: Entry[] = [];
+    const set = new Map<string, DirMapRecord>();
+    const remove: string[] = [];
+    const seen = new Set<string>();
+    while (entries.length < this.maxKeys && this.head < this.queue.length) {
+      const entry = this.queue[this.head];
+      if (!entry || seen.has(entry.path)) break;
+      seen.add(entry.path);
+      entries.push(entry);
+      if (entry.record) set.set(entry.path, entry.record);
+      else remove.push(entry.path);
+      this.head++;
+    }
+    this.compact();
+    const batch: DirMapWriteBatch = { set, remove };
+    this.inFlight = this.send(batch).then((r) => {
+      this.inFlight = null;
+      if (r < 0) this.onOpFailed(r, batch);
+      for (const entry of entries) entry.done(entry.path, r);
+      this.pump();
+    });
+  }
+
+  private async send(batch: DirMapWriteBatch): Promise<number> {
+    try {
+      return await this.store.writeDirMap(batch);
+    } catch {
+      return -Errno.EIO;
+    }
+  }
+
+  /** Drop consumed entries now and then, so a long queue costs O(1) per entry. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
