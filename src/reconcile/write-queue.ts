@@ -23,6 +23,7 @@ export class DirMapWriteQueue {
   private queue: Entry[] = [];
   private head = 0;
   private inFlight: Promise<void> | null = null;
+  private pumpScheduled = false;
   private stopped = false;
 
   constructor(
@@ -63,7 +64,14 @@ export class DirMapWriteQueue {
       return;
     }
     this.queue.push(entry);
-    this.pump();
+    // Send after the current synchronous burst, so one tick's entries fill whole ops.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   private pump(): void {

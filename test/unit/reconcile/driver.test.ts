@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DirectoryError } from '../../../src/reconcile/index.js';
+import { settle } from '../../../src/reconcile/testing.js';
+import {
+  dirRecord,
+  instance,
+  instanceRecord,
+  liveLoads,
+  makeWorld,
+  runFor,
+  runUntilQuiet,
+} from './world.js';
+
+const reason = (r: string) => (e: unknown) => e instanceof DirectoryError && e.reason === r;
+
+describe('FilesystemMirrorDriver: directories', () => {
+  it('adds: writes the new key, resolves, then maps and acquires on the next tick', async () => {
+    const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
+    let resolved = '';
+    const added = w.driver.addDirectory('/d1/').then((p) => (resolved = p));
+    await settle();
+    assert.equal(w.store.heldDirMapWrites.length, 1);
+    assert.deepEqual(
+      [...(w.store.heldDirMapWrites[0]?.request.set ?? [])],
+      [['/d1', { version: 1, instanceId: '', lastShuffled: 0 }]],
+    );
+    assert.equal(resolved, '', 'not before the write completes');
+    w.store.settleDirMapWrite(0);
+    await added;
+    assert.equal(resolved, '/d1', 'resolves with the normalised path');
+
+    w.clock.advance(1);
+    await settle();
+    const t1 = w.clock.now();
+    assert.deepEqual(w.store.heldDirMapWrites[0]?.request.set.get('/d1'), {
+      version: 1,
+      instanceId: 'i1',
+      lastShuffled: t1,
+    });
+    w.store.settleDirMapWrite(0);
+    await settle();
+    assert.equal(w.notifier.heldNotifies.length, 0, 'acquire waits for the next tick');
+    w.clock.advance(1);
+    await settle();
+    assert.deepEqual(w.notifier.heldNotifies[0]?.request, {
+      instanceId: 'i1',
+      message: { dir_path: '/d1', mode: 'acquire' },
+    });
+    w.notifier.settleNotify(0, 0);
+    await settle();
+    assert.equal(w.driver.status('/d1')?.state, 'mapped');
+    assert.deepEqual([...w.notifier.holdings('i1')], ['/d1']);
+    assert.ok(w.changed.includes('/d1'));
+    assert.equal(w.driver.isQuiet(), true);
+  });
+
+  it('removes: purge mark first, then release, then key removal; status goes away', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1')] } });
+    await w.driver.addDirectory('/d');
+    await runUntilQuiet(w);
+    const opsBefore = w.store.dirMapOps.length;
+    await w.driver.removeDirectory('/d');
+    assert.equal(w.store.dirMap.get('/d')?.purging, true, 'purge mark written before resolve');
+    assert.equal(w.store.dirMap.get('/d')?.instanceId, 'i1');
+    w.changed.length = 0;
+    await runUntilQuiet(w);
+    assert.equal(w.store.dirMap.has('/d'), false);
+    assert.equal(w.notifier.holdings('i1').size, 0);
+    assert.equal(w.driver.status('/d'), undefined);
+    assert.ok(w.changed.includes('/d'), 'listener hears of the end');
+    const modes = w.notifier.sent.map((s) => s.message.mode);
+    assert.deepEqual(modes, ['acquire', 'release']);
+    assert.deepEqual(
+      w.store.dirMapOps.slice(opsBefore).map((op) => [op.set.size, op.remove]),
+      [
+        [1, []],
+        [0, ['/d']],
+      ],
+    );
+  });
+
+  it('refuses with typed errors, as the mgr module does', async () => {
+    const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
+    await assert.rejects(w.driver.addDirectory('rel'), reason('RelativePath'));
+    const first = w.driver.addDirectory('/a/b');
+    await assert.rejects(w.driver.addDirectory('/a/b'), reason('AlreadyTracked'));
+    await assert.rejects(w.driver.addDirectory('/a/b/c'), (e: unknown) => {
+      return (
+        e instanceof DirectoryError &&
+        e.reason === 'SubtreeOfTracked' &&
+        e.conflictingPath === '/a/b'
+      );
+    });
+    await assert.rejects(w.driver.addDirectory('/a'), reason('AncestorOfTracked'));
+    await assert.rejects(w.driver.removeDirectory('/x'), (e: unknown) => {
+      return (
+        e instanceof DirectoryError &&
+        e.code === 'ENOENT' &&
+        e.message === 'directory /x id not tracked'
+      );
+    });
+    w.store.settleDirMapWrite(0);
+    await first;
+    const removing = w.driver.removeDirectory('/a/b');
+    await assert.rejects(w.driver.addDirectory('/a/b'), (e: unknown) => {
+      return e instanceof DirectoryError && e.code === 'EAGAIN' && e.reason === 'RemovalInProgress';
+    });
+    await assert.rejects(w.driver.removeDirectory('/a/b'), reason('UnderRemoval'));
+    while (w.store.settleDirMapWrite(0)) await settle();
+    await removing;
+    await assert.rejects(w.driver.removeDirectory('/a//b/'), reason('UnderRemoval'));
+    await assert.rejects(w.driver.addDirectory('/a/b'), reason('RemovalInProgress'));
+  });
+
+  it('batches a tick into ops of at most 256 distinct keys', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => w.driver.addDirectory(`/d${i}`)));
+    const addOps = w.store.dirMapOps.length;
+    assert.ok(addOps <= 5, `1000 concurrent adds share ops (${addOps})`);
+    await runUntilQuiet(w);
+    const mapOps = w.store.dirMapOps.slice(addOps);
+    assert.deepEqual(
+      mapOps.map((op) => op.set.size + op.remove.length),
+      [256, 256, 256, 232],
+    );
+    for (const op of w.store.dirMapOps) {
+      assert.ok(op.set.size + op.remove.length <= 256);
+      for (const p of op.remove) assert.equal(op.set.has(p), false);
+    }
+    assert.deepEqual([...liveLoads(w).values()], [500, 500]);
+  });
+
+  it('retries failed writes and notifies; nothing is dropped', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1')] } });
+    let failWrites = 3;
+    w.store.respond = () => (failWrites-- > 0 ? -5 : 0);
+    let failNotifies = 2;
+    w.notifier.respond = () => (failNotifies-- > 0 ? -110 : 0);
+    const added = w.driver.addDirectory('/d');
+    await runFor(w, 10);
+    assert.equal(await added, '/d');
+    await runUntilQuiet(w);
+    assert.equal(w.driver.status('/d')?.state, 'mapped');
+    assert.equal(w.store.dirMap.get('/d')?.instanceId, 'i1');
+    assert.ok(w.warnings.length >= 5);
+  });
+
+  it('stop: stops ticking, awaits in-flight work, refuses what cannot finish', async () => {
+    const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
+    const a = w.driver.addDirectory('/a');
+    await settle();
+    const b = w.driver.addDirectory('/b'); // queued behind /a's op
+    await settle();
+    const stopped = w.driver.stop();
+    let done = false;
+    void stopped.then(() => (done = true));
+    await settle();
+    assert.equal(done, false, 'waits for the op in flight');
+    w.store.settleDirMapWrite(0);
+    await stopped;
+    assert.equal(await a, '/a');
+    await assert.rejects(b, reason('ShuttingDown'));
+    await assert.rejects(w.driver.addDirectory('/c'), reason('ShuttingDown'));
+    w.clock.advance(10);
+    await settle();
+    assert.equal(w.store.heldDirMapWrites.length, 0, 'no tick after stop');
+  });
+});
+
+describe('FilesystemMirrorDriver: start-up', () => {
+  it('reproduces the mgr module start-up: acquire, map, resume removal, remap from the dead', async () => {
+    const w = makeWorld({
+      start: {
+        directories: [
+          ['/on-i1', dirRecord('i1')],
+          ['/unmapped', dirRecord('', 0)],
+          ['/purging', dirRecord('i1', undefined, true)],
+          ['/purging-unmapped', dirRecord('', 0, true)],
+          ['/on-dead', dirRecord('dead')],
+        ],
+        instances: [instanceRecord('i1'), instanceRecord('i2')],
+      },
+    });
+    w.notifier.gone.add('dead');
+    await runUntilQuiet(w);
+    assert.deepEqual([...w.store.dirMap.keys()].sort(), ['/on-dead', '/on-i1', '/unmapped']);
+    assert.equal(w.driver.status('/on-i1')?.instanceId, 'i1');
+    assert.equal(w.driver.status('/on-i1')?.lastShuffled, 1_699_990_000, 'not remapped');
+    const moved = w.driver.status('/on-dead')?.instanceId;
+    assert.ok(moved === 'i1' || moved === 'i2');
+    assert.equal(w.store.dirMap.get('/on-dead')?.instanceId, moved);
+    assert.notEqual(w.driver.status('/unmapped')?.instanceId, null);
+    assert.deepEqual(
+      w.notifier.sent.filter((s) => s.message.dir_path === '/purging').map((s) => s.message.mode),
+      ['release'],
+    );
+    assert.equal(
+      w.notifier.sent.some((s) => s.message.dir_path === '/purging-unmapped'),
+      false,
+    );
+    assert.deepEqual(
+      w.notifier.sent
+        .filter((s) => s.message.dir_path === '/on-dead')
+        .map((s) => `${s.instanceId}:${s.message.mode}`),
+      ['dead:acquire', 'dead:release', `${moved}:acquire`],
+    );
+    assert.equal(
+      w.driver.distribution().instances.some((i) => i.id === 'dead'),
+      false,
+    );
+    w.driver.checkConsistency();
+  });
+});
+
+describe('FilesystemMirrorDriver: instances', () => {
+  it('blocklists a removed instance, removes its mailbox and key, then moves its directories', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    w.store.instanceObjects.add('i1');
+    for (let i = 0; i < 6; i++) await w.driver.addDirectory(`/d${i}`);
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w).values()], [3, 3]);
+    w.notifier.down.add('i1');
+    await w.driver.removeInstances([instance('i1')]);
+    assert.deepEqual(w.blocklister.addrs, [instance('i1').addr]);
+    assert.equal(w.store.instanceObjects.has('i1'), false);
+    assert.deepEqual([...w.store.instances.keys()], ['i2']);
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w)], [['i2', 6]]);
+    for (const [, record] of w.store.dirMap) assert.equal(record.instanceId, 'i2');
+    assert.equal(w.notifier.holdings('i2').size, 6);
+  });
+
+  it('rebalances onto a joining instance once the throttle allows, re-checking by itself', async () => {
+    const w = makeWorld({
+      tunables: { shuffleThrottleSeconds: 300 },
+      start: { instances: [instanceRecord('i1')] },
+    });
+    for (let i = 0; i < 8; i++) await w.driver.addDirectory(`/d${i}`);
+    await runUntilQuiet(w);
+    await w.driver.addInstances([instance('i2')]);
+    await w.driver.addInstances([instance('i2')]); // repeated report: no effect
+    assert.deepEqual([...w.store.instances.keys()].sort(), ['i1', 'i2']);
+    await runFor(w, 200);
+    assert.deepEqual([...liveLoads(w).values()], [8, 0], 'throttled: mapped < 300 s ago');
+    await runFor(w, 110);
+    assert.deepEqual([...liveLoads(w).values()], [4, 4]);
+    // Release before acquire: no directory held by both.
+    for (const d of w.notifier.holdings('i2'))
+      assert.equal(w.notifier.holdings('i1').has(d), false);
+  });
+
+  it('rebalances after removals leave instances uneven (not in the mgr module)', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    for (let i = 0; i < 8; i++) await w.driver.addDirectory(`/d${i}`);
+    await runUntilQuiet(w);
+    const onI1 = [...w.notifier.holdings('i1')];
+    for (const d of onI1) await w.driver.removeDirectory(d);
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w).values()], [0, 4]);
+    await runFor(w, 301);
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w).values()], [2, 2]);
+  });
+
+  it('kicks stalled directories when the first instance appears', async () => {
+    const w = makeWorld();
+    await w.driver.addDirectory('/d');
+    await runFor(w, 3);
+    assert.equal(w.driver.status('/d')?.state, 'stalled');
+    await w.driver.addInstances([instance('i1')]);
+    await runUntilQuiet(w);
+    assert.equal(w.driver.status('/d')?.state, 'mapped');
+  });
+
+  it('retries a failed instance map write on later ticks', async () => {
+    const w = makeWorld();
+    let fail = 2;
+    w.store.respondInstances = () => (fail-- > 0 ? -5 : 0);
+    await w.driver.addInstances([instance('i1')]);
+    assert.equal(w.store.instances.size, 0);
+    assert.deepEqual(liveLoads(w), new Map([['i1', 0]]), 'policy knows regardless');
+    await runFor(w, 3);
+    assert.deepEqual([...w.store.instances.keys()], ['i1']);
+  });
+});
