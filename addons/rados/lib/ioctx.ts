@@ -92,11 +92,14 @@ export class IoCtx {
 
   /**
    * One atomic write op: sets the `set` entries, then removes the `remove` keys. Setting creates
-   * the object if needed; removing keys of a missing object rejects with ENOENT.
+   * the object if needed; removing keys of a missing object rejects with ENOENT. An empty write
+   * resolves without contacting the cluster.
    */
   async omapWrite(oid: string, write: OmapWrite): Promise<void> {
     const set = write.set ?? [];
     const remove = write.remove ?? [];
+    // librados rejects an empty write op (EINVAL); an empty batch is simply nothing to do.
+    if (set.length === 0 && remove.length === 0) return;
     await this.#handle.omapWrite(
       oid,
       set.map(([k]) => k),
@@ -106,7 +109,8 @@ export class IoCtx {
   }
 
   /**
-   * Notifies the object's watchers and waits for their acks, at most `timeoutMs`. Watchers that
+   * Notifies the object's watchers and waits for their acks, at most `timeoutMs` (rounded up to
+   * whole seconds, the unit librados uses). Watchers that
    * do not ack in time do not make this reject: `rc` is then -110 (ETIMEDOUT) and they are listed
    * in `timeouts`. Other failures (ENOENT for a missing object, ...) reject.
    */
@@ -118,7 +122,9 @@ export class IoCtx {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 1) {
       throw new RangeError('timeoutMs must be >= 1');
     }
-    return this.#handle.notify(oid, payload, Math.ceil(timeoutMs));
+    // librados truncates the timeout to whole seconds (and treats 0 as the OSD default, 30 s):
+    // round up so the caller never waits less than asked, nor 30 s for a sub-second timeout.
+    return this.#handle.notify(oid, payload, Math.ceil(timeoutMs / 1000) * 1000);
   }
 
   /**
