@@ -202,6 +202,44 @@ describe('watch/notify', () => {
     });
   });
 
+  test('a blocklisted watcher gets a watch error and its calls fail with ESHUTDOWN', async () => {
+    const oid = await freshObject('blocklisted');
+    const victim = await Rados.connect({ confPath: site.confPath, timeoutMs: 30_000 });
+    const victimIo = await victim.openIoCtx(site.metadataPool);
+    let watchError!: (err: Error) => void;
+    const errored = new Promise<Error>((resolve) => (watchError = resolve));
+    await victimIo.watch(
+      oid,
+      () => undefined,
+      (err) => watchError(err),
+    );
+    // A single-address client: getAddrs() is the plain entity address the blocklist takes.
+    const addr = await victim.getAddrs();
+    await notifier.blocklistAdd(addr, 300);
+    try {
+      const err = await Promise.race([
+        errored,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('no watch error in 20 s')), 20_000),
+        ),
+      ]);
+      assert.ok(isRadosError(err, 'ENOTCONN'), String(err));
+      assert.match(err.message, /^watch\(rados-watch-blocklisted-/);
+      // Fenced: the OSDs refuse this client (EBLOCKLISTED is ESHUTDOWN's number).
+      await assert.rejects(victimIo.stat(oid), (e: unknown) => isRadosError(e, 'ESHUTDOWN'));
+      // The notifier no longer sees the watch.
+      assert.deepEqual(await notifierIo.notify(oid, Buffer.alloc(0), 2000), {
+        rc: 0,
+        acks: [],
+        timeouts: [],
+      });
+    } finally {
+      await notifier.monCommand({ prefix: 'osd blocklist', blocklistop: 'rm', addr });
+      await victim.shutdown();
+      await notifierIo.remove(oid);
+    }
+  });
+
   test('close() and shutdown() end the watches they own', async () => {
     const oid = await freshObject('owned');
     const r = await Rados.connect({ confPath: site.confPath, timeoutMs: 30_000 });

@@ -71,7 +71,9 @@ export class Watch {
   #dispatch(event: NativeWatchEvent): void {
     if (!this.#active) return;
     if (event.type === 'error') {
-      this.#report(radosError(`watch(${this.oid})`, event.errno));
+      this.#report(
+        radosError(`watch(${this.oid})`, event.errno, 'the watch is lost and must be recreated'),
+      );
       return;
     }
     const { notifyId, cookie, notifierId, payload } = event;
