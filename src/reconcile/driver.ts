@@ -103,6 +103,14 @@ export class FilesystemMirrorDriver {
   private instanceChangesInProgress = 0;
 
   private readonly notifiesInFlight = new Set<Promise<void>>();
+  /**
+   * Dead instances that were never fenced, with the time until which a failed notify to them
+   * is retried instead of counting as done: instances named by directories but missing from
+   * the stored instance list (until the instance timeout has passed without the watcher
+   * seeing them), and such instances the watcher has just reported alive (until the policy
+   * has revived them).
+   */
+  private readonly unfenced = new Map<string, number>();
   private rebalanceAt: number | null = null;
   private rebalanceWhenQuiet = false;
 
@@ -137,6 +145,10 @@ export class FilesystemMirrorDriver {
       this.instanceAddrs.set(id, record.addr);
     }
     this.policy.addInstancesInitial(ids);
+    const graceUntil = this.clock.now() + this.tunables.instanceTimeoutSeconds;
+    for (const load of this.policy.instanceLoads()) {
+      if (load.dead) this.unfenced.set(load.id, graceUntil);
+    }
     for (const path of this.policy.paths()) this.schedule(path);
     // Not in the mgr module: once start-up has settled, check the balance.
     this.rebalanceWhenQuiet = true;
@@ -219,6 +231,10 @@ export class FilesystemMirrorDriver {
    * the change (as in the mgr module); changes are applied one at a time, in call order.
    */
   updateInstances(change: InstanceChange): Promise<void> {
+    // Known at once, before the instance map write: a daemon reported alive must not be
+    // treated as dead meanwhile, a reported-gone one is about to be fenced.
+    for (const { id } of change.added) if (this.unfenced.has(id)) this.unfenced.set(id, Infinity);
+    for (const { id } of change.removed) this.unfenced.delete(id);
     this.instanceChangesInProgress++;
     const run = this.instanceChain.then(() => this.applyInstanceChange(change));
     this.instanceChain = run
@@ -302,8 +318,8 @@ export class FilesystemMirrorDriver {
     const deferred = this.deferredRecords;
     this.deferredRecords = [];
     for (const { path, kind } of deferred) {
-      if (kind === 'add') this.writeAddRecord(path);
-      else this.writePurgeRecord(path);
+      if (kind === 'add' && this.addWaiters.has(path)) this.writeAddRecord(path);
+      if (kind === 'purge' && this.removing.has(path)) this.writePurgeRecord(path);
     }
     if (this.instanceWriteFailed && this.instanceChangesInProgress === 0) {
       this.instanceWriteFailed = false;
@@ -334,7 +350,7 @@ export class FilesystemMirrorDriver {
     }
     for (const { path } of plan.started) this.inFlight.add(path);
     // Sets before removals, as the mgr module orders one update.
-    for (const [path, record] of plan.dirMapSets) this.writes.set(path, record, this.actionDone);
+    for (const [path, record] of plan.dirMapSets) this.writeRecord(path, record, this.actionDone);
     for (const path of plan.dirMapRemovals) this.writes.remove(path, this.actionDone);
     for (const { path, instanceId, mode } of plan.notifies) {
       const sent: Promise<void> = this.options.notifier
@@ -343,7 +359,8 @@ export class FilesystemMirrorDriver {
         .then((r) => {
           this.notifiesInFlight.delete(sent);
           if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
-          this.actionDone(path, r);
+          if (r < 0 && this.isUnfenced(instanceId)) this.retryAction(path);
+          else this.actionDone(path, r);
         });
       this.notifiesInFlight.add(sent);
     }
@@ -366,9 +383,35 @@ export class FilesystemMirrorDriver {
     this.armTimer();
   };
 
+  /** A dead instance that might still be running: a failure towards it is not yet "done". */
+  private isUnfenced(instanceId: string): boolean {
+    const until = this.unfenced.get(instanceId);
+    if (until === undefined) return false;
+    if (this.clock.now() < until) return true;
+    this.unfenced.delete(instanceId);
+    return false;
+  }
+
+  /** Send the same action again next tick (its row has no start policy action to re-run). */
+  private retryAction(path: string): void {
+    this.inFlight.delete(path);
+    this.recheck.delete(path);
+    if (this.runState === 'running' && this.policy.has(path)) this.schedule(path);
+  }
+
+  /**
+   * The new directory's key (instance '', time 0). Built from the current state, so a retry
+   * that lands after a purge mark carries the mark too.
+   */
   private writeAddRecord(path: string): void {
-    if (!this.policy.has(path)) return;
-    this.writes.set(path, dirMapRecord(null, 0, false), this.addRecordDone);
+    const look = this.policy.lookup(path);
+    if (!look) return;
+    const purging = look.purging || this.removing.has(path);
+    this.writeRecord(
+      path,
+      dirMapRecord(look.instanceId, look.mappedTime, purging),
+      this.addRecordDone,
+    );
   }
 
   private readonly addRecordDone = (path: string, r: number): void => {
@@ -393,24 +436,47 @@ export class FilesystemMirrorDriver {
   }
 
   private readonly purgeDone = (path: string, r: number): void => {
-    const waiter = this.removeWaiters.get(path);
-    if (r < 0) {
-      if (this.runState === 'running') {
-        this.log.warn('marking directory for removal failed; retrying', { path, r });
-        this.deferredRecords.push({ path, kind: 'purge' });
-        this.armTimer();
-      }
-      return;
+    if (r >= 0) {
+      this.purgeMarkWritten(path);
+    } else if (this.runState === 'running' && this.removing.has(path)) {
+      this.log.warn('marking directory for removal failed; retrying', { path, r });
+      this.deferredRecords.push({ path, kind: 'purge' });
+      this.armTimer();
     }
+  };
+
+  /**
+   * A record carrying the purge mark reached the store (the purge record itself, or an add
+   * record or map update that carried it): from now on a restart resumes the removal, so the
+   * removal is committed. Tell the policy and settle the caller.
+   */
+  private purgeMarkWritten(path: string): void {
+    if (!this.removing.delete(path)) return;
+    const waiter = this.removeWaiters.get(path);
     this.removeWaiters.delete(path);
-    this.removing.delete(path);
     if (this.runState === 'running' && this.policy.has(path)) {
       const before = this.fingerprint(path);
       if (this.policy.removeDirectory(path)) this.schedule(path);
       if (before !== this.fingerprint(path)) this.emit(path);
     }
     waiter?.resolve(path);
-  };
+  }
+
+  /** Write a record; when it carries the purge mark, its success commits a pending removal. */
+  private writeRecord(
+    path: string,
+    record: DirMapRecord,
+    done: (path: string, r: number) => void,
+  ): void {
+    if (!record.purging) {
+      this.writes.set(path, record, done);
+      return;
+    }
+    this.writes.set(path, record, (p, r) => {
+      done(p, r);
+      if (r >= 0) this.purgeMarkWritten(p);
+    });
+  }
 
   private async applyInstanceChange(change: InstanceChange): Promise<void> {
     if (this.runState !== 'running') return;
@@ -449,6 +515,7 @@ export class FilesystemMirrorDriver {
     const now = this.clock.now();
     const touched = this.policy.removeInstances(removed.map((i) => i.id));
     touched.push(...this.policy.addInstances(added.map((i) => i.id)));
+    for (const { id } of added) this.unfenced.delete(id);
     for (const path of touched) {
       this.schedule(path);
       this.emit(path);

@@ -141,13 +141,19 @@ export class DirectoryPolicy {
   }
 
   /**
-   * Daemons that joined. Unknown ids become live; a dead id stays dead (RADOS global ids are
-   * never reused, and a blocklisted client cannot come back under the same one). When a live
-   * instance exists, stalled directories are kicked: they are returned to be scheduled.
-   * Rebalancing is separate (`rebalance`), so the caller decides when it runs.
+   * Daemons that joined. Unknown ids become live. A dead id that is reported alive becomes
+   * live again (not in the mgr module, which ignores it for good): this happens when start-up
+   * declared an instance dead only because the stored instance list lacked it; a blocklisted
+   * daemon cannot answer the watcher, so a fenced one never comes back this way. Its
+   * directories keep moving (already forced), but failures towards it are retried again.
+   * When a live instance exists, stalled directories are kicked: they are returned to be
+   * scheduled. Rebalancing is separate (`rebalance`), so the caller decides when it runs.
    */
   addInstances(ids: Iterable<string>): string[] {
-    for (const id of ids) if (!this.instances.has(id)) this.instances.set(id, new Set());
+    for (const id of ids) {
+      if (!this.instances.has(id)) this.instances.set(id, new Set());
+      else this.dead.delete(id);
+    }
     if (this.stalledDirs.size === 0 || this.liveInstanceIds().length === 0) return [];
     const kicked = [...this.stalledDirs];
     for (const path of kicked) {

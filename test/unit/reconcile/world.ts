@@ -24,6 +24,44 @@ export interface World {
   warnings: string[];
 }
 
+function newDriver(
+  clock: FakeClock,
+  store: InMemoryDirMapStore,
+  notifier: InMemoryNotifier,
+  blocklister: RecordingBlocklister,
+  warnings: string[],
+  changed: string[],
+  tunables: Partial<Tunables> | undefined,
+): FilesystemMirrorDriver {
+  const driver = new FilesystemMirrorDriver({
+    store,
+    notifier,
+    blocklister,
+    clock,
+    tunables,
+    logger: { warn: (m) => void warnings.push(m) },
+  });
+  driver.onDirectoryChanged((p) => changed.push(p));
+  return driver;
+}
+
+/** Replace the driver by a fresh one started from what the store holds (a restart). */
+export function restartDriver(w: World, tunables?: Partial<Tunables>): void {
+  w.driver = newDriver(
+    w.clock,
+    w.store,
+    w.notifier,
+    w.blocklister,
+    w.warnings,
+    w.changed,
+    tunables,
+  );
+  w.driver.start({
+    directories: [...w.store.dirMap].map(([p, r]) => [p, { ...r }] as const),
+    instances: [...w.store.instances],
+  });
+}
+
 export function makeWorld(
   opts: {
     manual?: boolean;
@@ -36,16 +74,8 @@ export function makeWorld(
   const notifier = new InMemoryNotifier(opts.manual ?? false);
   const blocklister = new RecordingBlocklister();
   const warnings: string[] = [];
-  const driver = new FilesystemMirrorDriver({
-    store,
-    notifier,
-    blocklister,
-    clock,
-    tunables: opts.tunables,
-    logger: { warn: (m) => void warnings.push(m) },
-  });
   const changed: string[] = [];
-  driver.onDirectoryChanged((p) => changed.push(p));
+  const driver = newDriver(clock, store, notifier, blocklister, warnings, changed, opts.tunables);
   if (opts.start !== false) {
     const dirs = opts.start?.directories ?? [];
     const instances = opts.start?.instances ?? [];
