@@ -9,7 +9,8 @@
         "src/rados_handle.cc",
         "src/ioctx_handle.cc",
         "src/watch.cc",
-        "src/notify_reply.cc"
+        "src/notify_reply.cc",
+        "src/submitter.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -39,7 +39,8 @@ AioOp::AioOp(Napi::Env env, std::string operation, InflightHold hold)
     : deferred_(Napi::Promise::Deferred::New(env)),
       operation_(std::move(operation)),
       hold_(std::move(hold)),
-      dispatcher_(&GetAddonData(env).dispatcher) {
+      dispatcher_(&GetAddonData(env).dispatcher),
+      submitter_(GetAddonData(env).submitter) {
   int r = rados_aio_create_completion2(this, &AioOp::OnComplete, &completion_);
   if (r < 0) throw ErrnoError(env, operation_ + ": create completion", r);
   dispatcher_->OpStarted(env);
@@ -50,12 +51,16 @@ AioOp::~AioOp() {
   dispatcher_->OpFinished(deferred_.Env());
 }
 
-Napi::Promise AioOp::Submitted(Napi::Env env, int r) {
+Napi::Promise AioOp::Submit(Napi::Env, std::function<int()> submit) {
   Napi::Promise promise = deferred_.Promise();
-  if (r < 0) {
-    RejectErrno(env, r);
-    delete this;
-  }
+  submitter_->Push([this, submit = std::move(submit)] {
+    const int r = submit();
+    // On success the completion owns the op from here on (it may already be settled and freed).
+    if (r < 0) {
+      rc_ = r;
+      dispatcher_->Post(this);
+    }
+  });
   return promise;
 }
 

@@ -1,18 +1,22 @@
 // librados asynchronous operations resolved as JS promises.
 //
-// An AioOp owns a librados completion and a promise. librados calls OnComplete on one of its
-// own threads; the op is then queued to the JS thread through the AioDispatcher (a thread-safe
-// function), where Settle() resolves or rejects the promise and the op is deleted. The JS thread
-// never waits for Ceph.
+// An AioOp owns a librados completion and a promise. The JS thread copies the arguments into the
+// op and queues its submission on the Submitter thread; librados calls OnComplete on one of its
+// own threads; the op is then queued back to the JS thread through the AioDispatcher (a
+// thread-safe function), where Settle() resolves or rejects the promise and the op is deleted.
+// The JS thread never calls into librados for these operations, so it never waits for Ceph.
 #pragma once
 
 #include <napi.h>
 #include <rados/librados.h>
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "inflight.h"
+#include "submitter.h"
 
 namespace radosjs {
 
@@ -45,10 +49,11 @@ class AioOp {
 
   rados_completion_t completion() const { return completion_; }
 
-  // JS thread, right after the librados submit call returned `r`. A negative `r` means the op
-  // was never queued: it is rejected (and deleted) at once. Returns the op's promise. The op
-  // must not be touched after this call.
-  Napi::Promise Submitted(Napi::Env env, int r);
+  // JS thread: queues `submit` on the Submitter thread and returns the op's promise; the op must
+  // not be touched by the caller afterwards. `submit` runs on that thread: it may only use data
+  // owned by the op or captured by value, and returns the librados submit call's result. A
+  // negative result means librados never queued the op; it is then rejected with that error.
+  Napi::Promise Submit(Napi::Env env, std::function<int()> submit);
 
  protected:
   // JS thread: resolve or reject `deferred_` given librados' return value `rc`.
@@ -64,6 +69,7 @@ class AioOp {
 
   InflightHold hold_;
   AioDispatcher* dispatcher_;
+  std::shared_ptr<Submitter> submitter_;
   rados_completion_t completion_ = nullptr;
   int rc_ = 0;
 };

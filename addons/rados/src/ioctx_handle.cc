@@ -193,11 +193,15 @@ class WatchWorker : public PromiseWorker {
   void Execute() override {
     int r = rados_watch3(io_, oid_.c_str(), &cookie_, &WatchCtx::OnNotify, &WatchCtx::OnError,
                          timeoutSeconds_, ctx_);
-    if (r < 0) Fail(r);
+    if (r < 0) {
+      Fail(r);
+    } else {
+      registered_ = true;
+    }
   }
   void Finished(Napi::Env) override {
     if (ctx_ == nullptr) return;
-    if (cookie_ != 0 && HasSucceeded()) {
+    if (registered_) {
       owner_->WatchAdded(cookie_, ctx_);
     } else {
       // librados cancels a watch that failed to register: no callback can use ctx_ any more.
@@ -207,11 +211,6 @@ class WatchWorker : public PromiseWorker {
     ctx_ = nullptr;
   }
   Napi::Value Result(Napi::Env env) override { return Napi::BigInt::New(env, cookie_); }
-  bool HasSucceeded() const { return succeeded_; }
-  void OnWorkComplete(Napi::Env env, napi_status status) override {
-    succeeded_ = status == napi_ok;
-    Napi::AsyncWorker::OnWorkComplete(env, status);
-  }
 
  private:
   IoCtxHandle* owner_;
@@ -220,7 +219,7 @@ class WatchWorker : public PromiseWorker {
   WatchCtx* ctx_;
   uint32_t timeoutSeconds_;
   uint64_t cookie_ = 0;
-  bool succeeded_ = false;
+  bool registered_ = false;  // written by Execute, read on the JS thread after it
 };
 
 class UnwatchWorker : public PromiseWorker {
@@ -393,10 +392,11 @@ Napi::Value IoCtxHandle::CreateObject(const Napi::CallbackInfo& info) {
   const bool exclusive = info[1].ToBoolean().Value();
   CheckUsable(env, "createObject");
   auto* op = new WriteOp(env, "createObject(" + oid + ")", InflightHold(rados_, this));
-  rados_write_op_create(op->op(), exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT,
-                        nullptr);
-  int r = rados_aio_write_op_operate(op->op(), io_, op->completion(), oid.c_str(), nullptr, 0);
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid), exclusive] {
+    rados_write_op_create(op->op(),
+                          exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, nullptr);
+    return rados_aio_write_op_operate(op->op(), io, op->completion(), oid.c_str(), nullptr, 0);
+  });
 }
 
 Napi::Value IoCtxHandle::Stat(const Napi::CallbackInfo& info) {
@@ -404,8 +404,9 @@ Napi::Value IoCtxHandle::Stat(const Napi::CallbackInfo& info) {
   std::string oid = StringArg(info, 0, "oid");
   CheckUsable(env, "stat");
   auto* op = new StatOp(env, "stat(" + oid + ")", InflightHold(rados_, this));
-  int r = rados_aio_stat(io_, oid.c_str(), op->completion(), &op->size, &op->mtime);
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid)] {
+    return rados_aio_stat(io, oid.c_str(), op->completion(), &op->size, &op->mtime);
+  });
 }
 
 Napi::Value IoCtxHandle::Remove(const Napi::CallbackInfo& info) {
@@ -413,8 +414,9 @@ Napi::Value IoCtxHandle::Remove(const Napi::CallbackInfo& info) {
   std::string oid = StringArg(info, 0, "oid");
   CheckUsable(env, "remove");
   auto* op = new RemoveOp(env, "remove(" + oid + ")", InflightHold(rados_, this));
-  int r = rados_aio_remove(io_, oid.c_str(), op->completion());
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid)] {
+    return rados_aio_remove(io, oid.c_str(), op->completion());
+  });
 }
 
 Napi::Value IoCtxHandle::OmapGetVals(const Napi::CallbackInfo& info) {
@@ -426,12 +428,52 @@ Napi::Value IoCtxHandle::OmapGetVals(const Napi::CallbackInfo& info) {
   if (!(max >= 1)) throw Napi::RangeError::New(env, "max must be >= 1");
   CheckUsable(env, "omapGetVals");
   auto* op = new OmapReadOp(env, "omapGetVals(" + oid + ")", InflightHold(rados_, this));
-  // librados copies start_after and the prefix into the op.
-  rados_read_op_omap_get_vals2(op->op(), startAfter.c_str(), prefix.c_str(),
-                               static_cast<uint64_t>(max), &op->iter, &op->more, &op->prval);
-  int r = rados_aio_read_op_operate(op->op(), io_, op->completion(), oid.c_str(), 0);
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid), startAfter = std::move(startAfter),
+                          prefix = std::move(prefix), max = static_cast<uint64_t>(max)] {
+    // librados copies start_after and the prefix into the op.
+    rados_read_op_omap_get_vals2(op->op(), startAfter.c_str(), prefix.c_str(), max, &op->iter,
+                                 &op->more, &op->prval);
+    return rados_aio_read_op_operate(op->op(), io, op->completion(), oid.c_str(), 0);
+  });
 }
+
+namespace {
+
+// Copies array[i], which must be a string, as UTF-8. One Node-API call for the usual short key.
+bool CopyString(napi_env env, napi_value array, uint32_t i, std::string* out) {
+  napi_value v;
+  if (napi_get_element(env, array, i, &v) != napi_ok) return false;
+  char small[256];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, v, small, sizeof(small), &length) != napi_ok) return false;
+  // Node never splits a character, so a truncated copy ends within 4 bytes of the limit.
+  if (length + 4 < sizeof(small) - 1) {
+    out->assign(small, length);
+    return true;
+  }
+  // Possibly truncated: ask for the length, then copy.
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &length) != napi_ok) return false;
+  out->resize(length + 1);
+  if (napi_get_value_string_utf8(env, v, out->data(), length + 1, &length) != napi_ok) return false;
+  out->resize(length);
+  return true;
+}
+
+// Keys (or values) as the pointer and length arrays the librados omap calls take.
+struct Spans {
+  explicit Spans(const std::vector<std::string>& items) {
+    ptrs.reserve(items.size());
+    lens.reserve(items.size());
+    for (const auto& item : items) {
+      ptrs.push_back(item.data());
+      lens.push_back(item.size());
+    }
+  }
+  std::vector<const char*> ptrs;
+  std::vector<size_t> lens;
+};
+
+}  // namespace
 
 Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -445,51 +487,46 @@ Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
   if (setKeys.Length() != setValues.Length()) {
     throw Napi::TypeError::New(env, "setKeys and setValues differ in length");
   }
+  // Copied here (plain memory copies); encoding them into the op happens on the Submitter thread.
+  // This loop is the only per-entry work on the JS thread, so it uses the raw Node-API calls.
   std::vector<std::string> keys(setKeys.Length());
-  std::vector<const char*> keyPtrs(keys.size());
-  std::vector<size_t> keyLens(keys.size());
-  std::vector<const char*> valPtrs(keys.size());
-  std::vector<size_t> valLens(keys.size());
+  std::vector<std::string> values(setKeys.Length());
   for (uint32_t i = 0; i < keys.size(); ++i) {
-    Napi::Value k = setKeys.Get(i);
-    Napi::Value v = setValues.Get(i);
-    if (!k.IsString() || !v.IsBuffer()) {
-      throw Napi::TypeError::New(env, "omap entries must be [string, Buffer]");
+    if (!CopyString(env, setKeys, i, &keys[i])) {
+      throw Napi::TypeError::New(env, "omap keys must be strings");
     }
-    keys[i] = k.As<Napi::String>().Utf8Value();
-    auto buf = v.As<Napi::Buffer<char>>();
-    valPtrs[i] = buf.Data();
-    valLens[i] = buf.Length();
-  }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    keyPtrs[i] = keys[i].data();
-    keyLens[i] = keys[i].size();
+    napi_value v;
+    void* data = nullptr;
+    size_t length = 0;
+    if (napi_get_element(env, setValues, i, &v) != napi_ok ||
+        napi_get_buffer_info(env, v, &data, &length) != napi_ok) {
+      throw Napi::TypeError::New(env, "omap values must be Buffers");
+    }
+    values[i].assign(static_cast<const char*>(data), length);
   }
   std::vector<std::string> rmKeys(removeKeys.Length());
-  std::vector<const char*> rmPtrs(rmKeys.size());
-  std::vector<size_t> rmLens(rmKeys.size());
   for (uint32_t i = 0; i < rmKeys.size(); ++i) {
-    Napi::Value k = removeKeys.Get(i);
-    if (!k.IsString()) throw Napi::TypeError::New(env, "keys to remove must be strings");
-    rmKeys[i] = k.As<Napi::String>().Utf8Value();
-  }
-  for (size_t i = 0; i < rmKeys.size(); ++i) {
-    rmPtrs[i] = rmKeys[i].data();
-    rmLens[i] = rmKeys[i].size();
+    if (!CopyString(env, removeKeys, i, &rmKeys[i])) {
+      throw Napi::TypeError::New(env, "keys to remove must be strings");
+    }
   }
   CheckUsable(env, "omapWrite");
   auto* op = new WriteOp(env, "omapWrite(" + oid + ")", InflightHold(rados_, this));
-  // Both calls copy keys and values into the op, so the JS buffers need not outlive it. Sets
-  // come first, then removals, in one atomic op.
-  if (!keys.empty()) {
-    rados_write_op_omap_set2(op->op(), keyPtrs.data(), valPtrs.data(), keyLens.data(),
-                             valLens.data(), keys.size());
-  }
-  if (!rmKeys.empty()) {
-    rados_write_op_omap_rm_keys2(op->op(), rmPtrs.data(), rmLens.data(), rmKeys.size());
-  }
-  int r = rados_aio_write_op_operate(op->op(), io_, op->completion(), oid.c_str(), nullptr, 0);
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid), keys = std::move(keys),
+                          values = std::move(values), rmKeys = std::move(rmKeys)] {
+    // Sets first, then removals, in one atomic op. Both calls copy what they are given.
+    if (!keys.empty()) {
+      Spans k(keys);
+      Spans v(values);
+      rados_write_op_omap_set2(op->op(), k.ptrs.data(), v.ptrs.data(), k.lens.data(),
+                               v.lens.data(), keys.size());
+    }
+    if (!rmKeys.empty()) {
+      Spans k(rmKeys);
+      rados_write_op_omap_rm_keys2(op->op(), k.ptrs.data(), k.lens.data(), rmKeys.size());
+    }
+    return rados_aio_write_op_operate(op->op(), io, op->completion(), oid.c_str(), nullptr, 0);
+  });
 }
 
 Napi::Value IoCtxHandle::Notify(const Napi::CallbackInfo& info) {
@@ -501,10 +538,12 @@ Napi::Value IoCtxHandle::Notify(const Napi::CallbackInfo& info) {
   CheckUsable(env, "notify");
   auto* op =
       new NotifyOp(env, "notify(" + oid + ")", InflightHold(rados_, this), std::move(payload));
-  int r = rados_aio_notify(io_, oid.c_str(), op->completion(), op->payload.data(),
-                           static_cast<int>(op->payload.size()), static_cast<uint64_t>(timeoutMs),
-                           &op->reply, &op->replyLen);
-  return op->Submitted(env, r);
+  return op->Submit(env, [op, io = io_, oid = std::move(oid),
+                          timeout = static_cast<uint64_t>(timeoutMs)] {
+    return rados_aio_notify(io, oid.c_str(), op->completion(), op->payload.data(),
+                            static_cast<int>(op->payload.size()), timeout, &op->reply,
+                            &op->replyLen);
+  });
 }
 
 Napi::Value IoCtxHandle::Watch(const Napi::CallbackInfo& info) {
