@@ -237,7 +237,10 @@ async function refuseActivePeer(
   }
 }
 
-/** Stores the credentials (when complete) and adds the FSMap peer; undoes the first if the second fails. */
+/**
+ * Stores the credentials (when complete) and adds the FSMap peer under a new uuid; undoes the
+ * first if the second fails. Returns the uuid the FSMap holds for this peer.
+ */
 async function registerPeer(
   local: Rados,
   fsName: string,
@@ -259,7 +262,26 @@ async function registerPeer(
       { reason: 'PeerAddFailed', cause: e },
     );
   }
-  return uuid;
+  // The mon answers 0 ("peer already exists") without adding anything when a peer with this
+  // spec and remote fs (or this uuid) is already there: someone added the same peer since we
+  // looked. Only the FSMap says whether our uuid is the one that exists.
+  const filesystem = requireMirrored(await fetchFsMap(local), fsName);
+  const recorded = filesystem.mirrorInfo.peers[uuid];
+  if (
+    recorded !== undefined &&
+    `${recorded.clientName}@${recorded.clusterName}` === spec &&
+    recorded.fsName === remoteFsName
+  ) {
+    return uuid;
+  }
+  if (storeCredentials) await removePeerCredentials(local, fsName, uuid);
+  const winner = findPeer(filesystem, spec, remoteFsName);
+  if (winner !== undefined) return winner;
+  throw new CephOpError(
+    ERRNO.EEXIST,
+    `failed to add peer: the monitors did not record peer ${uuid} for ${spec} ${remoteFsName}`,
+    { reason: 'PeerAddFailed' },
+  );
 }
 
 /** Removes the peer's claim from the remote root when it names this filesystem. */

@@ -12,10 +12,15 @@ import { CephFS } from 'cephfs-js';
 import { Rados } from 'rados-js';
 import { createBootstrapToken, importBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { decodeBootstrapToken, encodeBootstrapToken } from '../../src/ceph/bootstrap-token.js';
-import { listPeerCredentialKeys, getPeerCredentials } from '../../src/ceph/config-key.js';
+import {
+  getPeerCredentials,
+  listPeerCredentialKeys,
+  setPeerCredentials,
+} from '../../src/ceph/config-key.js';
 import { CephOpError } from '../../src/ceph/errors.js';
 import {
   MIRROR_INFO_XATTR,
+  parseMirrorInfo,
   readMirrorInfo,
   removeMirrorInfo,
   type MirrorInfo,
@@ -221,6 +226,52 @@ test('without mon_host and key: the site is found through <confDir>/<site>.conf,
   }
 });
 
+test('two concurrent adds of the same peer: one peer, one uuid, one config-key', async () => {
+  const [first, second] = await Promise.all([
+    importBootstrapToken(a, fsA, tokenB, { timeoutMs: TIMEOUT_MS }),
+    importBootstrapToken(a, fsA, tokenB, { timeoutMs: TIMEOUT_MS }),
+  ]);
+  assert.equal(first, second);
+  await assertPeerPresent(first);
+  assert.deepEqual(await listPeerCredentialKeys(a), [peerConfigKey(fsA, first)]);
+  assert.equal(await removePeer(a, fsA, first), true);
+  await assertPeerGone(first);
+});
+
+test('remove with an unreachable remote: refused and nothing changes; with force the peer goes', async () => {
+  const uuid = await importBootstrapToken(a, fsA, tokenB, { timeoutMs: TIMEOUT_MS });
+  const port = await unusedPort();
+  const credentials = await getPeerCredentials(a, fsA, uuid);
+  assert.ok(credentials);
+  await setPeerCredentials(a, fsA, uuid, { ...credentials, mon_host: `v2:127.0.0.1:${port}` });
+  await assertRefused(() => removePeer(a, fsA, uuid, { timeoutMs: 2_000 }), {
+    errno: 110,
+    code: 'ETIMEDOUT',
+    reason: 'RemoteSiteUnreachable',
+    message: 'cannot connect to site site-b as client.peers_test: ETIMEDOUT (no answer within 2 s)',
+  });
+  assert.equal(await removePeer(a, fsA, uuid, { timeoutMs: 2_000, force: true }), true);
+  const state = await cephState();
+  assert.deepEqual(state.peers, {});
+  assert.deepEqual(state.credentialKeys, []);
+  // The claim stays on the unreachable remote: force says so.
+  assert.deepEqual(state.claimOnB, { clusterId: lab.sites.a.fsid, fsId: fscidA });
+  await removeMirrorInfo(viewB);
+});
+
+test('remove leaves a claim that is not ours on the remote', async () => {
+  const uuid = await importBootstrapToken(a, fsA, tokenB, { timeoutMs: TIMEOUT_MS });
+  const foreign = { clusterId: randomUUID(), fsId: 9 };
+  await removeMirrorInfo(viewB);
+  await viewB.setxattr('/', MIRROR_INFO_XATTR, `cluster_id=${foreign.clusterId} fs_id=9`);
+  assert.equal(await removePeer(a, fsA, uuid), true);
+  const state = await cephState();
+  assert.deepEqual(state.peers, {});
+  assert.deepEqual(state.credentialKeys, []);
+  assert.deepEqual(state.claimOnB, foreign);
+  await removeMirrorInfo(viewB);
+});
+
 // ---- refused inputs: the documented error, and Ceph unchanged -----------------------------------
 
 interface Expected {
@@ -388,10 +439,37 @@ test('no error message carries the key', async () => {
   ];
   for (const attempt of attempts) {
     await assert.rejects(attempt, (e: unknown) => {
-      assert.ok(e instanceof Error);
-      assert.ok(!e.message.includes(key));
-      assert.ok(!JSON.stringify(e).includes(key));
+      assert.ok(e instanceof CephOpError);
+      // The whole chain: messages, stacks and own properties of every cause.
+      for (let c: unknown = e; c instanceof Error; c = c.cause) {
+        assert.ok(!String(c.stack).includes(key), `key in ${c.name}`);
+        assert.ok(!JSON.stringify(c).includes(key), `key in ${c.name} properties`);
+      }
       return true;
+    });
+  }
+});
+
+test('ceph.mirror.info values: parsed as strictly as the mgr module', () => {
+  const id = '0f4c1c0e-5a38-4d5e-9a52-7d3c1b0e2f11';
+  assert.deepEqual(parseMirrorInfo(`cluster_id=${id} fs_id=12`), { clusterId: id, fsId: 12 });
+  // Python's `$` matches before one final newline.
+  assert.deepEqual(parseMirrorInfo(`cluster_id=${id} fs_id=3\n`), { clusterId: id, fsId: 3 });
+  for (const bad of [
+    `cluster_id=${id.toUpperCase()} fs_id=1`,
+    `cluster_id=${id}  fs_id=1`,
+    `cluster_id=${id} fs_id=-1`,
+    `cluster_id=${id} fs_id=`,
+    `cluster_id=${id} fs_id=1 `,
+    `fs_id=1 cluster_id=${id}`,
+    ` cluster_id=${id} fs_id=1`,
+    `cluster_id=${id} fs_id=1\n\n`,
+    '',
+  ]) {
+    assert.throws(() => parseMirrorInfo(bad), {
+      code: 'EINVAL',
+      reason: 'InvalidMirrorInfo',
+      message: 'invalid ceph.mirror.info value format',
     });
   }
 });
