@@ -71,7 +71,12 @@ export interface NativeIoCtxHandle {
     timeoutSeconds: number | undefined,
   ): Promise<bigint>;
   unwatch(cookie: bigint): Promise<void>;
-  notifyAck(oid: string, notifyId: bigint, cookie: bigint, payload: Buffer | undefined): void;
+  notifyAck(
+    oid: string,
+    notifyId: bigint,
+    cookie: bigint,
+    payload: Buffer | undefined,
+  ): Promise<void>;
   close(): Promise<void>;
   poolId(): number;
 }

@@ -96,12 +96,15 @@ export class Watch {
       this.#report(new TypeError('a notify handler must return a Buffer or nothing'));
       return;
     }
-    try {
-      this.#handle.notifyAck(this.oid, notifyId, cookie, payload);
-    } catch (err) {
+    const failed = (err: unknown): void => {
       // The ioctx closed while the handler ran: the watch is gone, nobody waits for this ack.
       if (isRadosError(err, 'EBADF') || isRadosError(err, 'ESHUTDOWN')) return;
       this.#report(err);
+    };
+    try {
+      this.#handle.notifyAck(this.oid, notifyId, cookie, payload).catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 

@@ -35,14 +35,16 @@ void AioDispatcher::CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, AioOp
   delete op;
 }
 
-AioOp::AioOp(Napi::Env env, std::string operation, InflightHold hold)
+AioOp::AioOp(Napi::Env env, std::string operation, InflightHold hold, Completion completion)
     : deferred_(Napi::Promise::Deferred::New(env)),
       operation_(std::move(operation)),
       hold_(std::move(hold)),
       dispatcher_(&GetAddonData(env).dispatcher),
       submitter_(GetAddonData(env).submitter) {
-  int r = rados_aio_create_completion2(this, &AioOp::OnComplete, &completion_);
-  if (r < 0) throw ErrnoError(env, operation_ + ": create completion", r);
+  if (completion == Completion::kLibrados) {
+    int r = rados_aio_create_completion2(this, &AioOp::OnComplete, &completion_);
+    if (r < 0) throw ErrnoError(env, operation_ + ": create completion", r);
+  }
   dispatcher_->OpStarted(env);
 }
 
@@ -56,7 +58,7 @@ Napi::Promise AioOp::Submit(Napi::Env, std::function<int()> submit) {
   submitter_->Push([this, submit = std::move(submit)] {
     const int r = submit();
     // On success the completion owns the op from here on (it may already be settled and freed).
-    if (r < 0) {
+    if (r < 0 || completion_ == nullptr) {
       rc_ = r;
       dispatcher_->Post(this);
     }

@@ -41,8 +41,13 @@ class AioDispatcher {
 
 class AioOp {
  public:
+  // How the op finishes: through a librados completion, or as soon as the submit call returns
+  // (for calls with no completion, such as rados_notify_ack, which only queue a message).
+  enum class Completion { kLibrados, kOnSubmit };
+
   // JS thread. `hold` keeps the handles the op uses open until it is settled.
-  AioOp(Napi::Env env, std::string operation, InflightHold hold);
+  AioOp(Napi::Env env, std::string operation, InflightHold hold,
+        Completion completion = Completion::kLibrados);
   virtual ~AioOp();
   AioOp(const AioOp&) = delete;
   AioOp& operator=(const AioOp&) = delete;
@@ -53,6 +58,7 @@ class AioOp {
   // not be touched by the caller afterwards. `submit` runs on that thread: it may only use data
   // owned by the op or captured by value, and returns the librados submit call's result. A
   // negative result means librados never queued the op; it is then rejected with that error.
+  // With Completion::kOnSubmit the op settles with that result either way.
   Napi::Promise Submit(Napi::Env env, std::function<int()> submit);
 
  protected:

@@ -175,6 +175,22 @@ class NotifyOp : public AioOp {
   }
 };
 
+// A notify ack: librados only queues it to the OSD, with no completion to wait for.
+class AckOp : public AioOp {
+ public:
+  AckOp(Napi::Env env, std::string operation, InflightHold hold)
+      : AioOp(env, std::move(operation), std::move(hold), Completion::kOnSubmit) {}
+
+ protected:
+  void Settle(Napi::Env env, int rc) override {
+    if (rc < 0) {
+      RejectErrno(env, rc);
+    } else {
+      deferred_.Resolve(env.Undefined());
+    }
+  }
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -584,12 +600,16 @@ Napi::Value IoCtxHandle::NotifyAck(const Napi::CallbackInfo& info) {
   const uint64_t cookie = BigIntArg(info, 2, "cookie");
   std::string payload = BufferArg(info, 3, "payload");
   CheckUsable(env, "notifyAck");
-  // Does not wait: librados queues the ack to the OSD and returns.
-  int r = rados_notify_ack(io_, oid.c_str(), notifyId, cookie,
-                           payload.empty() ? nullptr : payload.data(),
-                           static_cast<int>(payload.size()));
-  if (r < 0) throw ErrnoError(env, "notifyAck(" + oid + ")", r);
-  return env.Undefined();
+  // rados_notify_ack does not wait for the OSD, but it is an Objecter op like any other: it
+  // takes the inflight-ops budget (and may block for it), so it goes through the Submitter too,
+  // in order with the other operations.
+  auto* op = new AckOp(env, "notifyAck(" + oid + ")", InflightHold(rados_, this));
+  return op->Submit(env, [io = io_, oid = std::move(oid), notifyId, cookie,
+                          payload = std::move(payload)] {
+    return rados_notify_ack(io, oid.c_str(), notifyId, cookie,
+                            payload.empty() ? nullptr : payload.data(),
+                            static_cast<int>(payload.size()));
+  });
 }
 
 Napi::Value IoCtxHandle::PoolId(const Napi::CallbackInfo& info) {
