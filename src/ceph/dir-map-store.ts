@@ -1,0 +1,124 @@
+// The directory map in RADOS: the omap of `cephfs_mirror` in the filesystem's metadata pool, in
+// the mgr module's format (keys `dir_map_<path>` and `instance_<id>`, pickled values), so a map
+// written by either side loads in the other.
+import type { IoCtx } from 'rados-js';
+import type {
+  DirMapRecord,
+  DirMapStore,
+  DirMapWriteBatch,
+  InitialState,
+  InstanceMapWriteBatch,
+  InstanceRecord,
+} from '../reconcile/index.js';
+import {
+  DIR_MAP_PREFIX,
+  INSTANCE_PREFIX,
+  MIRROR_OBJECT_NAME,
+  decodeDirMapRecord,
+  decodeInstanceRecord,
+  dirMapKey,
+  encodeDirMapRecord,
+  encodeInstanceRecord,
+  instanceKey,
+  instanceObjectName,
+  pathFromDirMapKey,
+  instanceIdFromKey,
+} from './dir-map-codec.js';
+import { returnCodeOf } from './return-code.js';
+
+/** Entries per omap read and per write op, as the mgr module does. */
+export const OMAP_PAGE = 256;
+
+export interface UnreadableEntry {
+  key: string;
+  problem: string;
+}
+
+export interface LoadedDirMap extends InitialState {
+  directories: Array<[string, DirMapRecord]>;
+  instances: Array<[string, InstanceRecord]>;
+  /** Entries that could not be decoded: left in place, untouched, and reported. */
+  unreadable: UnreadableEntry[];
+}
+
+export class RadosDirMapStore implements DirMapStore {
+  constructor(
+    private readonly ioctx: IoCtx,
+    private readonly maxKeysPerOp = OMAP_PAGE,
+  ) {}
+
+  /** Reads every directory and instance record, a page at a time. */
+  async load(): Promise<LoadedDirMap> {
+    const unreadable: UnreadableEntry[] = [];
+    const directories: Array<[string, DirMapRecord]> = [];
+    const instances: Array<[string, InstanceRecord]> = [];
+    for (const [key, value] of await this.readAll(DIR_MAP_PREFIX)) {
+      try {
+        directories.push([pathFromDirMapKey(key), decodeDirMapRecord(key, value)]);
+      } catch (e) {
+        unreadable.push({ key, problem: (e as Error).message });
+      }
+    }
+    for (const [key, value] of await this.readAll(INSTANCE_PREFIX)) {
+      try {
+        instances.push([instanceIdFromKey(key), decodeInstanceRecord(key, value)]);
+      } catch (e) {
+        unreadable.push({ key, problem: (e as Error).message });
+      }
+    }
+    return { directories, instances, unreadable };
+  }
+
+  writeDirMap(batch: DirMapWriteBatch): Promise<number> {
+    const set: Array<[string, Buffer]> = [];
+    for (const [path, record] of batch.set) set.push([dirMapKey(path), encodeDirMapRecord(record)]);
+    return this.write(set, batch.remove.map(dirMapKey));
+  }
+
+  writeInstances(batch: InstanceMapWriteBatch): Promise<number> {
+    const set: Array<[string, Buffer]> = [];
+    for (const [id, record] of batch.set) set.push([instanceKey(id), encodeInstanceRecord(record)]);
+    return this.write(set, batch.remove.map(instanceKey));
+  }
+
+  async removeInstanceObject(instanceId: string): Promise<number> {
+    return returnCodeOf(this.ioctx.remove(instanceObjectName(instanceId)));
+  }
+
+  private async readAll(prefix: string): Promise<Array<[string, Buffer]>> {
+    const all: Array<[string, Buffer]> = [];
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await this.ioctx.omapGetVals(MIRROR_OBJECT_NAME, {
+        prefix,
+        max: OMAP_PAGE,
+        ...(startAfter === undefined ? {} : { startAfter }),
+      });
+      all.push(...page.entries);
+      const last = page.entries.at(-1);
+      if (!page.more || last === undefined) return all;
+      startAfter = last[0];
+    }
+  }
+
+  /**
+   * One atomic op when it fits (the driver sizes its batches so); otherwise sets first, then
+   * removals, in ops of at most `maxKeysPerOp` entries, each sent after the previous completed.
+   */
+  private async write(set: Array<[string, Buffer]>, remove: string[]): Promise<number> {
+    const entries: Array<{ set: [string, Buffer] } | { remove: string }> = [
+      ...set.map((e) => ({ set: e })),
+      ...remove.map((k) => ({ remove: k })),
+    ];
+    for (let i = 0; i < entries.length; i += this.maxKeysPerOp) {
+      const op = { set: [] as Array<[string, Buffer]>, remove: [] as string[] };
+      for (const e of entries.slice(i, i + this.maxKeysPerOp)) {
+        if ('set' in e) op.set.push(e.set);
+        else op.remove.push(e.remove);
+      }
+      const r = await returnCodeOf(this.ioctx.omapWrite(MIRROR_OBJECT_NAME, op));
+      if (r < 0) return r;
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,89 @@
+// Discovery of cephfs-mirror daemons: every tick an empty notify goes to `cephfs_mirror`; each
+// daemon watching it acks with `{"addr": "<its address>"}`, and its notifier id is its instance
+// id. Acks feed the liveness book-keeping; what it reports added or removed goes to the driver.
+import type { IoCtx, NotifyAck } from 'rados-js';
+import type { Clock, ClockTimer, InstanceChange, InstanceInfo } from '../reconcile/index.js';
+import { InstanceLiveness } from '../reconcile/index.js';
+import { MIRROR_OBJECT_NAME } from './dir-map-codec.js';
+
+export interface InstanceWatcherOptions {
+  ioctx: IoCtx;
+  clock: Clock;
+  /** Instances loaded from the map at start-up; counted as seen now. */
+  initial: readonly InstanceInfo[];
+  timeoutSeconds: number;
+  intervalSeconds: number;
+  notifyTimeoutMs?: number;
+  onChange: (change: InstanceChange) => Promise<void>;
+  onError?: (error: unknown) => void;
+}
+
+/** Daemons ack with JSON `{"addr": ...}`; anything else (another kind of watcher) is ignored. */
+export function instanceFromAck(ack: NotifyAck): InstanceInfo | undefined {
+  try {
+    const data = JSON.parse(ack.payload.toString('utf8')) as { addr?: unknown };
+    if (typeof data.addr !== 'string') return undefined;
+    return { id: ack.gid.toString(), addr: data.addr };
+  } catch {
+    return undefined;
+  }
+}
+
+export class InstanceWatcher {
+  private readonly liveness: InstanceLiveness;
+  private timer: ClockTimer | undefined;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: InstanceWatcherOptions) {
+    this.liveness = new InstanceLiveness(o.initial, o.clock.now(), o.timeoutSeconds);
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** Instances currently believed alive. */
+  known(): InstanceInfo[] {
+    return this.liveness.known();
+  }
+
+  /** Stops notifying; resolves once the round in flight (and its change) has been handled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.round;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.o.clock.setTimer(() => {
+      this.round = this.runRound().finally(() => this.schedule());
+    }, this.o.intervalSeconds);
+  }
+
+  private async runRound(): Promise<void> {
+    let acks: InstanceInfo[];
+    try {
+      const result = await this.o.ioctx.notify(
+        MIRROR_OBJECT_NAME,
+        Buffer.alloc(0),
+        this.o.notifyTimeoutMs ?? 5000,
+      );
+      acks = result.acks.flatMap((a) => instanceFromAck(a) ?? []);
+    } catch (e) {
+      // A failed notify says nothing about the daemons; silence is judged by time alone.
+      this.o.onError?.(e);
+      acks = [];
+    }
+    if (this.stopped) return;
+    const change = this.liveness.observe(acks, this.o.clock.now());
+    if (change.added.length > 0 || change.removed.length > 0) {
+      try {
+        await this.o.onChange(change);
+      } catch (e) {
+        this.o.onError?.(e);
+      }
+    }
+  }
+}

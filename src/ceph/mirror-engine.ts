@@ -1,0 +1,116 @@
+// One mirrored filesystem, running: the policy driver wired to RADOS (the dir map, the daemons'
+// mailboxes, the blocklist) and to the instance watcher. This is what the mgr module's FSPolicy
+// does, for one filesystem, without the mgr.
+import type { IoCtx, Rados } from 'rados-js';
+import {
+  FilesystemMirrorDriver,
+  systemClock,
+  type Clock,
+  type DirectoryListener,
+  type DirectoryStatus,
+  type Distribution,
+  type DriverLogger,
+  type Tunables,
+} from '../reconcile/index.js';
+import { MonBlocklister } from './blocklister.js';
+import { RadosDirMapStore, type UnreadableEntry } from './dir-map-store.js';
+import { requireMirrored, type CephFilesystem } from './fsmap.js';
+import { InstanceWatcher } from './instance-watcher.js';
+import { fetchFsMap } from './mon.js';
+import { RadosDirectoryNotifier, type NotifyObserver } from './notifier.js';
+
+export interface MirrorEngineOptions {
+  rados: Rados;
+  fsName: string;
+  tunables?: Partial<Tunables>;
+  logger?: DriverLogger;
+  clock?: Clock;
+  /** Called with each acquire/release round trip (for metrics). */
+  onNotify?: NotifyObserver;
+}
+
+export class MirrorEngine {
+  private constructor(
+    readonly filesystem: CephFilesystem,
+    private readonly ioctx: IoCtx,
+    private readonly driver: FilesystemMirrorDriver,
+    private readonly watcher: InstanceWatcher,
+    /** Dir-map entries that could not be decoded at start-up (left untouched). */
+    readonly unreadable: readonly UnreadableEntry[],
+  ) {}
+
+  /**
+   * Loads the dir map of a filesystem that has mirroring enabled and starts driving it. The
+   * caller owns `rados` and keeps it open until `stop()` resolved.
+   */
+  static async start(o: MirrorEngineOptions): Promise<MirrorEngine> {
+    const filesystem = requireMirrored(await fetchFsMap(o.rados), o.fsName);
+    const ioctx = await o.rados.openIoCtx(filesystem.metadataPool);
+    try {
+      const store = new RadosDirMapStore(ioctx);
+      const loaded = await store.load();
+      const clock = o.clock ?? systemClock;
+      const driver = new FilesystemMirrorDriver({
+        store,
+        notifier: new RadosDirectoryNotifier(ioctx, undefined, o.onNotify),
+        blocklister: new MonBlocklister(o.rados),
+        clock,
+        ...(o.tunables ? { tunables: o.tunables } : {}),
+        ...(o.logger ? { logger: o.logger } : {}),
+      });
+      driver.start(loaded);
+      const watcher = new InstanceWatcher({
+        ioctx,
+        clock,
+        initial: loaded.instances.map(([id, r]) => ({ id, addr: r.addr })),
+        timeoutSeconds: driver.tunables.instanceTimeoutSeconds,
+        intervalSeconds: driver.tunables.tickSeconds,
+        onChange: (change) => driver.updateInstances(change),
+        onError: (e) => o.logger?.warn('instance discovery notify failed', { error: String(e) }),
+      });
+      watcher.start();
+      return new MirrorEngine(filesystem, ioctx, driver, watcher, loaded.unreadable);
+    } catch (e) {
+      await ioctx.close();
+      throw e;
+    }
+  }
+
+  /** Tracks a directory; resolves with the normalised path once its dir-map key is written. */
+  addDirectory(path: string): Promise<string> {
+    return this.driver.addDirectory(path);
+  }
+
+  /** Starts removing a directory; resolves once the purge mark is written. */
+  removeDirectory(path: string): Promise<string> {
+    return this.driver.removeDirectory(path);
+  }
+
+  status(path: string): DirectoryStatus | undefined {
+    return this.driver.status(path);
+  }
+
+  distribution(): Distribution {
+    return this.driver.distribution();
+  }
+
+  /** The mgr module's `fs snapshot mirror show distribution` output. */
+  mgrSummary(): { mapping: Record<string, string> } {
+    return this.driver.mgrSummary();
+  }
+
+  onDirectoryChanged(listener: DirectoryListener): () => void {
+    return this.driver.onDirectoryChanged(listener);
+  }
+
+  isQuiet(): boolean {
+    return this.driver.isQuiet();
+  }
+
+  /** Stops discovery and ticking, waits for writes and notifies in flight, closes the pool. */
+  async stop(): Promise<void> {
+    await this.watcher.stop();
+    await this.driver.stop();
+    await this.ioctx.close();
+  }
+}
