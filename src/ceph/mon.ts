@@ -104,7 +104,8 @@ async function send(
       prefix,
       errno,
       `${target} command '${prefix}' could not be sent: ${detail}`,
-      failureReason(target, code),
+      // ESHUTDOWN here is our own handle being shut down, not the blocklisting it means as an rc.
+      code === 'ESHUTDOWN' ? 'ConnectionClosed' : failureReason(target, code),
       e,
     );
   }
