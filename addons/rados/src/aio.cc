@@ -55,10 +55,12 @@ AioOp::~AioOp() {
 
 Napi::Promise AioOp::Submit(Napi::Env, std::function<int()> submit) {
   Napi::Promise promise = deferred_.Promise();
-  submitter_->Push([this, submit = std::move(submit)] {
+  // Decided here: once a librados submit call succeeds, the completion owns the op (it may be
+  // settled and freed before submit() even returns), so the job must not read the op after it.
+  const bool settleOnSubmit = completion_ == nullptr;
+  submitter_->Push([this, settleOnSubmit, submit = std::move(submit)] {
     const int r = submit();
-    // On success the completion owns the op from here on (it may already be settled and freed).
-    if (r < 0 || completion_ == nullptr) {
+    if (r < 0 || settleOnSubmit) {
       rc_ = r;
       dispatcher_->Post(this);
     }
