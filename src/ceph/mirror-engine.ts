@@ -90,6 +90,11 @@ export class MirrorEngine {
     return this.driver.status(path);
   }
 
+  /** Every tracked directory, including those being removed. */
+  trackedPaths(): string[] {
+    return this.driver.trackedPaths();
+  }
+
   distribution(): Distribution {
     return this.driver.distribution();
   }

@@ -256,6 +256,11 @@ export class FilesystemMirrorDriver {
     return this.updateInstances({ added: [], removed });
   }
 
+  /** Every tracked directory, including those being removed. */
+  trackedPaths(): string[] {
+    return [...this.policy.paths()];
+  }
+
   /** Status of a tracked directory (path is normalised first), undefined when not tracked. */
   status(rawPath: string): DirectoryStatus | undefined {
     return this.policy.status(normalizeDirectoryPath(rawPath));

@@ -1,0 +1,81 @@
+// `cephfs-mirror-operator run`: the operator process.
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger, type LogFormat } from '../log.js';
+import { OperatorMetrics, startHttpServer } from '../metrics.js';
+import { Manager } from '../controllers/manager.js';
+
+export interface RunOptions {
+  kubeconfig?: string;
+  namespace: string[];
+  leaderElect: boolean;
+  leaseName: string;
+  leaseNamespace: string;
+  metricsPort: number;
+  metricsHost: string;
+  logLevel: string;
+  logFormat: LogFormat;
+}
+
+export async function run(opts: RunOptions): Promise<void> {
+  const log = createLogger({ level: opts.logLevel, format: opts.logFormat });
+  const kc = new KubeConfig();
+  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else kc.loadFromDefault();
+  const metrics = new OperatorMetrics();
+  const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
+  const manager = new Manager({
+    kc,
+    log,
+    metrics,
+    namespaces: opts.namespace,
+    ...(opts.leaderElect
+      ? { leaderElection: { namespace: opts.leaseNamespace, name: opts.leaseName, identity } }
+      : {}),
+  });
+  let server: Server | undefined;
+  server = await startHttpServer(opts.metricsPort, opts.metricsHost, metrics, {
+    healthy: () => true,
+    ready: () => manager.ready(),
+  });
+  const address = server.address();
+  log.info('operator starting', {
+    identity,
+    namespaces: opts.namespace.length > 0 ? opts.namespace : 'all',
+    leaderElection: opts.leaderElect,
+    metrics:
+      typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
+  });
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string, code: number): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => {
+      log.error('graceful shutdown took too long; exiting');
+      process.exit(code || 1);
+    }, 25_000);
+    force.unref();
+    try {
+      await manager.stop();
+    } catch (e) {
+      log.error('error during shutdown', { error: (e as Error).message });
+    }
+    server?.close();
+    server = undefined;
+    log.info('stopped');
+    // Let the logger flush before leaving.
+    setTimeout(() => process.exit(code), 50).unref();
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  await manager.start(() => {
+    // Another replica may already be writing to Ceph: stop at once, let the Deployment restart us.
+    log.error('lost leadership; exiting');
+    void shutdown('lost-leadership', 1);
+  });
+  if (!shuttingDown) log.info('reconciling', { leader: manager.isLeader });
+}

@@ -1,0 +1,56 @@
+// What every reconciler gets: the API, the informer caches, the running engines, events, logs.
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+import type { OperatorMetrics } from '../metrics.js';
+import type { EventRecorder } from './events.js';
+import type { CachedWatch } from './informers.js';
+import type { KubeApi } from './kube-api.js';
+import type { MirrorRuntimes } from './mirror-runtimes.js';
+import {
+  objectKey,
+  type CephFSMirror,
+  type MirroredDirectory,
+  type MirrorPeer,
+  type Resource,
+} from './resources.js';
+
+export class TypedCache<T extends Resource<unknown, unknown>> {
+  constructor(readonly watch: CachedWatch<KubernetesObject>) {}
+
+  get(namespace: string, name: string): T | undefined {
+    return this.watch.get(namespace, name) as T | undefined;
+  }
+
+  getByKey(key: string): T | undefined {
+    const i = key.indexOf('/');
+    return this.get(key.slice(0, i), key.slice(i + 1));
+  }
+
+  list(namespace?: string): T[] {
+    return this.watch.list(namespace) as unknown as T[];
+  }
+}
+
+export interface Enqueue {
+  mirror(key: string, afterMs?: number): void;
+  peer(key: string, afterMs?: number): void;
+  directory(key: string, afterMs?: number): void;
+}
+
+export interface ControllerContext {
+  api: KubeApi;
+  mirrors: TypedCache<CephFSMirror>;
+  peers: TypedCache<MirrorPeer>;
+  directories: TypedCache<MirroredDirectory>;
+  secrets: CachedWatch<V1Secret>;
+  runtimes: MirrorRuntimes;
+  events: EventRecorder;
+  log: Logger;
+  metrics: OperatorMetrics;
+  enqueue: Enqueue;
+}
+
+/** The key of the CephFSMirror an object refers to (same namespace). */
+export function mirrorKeyOf(obj: MirrorPeer | MirroredDirectory): string {
+  return objectKey({ namespace: obj.metadata.namespace, name: obj.spec.mirrorRef.name });
+}

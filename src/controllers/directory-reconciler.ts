@@ -1,0 +1,257 @@
+// MirroredDirectory: track the path in its mirror's engine and report where it stands. A path
+// declared twice is owned by the older object; overlaps with tracked paths are refused with the
+// engine's reason. Deletion removes the directory (release by its daemon, then its dir-map key)
+// before the finalizer goes.
+import {
+  DirectoryError,
+  normalizeDirectoryPath,
+  type DirectoryStatus,
+  type DirectoryStatusWord,
+} from '../reconcile/index.js';
+import type { WorkResult } from './work-queue.js';
+import { setCondition } from './conditions.js';
+import { mirrorKeyOf, type ControllerContext } from './context.js';
+import type { MirrorRuntime } from './mirror-runtimes.js';
+import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
+import {
+  KINDS,
+  splitKey,
+  type DirectoryPhase,
+  type MirroredDirectory,
+  type MirroredDirectoryStatus,
+} from './resources.js';
+import { readyCondition, type Problem } from './status-helpers.js';
+
+const MIRROR_NOT_READY_RETRY_MS = 3000;
+const REMOVAL_POLL_MS = 1000;
+
+export const PHASE_OF: Readonly<Record<DirectoryStatusWord, DirectoryPhase>> = {
+  mapping: 'Associating',
+  mapped: 'Associated',
+  shuffling: 'Shuffling',
+  unmapping: 'Disassociating',
+  resolving: 'Resolving',
+  stalled: 'Stalled',
+};
+
+function olderFirst(x: MirroredDirectory, y: MirroredDirectory): number {
+  const tx = x.metadata.creationTimestamp ?? '';
+  const ty = y.metadata.creationTimestamp ?? '';
+  return tx === ty ? x.metadata.name.localeCompare(y.metadata.name) : tx < ty ? -1 : 1;
+}
+
+function normalizedOrUndefined(path: string): string | undefined {
+  try {
+    return normalizeDirectoryPath(path);
+  } catch {
+    return undefined;
+  }
+}
+
+export class DirectoryReconciler {
+  constructor(private readonly ctx: ControllerContext) {}
+
+  async reconcile(key: string): Promise<WorkResult> {
+    const { namespace, name } = splitKey(key);
+    const dir = this.ctx.directories.get(namespace, name);
+    if (!dir) return;
+    const mirrorKey = mirrorKeyOf(dir);
+    const runtime = this.ctx.runtimes.get(mirrorKey);
+    if (isBeingDeleted(dir)) return this.finalize(dir, runtime);
+    if (!(await ensureFinalizer(this.ctx.api, KINDS.directory, dir))) return;
+
+    let path: string;
+    try {
+      path = normalizeDirectoryPath(dir.spec.path);
+    } catch (e) {
+      return this.invalid(dir, e);
+    }
+    const owner = this.ownerOf(dir, path);
+    if (owner !== dir.metadata.name) {
+      return this.invalid(dir, {
+        reason: 'DuplicatePath',
+        message: `${path} is already declared by MirroredDirectory ${owner}`,
+      });
+    }
+    if (!this.ctx.mirrors.getByKey(mirrorKey)) {
+      return this.notReady(dir, {
+        reason: 'MirrorNotFound',
+        message: `CephFSMirror ${dir.spec.mirrorRef.name} does not exist`,
+      });
+    }
+    if (!runtime) {
+      await this.notReady(dir, {
+        reason: 'MirrorNotReady',
+        message: `CephFSMirror ${dir.spec.mirrorRef.name} is not ready yet`,
+      });
+      return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+    }
+    const engine = runtime.engine;
+    const previousPath = dir.status?.path;
+    if (previousPath && previousPath !== path) await this.release(runtime, previousPath);
+
+    let status = engine.status(path);
+    if (status?.purging) {
+      // The same path is still being removed (an earlier object, or our previous spec).
+      await this.notReady(dir, {
+        reason: 'RemovalInProgress',
+        message: `remove in-progress for ${path}`,
+      });
+      return { requeueAfterMs: REMOVAL_POLL_MS };
+    }
+    if (!status) {
+      try {
+        await engine.addDirectory(path);
+      } catch (e) {
+        if (!(e instanceof DirectoryError)) throw e;
+        if (e.reason === 'RemovalInProgress') {
+          await this.notReady(dir, { reason: e.reason, message: e.message });
+          return { requeueAfterMs: REMOVAL_POLL_MS };
+        }
+        if (e.reason !== 'AlreadyTracked') return this.invalid(dir, e, path);
+      }
+      status = engine.status(path);
+    }
+    if (!status) return { requeueAfterMs: REMOVAL_POLL_MS };
+    await this.report(dir, path, status);
+    return;
+  }
+
+  /** The object owning a path among this mirror's declarations: the oldest one. */
+  private ownerOf(dir: MirroredDirectory, path: string): string {
+    const same = this.ctx.directories
+      .list(dir.metadata.namespace)
+      .filter((d) => d.spec.mirrorRef.name === dir.spec.mirrorRef.name && !isBeingDeleted(d))
+      .filter((d) => normalizedOrUndefined(d.spec.path) === path)
+      .sort(olderFirst);
+    return same[0]?.metadata.name ?? dir.metadata.name;
+  }
+
+  private async release(runtime: MirrorRuntime, path: string): Promise<void> {
+    const status = runtime.engine.status(path);
+    if (!status || status.purging) return;
+    try {
+      await runtime.engine.removeDirectory(path);
+    } catch (e) {
+      if (!(e instanceof DirectoryError && ['NotTracked', 'UnderRemoval'].includes(e.reason)))
+        throw e;
+    }
+  }
+
+  private async report(dir: MirroredDirectory, path: string, s: DirectoryStatus): Promise<void> {
+    const phase = PHASE_OF[s.state];
+    const ready = s.state === 'mapped';
+    const generation = dir.metadata.generation;
+    const message = ready
+      ? `mirrored by cephfs-mirror instance ${s.instanceId}`
+      : s.state === 'stalled'
+        ? (s.reason ?? 'no mirror daemons running')
+        : `${s.state}${s.instanceId ? ` (instance ${s.instanceId})` : ''}`;
+    let conditions = readyCondition(
+      dir.status?.conditions,
+      generation,
+      ready,
+      ready ? 'Mirrored' : phase,
+      message,
+    );
+    conditions = setCondition(conditions, {
+      type: 'Invalid',
+      status: 'False',
+      reason: 'Valid',
+      message: '',
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
+    const next: MirroredDirectoryStatus = {
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      path,
+      state: phase,
+      ...(s.instanceId ? { instanceID: s.instanceId } : {}),
+      ...(s.lastShuffled
+        ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
+        : {}),
+      ...(dir.status?.peers ? { peers: dir.status.peers } : {}),
+      conditions,
+    };
+    if (ready && dir.status?.instanceID !== s.instanceId) {
+      this.ctx.events.record(
+        dir,
+        'Normal',
+        'Acquired',
+        `${path} acquired by cephfs-mirror instance ${s.instanceId}`,
+      );
+    }
+    await writeStatus(this.ctx.api, KINDS.directory, dir, next);
+  }
+
+  private async invalid(dir: MirroredDirectory, e: unknown, path?: string): Promise<WorkResult> {
+    const problem: Problem =
+      e instanceof DirectoryError ? { reason: e.reason, message: e.message } : (e as Problem);
+    const generation = dir.metadata.generation;
+    let conditions = readyCondition(
+      dir.status?.conditions,
+      generation,
+      false,
+      problem.reason,
+      problem.message,
+    );
+    conditions = setCondition(conditions, {
+      type: 'Invalid',
+      status: 'True',
+      reason: problem.reason,
+      message: problem.message,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
+    await writeStatus(this.ctx.api, KINDS.directory, dir, {
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      ...(path ? { path: dir.status?.path ?? path } : {}),
+      conditions,
+    });
+    this.ctx.events.record(dir, 'Warning', problem.reason, problem.message);
+    return;
+  }
+
+  private async notReady(dir: MirroredDirectory, problem: Problem): Promise<WorkResult> {
+    const generation = dir.metadata.generation;
+    await writeStatus(this.ctx.api, KINDS.directory, dir, {
+      ...dir.status,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      conditions: readyCondition(
+        dir.status?.conditions,
+        generation,
+        false,
+        problem.reason,
+        problem.message,
+      ),
+    });
+    return;
+  }
+
+  private async finalize(
+    dir: MirroredDirectory,
+    runtime: MirrorRuntime | undefined,
+  ): Promise<WorkResult> {
+    const path = dir.status?.path ?? normalizedOrUndefined(dir.spec.path);
+    if (path && runtime && this.ownerOf(dir, path) === dir.metadata.name) {
+      await this.release(runtime, path);
+      const status = runtime.engine.status(path);
+      if (status) {
+        await writeStatus(this.ctx.api, KINDS.directory, dir, {
+          ...dir.status,
+          state: PHASE_OF[status.state],
+        });
+        // The engine's change events re-enqueue us as the removal proceeds; the poll is a backstop.
+        return { requeueAfterMs: REMOVAL_POLL_MS };
+      }
+      this.ctx.events.record(
+        dir,
+        'Normal',
+        'Released',
+        `${path} released and removed from the directory map`,
+      );
+    } else if (path && !runtime && this.ctx.mirrors.getByKey(mirrorKeyOf(dir))) {
+      return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+    }
+    await removeFinalizer(this.ctx.api, KINDS.directory, dir);
+    return;
+  }
+}

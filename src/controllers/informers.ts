@@ -1,0 +1,93 @@
+// Watches with a local cache (client-node informers), one per namespace watched or one for the
+// whole cluster. An informer whose watch fails restarts itself after a short pause, relisting, so
+// a restarted API server or an expired resourceVersion never leaves the operator blind.
+import {
+  ADD,
+  DELETE,
+  ERROR,
+  UPDATE,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+
+export type EventType = 'add' | 'update' | 'delete';
+export type Handler<T> = (obj: T, type: EventType) => void;
+
+export interface WatchTarget<T> {
+  /** For logs. */
+  name: string;
+  /** API path of the collection, for one namespace or (namespace undefined) all of them. */
+  path(namespace: string | undefined): string;
+  list(namespace: string | undefined): Promise<{ items: T[] }>;
+}
+
+export class CachedWatch<T extends KubernetesObject> {
+  private readonly informers: Array<Informer<T> & ObjectCache<T>> = [];
+  private readonly handlers: Array<Handler<T>> = [];
+  private stopped = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly target: WatchTarget<T>,
+    /** undefined: all namespaces. */
+    private readonly namespaces: readonly string[] | undefined,
+    private readonly log: Logger,
+    private readonly restartDelayMs = 2000,
+  ) {}
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  /** Starts the watches; resolves once each has listed (its cache is then complete). */
+  async start(): Promise<void> {
+    const scopes = this.namespaces ?? [undefined];
+    await Promise.all(scopes.map((ns) => this.startOne(ns)));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    for (const i of this.informers) {
+      const found = i.get(name, namespace);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): T[] {
+    return this.informers.flatMap((i) => [...i.list(namespace)]);
+  }
+
+  private async startOne(namespace: string | undefined): Promise<void> {
+    const informer = makeInformer<T>(this.kc, this.target.path(namespace), () =>
+      this.target.list(namespace),
+    );
+    const emit = (type: EventType) => (obj: T) => {
+      for (const h of this.handlers) h(obj, type);
+    };
+    informer.on(ADD, emit('add'));
+    informer.on(UPDATE, emit('update'));
+    informer.on(DELETE, emit('delete'));
+    informer.on(ERROR, (err: unknown) => {
+      if (this.stopped) return;
+      this.log.warn('watch failed; restarting', {
+        watch: this.target.name,
+        namespace: namespace ?? '*',
+        error: err instanceof Error ? err.message : String(err),
+      });
+      setTimeout(() => {
+        if (!this.stopped) void informer.start().catch(() => undefined);
+      }, this.restartDelayMs);
+    });
+    this.informers.push(informer);
+    await informer.start();
+  }
+}

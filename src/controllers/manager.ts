@@ -1,0 +1,263 @@
+// The controller manager: informers on the three kinds and on Secrets, one rate-limited work
+// queue per kind, leader election, and the engines. Only the Lease holder reconciles (and so
+// writes to Ceph); a standby keeps its caches warm to take over quickly.
+import { hostname } from 'node:os';
+import type { KubeConfig, KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from '../log.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { normalizeDirectoryPath } from '../reconcile/index.js';
+import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
+import { DirectoryReconciler } from './directory-reconciler.js';
+import { EventRecorder } from './events.js';
+import { CachedWatch, type WatchTarget } from './informers.js';
+import { KubeApi } from './kube-api.js';
+import { LeaderElector } from './leader-election.js';
+import { MirrorReconciler } from './mirror-reconciler.js';
+import { MirrorRuntimes } from './mirror-runtimes.js';
+import { PeerReconciler } from './peer-reconciler.js';
+import {
+  GROUP,
+  KINDS,
+  VERSION,
+  objectKey,
+  type KindInfo,
+  type MirroredDirectory,
+  type MirrorPeer,
+  type CephFSMirror,
+} from './resources.js';
+import { WorkQueue, type WorkResult } from './work-queue.js';
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** Namespaces to watch; undefined or empty: all. */
+  namespaces?: string[];
+  leaderElection?: { namespace: string; name: string; identity?: string };
+  concurrency?: { mirror?: number; peer?: number; directory?: number };
+}
+
+function customTarget(kc: KubeApi, kind: KindInfo): WatchTarget<KubernetesObject> {
+  return {
+    name: kind.plural,
+    path: (ns) =>
+      ns === undefined
+        ? `/apis/${GROUP}/${VERSION}/${kind.plural}`
+        : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${kind.plural}`,
+    list: (ns) => kc.list(kind, ns) as Promise<{ items: KubernetesObject[] }>,
+  };
+}
+
+function secretTarget(api: KubeApi): WatchTarget<V1Secret> {
+  return {
+    name: 'secrets',
+    path: (ns) => (ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`),
+    list: (ns) =>
+      ns === undefined
+        ? api.core.listSecretForAllNamespaces()
+        : api.core.listNamespacedSecret({ namespace: ns }),
+  };
+}
+
+export class Manager {
+  private readonly api: KubeApi;
+  private readonly log: Logger;
+  private readonly runtimes: MirrorRuntimes;
+  private readonly watches: {
+    mirrors: CachedWatch<KubernetesObject>;
+    peers: CachedWatch<KubernetesObject>;
+    directories: CachedWatch<KubernetesObject>;
+    secrets: CachedWatch<V1Secret>;
+  };
+  private readonly queues: { mirror: WorkQueue; peer: WorkQueue; directory: WorkQueue };
+  private readonly ctx: ControllerContext;
+  private readonly elector: LeaderElector | undefined;
+  /** `<mirror key>\0<path>` → keys of the MirroredDirectory objects declaring it. */
+  private readonly pathIndex = new Map<string, Set<string>>();
+  private readonly indexedAs = new Map<string, string>();
+  private synced = false;
+  private leading = false;
+  private stopping = false;
+
+  constructor(private readonly o: ManagerOptions) {
+    this.api = new KubeApi(o.kc);
+    this.log = o.log;
+    const namespaces = o.namespaces && o.namespaces.length > 0 ? o.namespaces : undefined;
+    const watch = <T extends KubernetesObject>(target: WatchTarget<T>): CachedWatch<T> =>
+      new CachedWatch<T>(o.kc, target, namespaces, o.log);
+    this.watches = {
+      mirrors: watch(customTarget(this.api, KINDS.mirror)),
+      peers: watch(customTarget(this.api, KINDS.peer)),
+      directories: watch(customTarget(this.api, KINDS.directory)),
+      secrets: watch(secretTarget(this.api)),
+    };
+    this.runtimes = new MirrorRuntimes(o.log, (mode, r, seconds) =>
+      o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
+    );
+    const identity = o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
+    this.ctx = {
+      api: this.api,
+      mirrors: new TypedCache<CephFSMirror>(this.watches.mirrors),
+      peers: new TypedCache<MirrorPeer>(this.watches.peers),
+      directories: new TypedCache<MirroredDirectory>(this.watches.directories),
+      secrets: this.watches.secrets,
+      runtimes: this.runtimes,
+      events: new EventRecorder(this.api.core, o.log, identity),
+      log: o.log,
+      metrics: o.metrics,
+      enqueue: {
+        mirror: (key, afterMs) => this.enqueue(this.queues.mirror, key, afterMs),
+        peer: (key, afterMs) => this.enqueue(this.queues.peer, key, afterMs),
+        directory: (key, afterMs) => this.enqueue(this.queues.directory, key, afterMs),
+      },
+    };
+    const mirrors = new MirrorReconciler(this.ctx);
+    const peers = new PeerReconciler(this.ctx);
+    const directories = new DirectoryReconciler(this.ctx);
+    const c = o.concurrency ?? {};
+    this.queues = {
+      mirror: this.queue('CephFSMirror', (k) => mirrors.reconcile(k), c.mirror ?? 2),
+      peer: this.queue('MirrorPeer', (k) => peers.reconcile(k), c.peer ?? 2),
+      directory: this.queue(
+        'MirroredDirectory',
+        (k) => directories.reconcile(k),
+        c.directory ?? 16,
+      ),
+    };
+    this.elector = o.leaderElection
+      ? new LeaderElector(o.kc, { ...o.leaderElection, identity }, o.log)
+      : undefined;
+    this.runtimes.onDirectoryChanged((mirrorKey, path) => {
+      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? [])
+        this.queues.directory.add(key);
+      // Mirror status (counts, instances) follows, coalesced.
+      this.queues.mirror.addAfter(mirrorKey, 1000);
+    });
+  }
+
+  /** Informers synced; for a leader, also reconciling. */
+  ready(): boolean {
+    return this.synced && !this.stopping;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Starts the informers, then waits for leadership (when enabled) and starts reconciling.
+   * Resolves once this replica reconciles. `onLostLeadership` is called if the lease is lost.
+   */
+  async start(onLostLeadership: () => void): Promise<void> {
+    this.watches.directories.on((obj, type) =>
+      this.index(obj as unknown as MirroredDirectory, type === 'delete'),
+    );
+    await Promise.all(Object.values(this.watches).map((w) => w.start()));
+    this.synced = true;
+    this.log.info('informers synced', {
+      mirrors: this.watches.mirrors.list().length,
+      peers: this.watches.peers.list().length,
+      directories: this.watches.directories.list().length,
+    });
+    if (this.elector) {
+      this.log.info('waiting for leadership');
+      await this.elector.run(onLostLeadership);
+      if (this.stopping) return;
+    }
+    this.leading = true;
+    this.watches.mirrors.on((obj) => this.queues.mirror.add(keyOf(obj)));
+    this.watches.peers.on((obj) => this.queues.peer.add(keyOf(obj)));
+    this.watches.directories.on((obj) => this.queues.directory.add(keyOf(obj)));
+    this.watches.secrets.on((obj) => this.onSecret(obj));
+    for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
+    for (const p of this.watches.peers.list()) this.queues.peer.add(keyOf(p));
+    for (const d of this.watches.directories.list()) this.queues.directory.add(keyOf(d));
+  }
+
+  /** Graceful stop: no new work, in-flight reconciles and Ceph writes finish, lease released. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(Object.values(this.queues).map((q) => q.shutdown()));
+    await this.runtimes.stopAll();
+    await this.elector?.release();
+    await Promise.all(Object.values(this.watches).map((w) => w.stop()));
+  }
+
+  private enqueue(queue: WorkQueue, key: string, afterMs?: number): void {
+    if (afterMs === undefined || afterMs <= 0) queue.add(key);
+    else queue.addAfter(key, afterMs);
+  }
+
+  private queue(
+    kind: string,
+    reconcile: (key: string) => Promise<WorkResult>,
+    concurrency: number,
+  ): WorkQueue {
+    return new WorkQueue(
+      async (key) => {
+        const end = this.o.metrics.reconcileDuration.startTimer({ kind });
+        try {
+          return await reconcile(key);
+        } finally {
+          end();
+        }
+      },
+      (key, error, retryInMs) => {
+        this.o.metrics.reconcileErrors.inc({ kind });
+        this.log.warn('reconcile failed; will retry', {
+          kind,
+          key,
+          retryInMs,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      },
+      { concurrency, baseDelayMs: 500, maxDelayMs: 120_000 },
+    );
+  }
+
+  private index(dir: MirroredDirectory, deleted: boolean): void {
+    const key = keyOf(dir as unknown as KubernetesObject);
+    const old = this.indexedAs.get(key);
+    if (old !== undefined) {
+      const set = this.pathIndex.get(old);
+      set?.delete(key);
+      if (set?.size === 0) this.pathIndex.delete(old);
+      this.indexedAs.delete(key);
+    }
+    if (deleted) return;
+    let path: string;
+    try {
+      path = normalizeDirectoryPath(dir.spec.path);
+    } catch {
+      return;
+    }
+    const entry = `${mirrorKeyOf(dir)}\0${path}`;
+    let set = this.pathIndex.get(entry);
+    if (!set) this.pathIndex.set(entry, (set = new Set()));
+    set.add(key);
+    this.indexedAs.set(key, entry);
+  }
+
+  /** A Secret changed: everything that reads it reconciles again. */
+  private onSecret(secret: V1Secret): void {
+    const ns = secret.metadata?.namespace;
+    const name = secret.metadata?.name;
+    if (!ns || !name) return;
+    for (const m of this.ctx.mirrors.list(ns)) {
+      if (m.spec.cluster?.secretRef?.name === name) this.queues.mirror.add(objectKey(m.metadata));
+    }
+    for (const p of this.ctx.peers.list(ns)) {
+      if (
+        p.spec.bootstrapTokenSecretRef?.name === name ||
+        p.spec.remote?.keySecretRef?.name === name
+      ) {
+        this.queues.peer.add(objectKey(p.metadata));
+      }
+    }
+  }
+}
+
+function keyOf(obj: KubernetesObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}

@@ -1,0 +1,81 @@
+// Writing status and finalizers with optimistic concurrency: every write names the
+// resourceVersion it was based on; on 409 the object is read again and the change re-applied.
+import { isDeepStrictEqual } from 'node:util';
+import { isConflict, type KubeApi } from './kube-api.js';
+import { FINALIZER, type KindInfo, type Resource } from './resources.js';
+
+const MAX_ATTEMPTS = 5;
+
+type AnyResource = Resource<unknown, unknown>;
+
+/** Writes `status` unless the object already has exactly it. Returns false if the object is gone. */
+export async function writeStatus<T extends AnyResource>(
+  api: KubeApi,
+  kind: KindInfo,
+  obj: T,
+  status: NonNullable<T['status']>,
+): Promise<boolean> {
+  let current: T | undefined = obj;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS && current; attempt++) {
+    if (isDeepStrictEqual(current.status, status)) return true;
+    try {
+      await api.replaceStatus(kind, { ...current, status });
+      return true;
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      current = await api.get<T>(kind, obj.metadata.namespace, obj.metadata.name);
+    }
+  }
+  if (!current) return false;
+  throw new Error(`status of ${kind.kind} ${obj.metadata.name} kept changing under us`);
+}
+
+async function updateFinalizers<T extends AnyResource>(
+  api: KubeApi,
+  kind: KindInfo,
+  obj: T,
+  change: (finalizers: string[]) => string[] | undefined,
+): Promise<T | undefined> {
+  let current: T | undefined = obj;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS && current; attempt++) {
+    const next = change(current.metadata.finalizers ?? []);
+    if (!next) return current;
+    try {
+      return await api.replace(kind, {
+        ...current,
+        metadata: { ...current.metadata, finalizers: next },
+      });
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      current = await api.get<T>(kind, obj.metadata.namespace, obj.metadata.name);
+    }
+  }
+  if (!current) return undefined;
+  throw new Error(`finalizers of ${kind.kind} ${obj.metadata.name} kept changing under us`);
+}
+
+/** Adds our finalizer (before anything is done in Ceph, so deletion always comes back to us). */
+export function ensureFinalizer<T extends AnyResource>(
+  api: KubeApi,
+  kind: KindInfo,
+  obj: T,
+): Promise<T | undefined> {
+  return updateFinalizers(api, kind, obj, (f) =>
+    f.includes(FINALIZER) ? undefined : [...f, FINALIZER],
+  );
+}
+
+/** Removes our finalizer: the API server then deletes the object. */
+export async function removeFinalizer<T extends AnyResource>(
+  api: KubeApi,
+  kind: KindInfo,
+  obj: T,
+): Promise<void> {
+  await updateFinalizers(api, kind, obj, (f) =>
+    f.includes(FINALIZER) ? f.filter((x) => x !== FINALIZER) : undefined,
+  );
+}
+
+export function isBeingDeleted(obj: AnyResource): boolean {
+  return Boolean(obj.metadata.deletionTimestamp);
+}

@@ -1,0 +1,40 @@
+// Building the `Ready`-style conditions every kind reports.
+import { isCephOpError } from '../ceph/errors.js';
+import { DirectoryError } from '../reconcile/index.js';
+import { describeApiError, httpStatusOf } from './kube-api.js';
+import { setCondition, type Condition } from './conditions.js';
+
+export interface Problem {
+  reason: string;
+  message: string;
+}
+
+/** A reason and message for a condition from any error, never including secrets. */
+export function problemOf(e: unknown, fallbackReason = 'ReconcileError'): Problem {
+  if (e instanceof DirectoryError) return { reason: e.reason, message: e.message };
+  if (isCephOpError(e)) return { reason: e.reason, message: e.message };
+  if (httpStatusOf(e) !== undefined)
+    return { reason: 'KubernetesApiError', message: describeApiError(e) };
+  const errno = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  const message = e instanceof Error ? e.message : String(e);
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) {
+    return { reason: errno === 'ETIMEDOUT' ? 'CephUnreachable' : 'CephError', message };
+  }
+  return { reason: fallbackReason, message };
+}
+
+export function readyCondition(
+  conditions: Condition[] | undefined,
+  generation: number | undefined,
+  ready: boolean,
+  reason: string,
+  message: string,
+): Condition[] {
+  return setCondition(conditions, {
+    type: 'Ready',
+    status: ready ? 'True' : 'False',
+    reason,
+    message,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  });
+}

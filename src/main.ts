@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Process entry: the command line.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { run, type RunOptions } from './cli/run.js';
+
+function port(value: string): number {
+  const n = Number.parseInt(value, 10);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('not a port number');
+  return n;
+}
+
+const collect = (value: string, previous: string[]): string[] => [
+  ...previous,
+  ...value.split(',').filter(Boolean),
+];
+
+const program = new Command('cephfs-mirror-operator')
+  .description('Declarative CephFS snapshot mirroring for Kubernetes')
+  .version('0.1.0');
+
+program
+  .command('run')
+  .description('run the operator')
+  .option(
+    '--kubeconfig <path>',
+    'kubeconfig file (default: $KUBECONFIG, ~/.kube/config or in-cluster)',
+  )
+  .option(
+    '--namespace <ns>',
+    'namespace to watch (repeatable, comma-separated); default all',
+    collect,
+    [],
+  )
+  .option('--leader-elect', 'take a Lease before reconciling (for more than one replica)', false)
+  .option('--lease-name <name>', 'Lease name', 'cephfs-mirror-operator')
+  .option('--lease-namespace <ns>', 'Lease namespace', process.env['POD_NAMESPACE'] ?? 'default')
+  .option('--metrics-port <port>', '/metrics, /healthz, /readyz port', port, 8080)
+  .option('--metrics-host <host>', 'address to bind the metrics port to', '127.0.0.1')
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['error', 'warn', 'info', 'debug'])
+      .default('info'),
+  )
+  .addOption(
+    new Option('--log-format <format>', 'json (production) or text (readable)')
+      .choices(['json', 'text'])
+      .default(process.env['NODE_ENV'] === 'production' ? 'json' : 'text'),
+  )
+  .action(async (opts: RunOptions) => {
+    await run(opts);
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  console.error(`cephfs-mirror-operator: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
