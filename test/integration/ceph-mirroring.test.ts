@@ -2,78 +2,48 @@
 // cephfs-mirror daemons, real snapshots crossing from site-a to site-b.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CephFS } from 'cephfs-js';
-import { Rados } from 'rados-js';
+import type { CephFS } from 'cephfs-js';
+import type { Rados } from 'rados-js';
 import { startMirrorDaemon, stopMirrorDaemon, mirrorDaemonPid } from '../../lab/ceph-cluster.js';
-import { createBootstrapToken, importBootstrapToken } from '../../src/ceph/bootstrap.js';
-import { listMirrorDaemons } from '../../src/ceph/daemon-status.js';
-import { MIRROR_OBJECT_NAME, dirMapKey } from '../../src/ceph/dir-map-codec.js';
-import { disableMirroring, enableMirroring } from '../../src/ceph/filesystem.js';
+import { dirMapKey } from '../../src/ceph/dir-map-codec.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { monCommand } from '../../src/ceph/mon.js';
-import { removePeer } from '../../src/ceph/peers.js';
-import { useLab, type LabState } from '../support/lab.js';
+import type { LabState } from '../support/lab.js';
+import {
+  daemonDirectoryCount as daemonDirectoryCountOf,
+  liveInstances,
+  mirrorOmap,
+  mounts,
+  setUpMirroring,
+  tearDownMirroring,
+  type MirroredSites,
+} from '../support/mirroring.js';
 import { waitFor } from '../support/wait.js';
 
+let sites: MirroredSites | undefined;
 let lab: LabState;
 let a: Rados;
-let b: Rados;
 let fsA: CephFS;
 let fsB: CephFS;
-let peerUuid: string;
 
 before(async () => {
-  lab = await useLab();
-  a = await Rados.connect({ confPath: lab.sites.a.confPath, timeoutMs: 20_000 });
-  b = await Rados.connect({ confPath: lab.sites.b.confPath, timeoutMs: 20_000 });
-  await enableMirroring(a, lab.sites.a.fsName);
-  const token = await createBootstrapToken(b, lab.sites.b.fsName, 'client.mirror_remote', 'site-b');
-  peerUuid = await importBootstrapToken(a, lab.sites.a.fsName, token);
-  fsA = await CephFS.mount({ rados: a, fsName: lab.sites.a.fsName });
-  fsB = await CephFS.mount({ rados: b, fsName: lab.sites.b.fsName });
+  sites = await setUpMirroring();
+  ({ lab, a } = sites);
+  ({ fsA, fsB } = mounts(sites));
 });
 
 after(async () => {
-  await fsA?.close();
-  await fsB?.close();
-  if (peerUuid) await removePeer(a, lab.sites.a.fsName, peerUuid);
-  await disableMirroring(a, lab.sites.a.fsName);
-  await a?.shutdown();
-  await b?.shutdown();
+  await tearDownMirroring(sites);
 });
 
 async function omapKeys(prefix: string): Promise<string[]> {
-  const fs = lab.sites.a;
-  const ioctx = await a.openIoCtx(fs.metadataPool);
-  try {
-    const keys: string[] = [];
-    let startAfter: string | undefined;
-    for (;;) {
-      const page = await ioctx.omapGetVals(MIRROR_OBJECT_NAME, {
-        prefix,
-        max: 256,
-        ...(startAfter ? { startAfter } : {}),
-      });
-      keys.push(...page.entries.map(([k]) => k));
-      if (!page.more || page.entries.length === 0) return keys;
-      startAfter = page.entries.at(-1)?.[0];
-    }
-  } finally {
-    await ioctx.close();
-  }
+  const entries = await mirrorOmap(a, lab.sites.a.metadataPool);
+  return entries.map(([k]) => k).filter((k) => k.startsWith(prefix));
 }
 
 /** Directories the daemon running as client.<clientId> says it mirrors for filesystem a. */
-async function daemonDirectoryCount(clientId: string): Promise<number | undefined> {
-  const d = (await listMirrorDaemons(a)).find((x) => x.clientId === clientId);
-  return d?.filesystems?.find((f) => f.name === lab.sites.a.fsName)?.directoryCount;
-}
-
-function liveInstances(engine: MirrorEngine): string[] {
-  return engine
-    .distribution()
-    .instances.filter((i) => !i.dead)
-    .map((i) => i.id);
+function daemonDirectoryCount(clientId: string): Promise<number | undefined> {
+  return daemonDirectoryCountOf(a, lab.sites.a.fsName, clientId);
 }
 
 async function makeDir(path: string, files: Record<string, string> = {}): Promise<void> {

@@ -1,0 +1,109 @@
+// Driving the real Ceph mgr `mirroring` module (Pacific) from tests and benchmarks, through
+// librados mgr commands, to check that the operator and the module read each other's dir map.
+//
+// Enabling or disabling a mgr module makes the mgr respawn (its MgrMap epoch moves on), so a
+// command sent right after may still reach the old process, hang until the new one is up, or be
+// refused with ENOTSUP "Module 'mirroring' is not enabled/loaded". The helpers below wait until
+// the module demonstrably answers (or demonstrably no longer does).
+import type { Rados } from 'rados-js';
+import { CommandError, mgrCommand, monCommand } from '../../src/ceph/mon.js';
+import { mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
+import { waitFor } from './wait.js';
+
+/** `fs snapshot mirror dirmap` output (the module's `dir_status`). */
+export interface MgrDirStatus {
+  state: 'mapping' | 'unmapping' | 'shuffling' | 'mapped' | 'resolving' | 'stalled' | null;
+  instance_id?: string;
+  last_shuffled?: number;
+  reason?: string;
+}
+
+const MODULE = 'mirroring';
+
+function isModuleNotLoaded(e: unknown): boolean {
+  return e instanceof CommandError && e.code === 'EOPNOTSUPP';
+}
+
+async function mgrJson<T>(rados: Rados, cmd: object): Promise<T> {
+  const { outbuf } = await mgrCommand(rados, cmd);
+  return JSON.parse(outbuf.toString('utf8')) as T;
+}
+
+/**
+ * Enables the module and waits until it serves `show distribution` for `fsName` (which must have
+ * mirroring enabled: until the module's policy for it has loaded, it answers EINVAL "not mirrored").
+ */
+export async function enableMgrMirroringModule(
+  rados: Rados,
+  fsName: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  await monCommand(rados, { prefix: 'mgr module enable', module: MODULE });
+  await waitFor(
+    `the mgr ${MODULE} module to serve filesystem ${fsName}`,
+    async () => {
+      await mgrDistribution(rados, fsName);
+      return true;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/** Disables the module (if enabled) and waits until the respawned mgr no longer has it loaded. */
+export async function disableMgrMirroringModule(rados: Rados, timeoutMs = 90_000): Promise<void> {
+  if (!(await mgrMirroringModuleEnabled(rados))) return;
+  await monCommand(rados, { prefix: 'mgr module disable', module: MODULE });
+  await waitFor(
+    `the mgr ${MODULE} module to unload`,
+    async () => {
+      try {
+        await mgrCommand(rados, { prefix: 'fs snapshot mirror daemon status' });
+        return false;
+      } catch (e) {
+        if (isModuleNotLoaded(e)) return true;
+        throw e;
+      }
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+export async function mgrAddDirectory(rados: Rados, fsName: string, path: string): Promise<void> {
+  await mgrCommand(rados, { prefix: 'fs snapshot mirror add', fs_name: fsName, path });
+}
+
+export async function mgrRemoveDirectory(
+  rados: Rados,
+  fsName: string,
+  path: string,
+): Promise<void> {
+  await mgrCommand(rados, { prefix: 'fs snapshot mirror remove', fs_name: fsName, path });
+}
+
+/** The module's view of one directory; undefined when it does not track it (ENOENT). */
+export async function mgrDirMap(
+  rados: Rados,
+  fsName: string,
+  path: string,
+): Promise<MgrDirStatus | undefined> {
+  try {
+    return await mgrJson<MgrDirStatus>(rados, {
+      prefix: 'fs snapshot mirror dirmap',
+      fs_name: fsName,
+      path,
+    });
+  } catch (e) {
+    if (e instanceof CommandError && e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** `fs snapshot mirror show distribution`: instance id → "<n> directories". */
+export async function mgrDistribution(
+  rados: Rados,
+  fsName: string,
+): Promise<{ mapping: Record<string, string> }> {
+  return mgrJson(rados, { prefix: 'fs snapshot mirror show distribution', fs_name: fsName });
+}
