@@ -132,24 +132,42 @@ Napi::Value Mkdir(const Napi::CallbackInfo& info) {
   });
 }
 
+// mkdir -p with POSIX answers. ceph_mkdirs itself is not used: in 16.2 it
+// reports success when the last component is an existing file, and EACCES
+// (not ENOTDIR) when an earlier one is.
+static int MakeDirs(ceph_mount_info* mount, const std::string& path,
+                    uint32_t mode) {
+  if (path.empty()) return -ENOENT;
+  struct ceph_statx stx;
+  int rc = ceph_statx(mount, path.c_str(), &stx, CEPH_STATX_MODE, 0);
+  if (rc == 0) return S_ISDIR(stx.stx_mode) ? 0 : -EEXIST;
+  // Otherwise walk from the top, even on errors other than ENOENT: a file in
+  // the middle of the path makes statx fail with EACCES, and the walk turns
+  // that into ENOTDIR at the right component.
+  size_t end = 0;
+  while (end != std::string::npos) {
+    end = path.find('/', end + 1);
+    std::string prefix = path.substr(0, end);
+    if (prefix.empty() || prefix.back() == '/') continue;  // "/" or "a//b"
+    bool last = end == std::string::npos ||
+                path.find_first_not_of('/', end) == std::string::npos;
+    rc = ceph_mkdir(mount, prefix.c_str(), mode);
+    if (rc == -EEXIST) {
+      rc = ceph_statx(mount, prefix.c_str(), &stx, CEPH_STATX_MODE, 0);
+      if (rc == 0 && !S_ISDIR(stx.stx_mode)) rc = last ? -EEXIST : -ENOTDIR;
+    }
+    if (rc < 0) return rc;
+    if (last) break;
+  }
+  return 0;
+}
+
 Napi::Value Mkdirs(const Napi::CallbackInfo& info) {
   std::string path = RequiredString(info[1], "path");
   uint32_t mode = OptionalMode(info[2], kDefaultDirMode);
-  return MountOp<NoResult>::Start(
-      info.Env(), UnwrapMount(info[0]), {"ceph_mkdirs", path},
-      [path, mode](ceph_mount_info* mount, NoResult&, OpFailure& where) {
-        int rc = ceph_mkdirs(mount, path.c_str(), mode);
-        if (rc != -EEXIST) return rc;
-        // mkdir -p: an existing directory is success, anything else is not.
-        struct ceph_statx stx;
-        int src = ceph_statx(mount, path.c_str(), &stx, CEPH_STATX_MODE, 0);
-        if (src < 0) {
-          where.call = "ceph_statx";
-          return src;
-        }
-        return S_ISDIR(stx.stx_mode) ? 0 : -EEXIST;
-      },
-      Undefined);
+  return Simple(info, "ceph_mkdirs", path, [path, mode](ceph_mount_info* mount) {
+    return MakeDirs(mount, path, mode);
+  });
 }
 
 Napi::Value Stat(const Napi::CallbackInfo& info) {
@@ -239,7 +257,21 @@ Napi::Value ReadFile(const Napi::CallbackInfo& info) {
              OpFailure& where) {
         int fd = ceph_open(mount, path.c_str(), O_RDONLY, 0);
         if (fd < 0) return fd;
-        int rc = 0;
+        // ceph_open accepts a directory, and ceph_read on it then waits
+        // forever; refuse it like read(2) does.
+        struct ceph_statx stx;
+        int rc = ceph_fstatx(mount, fd, &stx, CEPH_STATX_MODE | CEPH_STATX_SIZE,
+                             0);
+        where.call = "ceph_fstatx";
+        if (rc == 0 && S_ISDIR(stx.stx_mode)) {
+          where.call = "ceph_read";
+          rc = -EISDIR;
+        }
+        if (rc < 0) {
+          ceph_close(mount, fd);
+          return rc;
+        }
+        data.reserve(static_cast<size_t>(stx.stx_size));
         size_t done = 0;
         for (;;) {
           data.resize(done + kReadChunk);
@@ -288,47 +320,26 @@ Napi::Value Mksnap(const Napi::CallbackInfo& info) {
 Napi::Value Rmsnap(const Napi::CallbackInfo& info) {
   std::string path = RequiredString(info[1], "path");
   std::string name = RequiredString(info[2], "name");
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::string snapPath = (dir == "/" ? "" : dir) + "/.snap/" + name;
   return Simple(info, "ceph_rmsnap", path + ", " + name,
-                [path, name](ceph_mount_info* mount) {
+                [path, name, snapPath](ceph_mount_info* mount) {
+                  // In 16.2, ceph_rmsnap of a snapshot that does not exist
+                  // returns ENOENT but leaks an inode reference, and the
+                  // next ceph_unmount then waits forever. Answer ENOENT
+                  // without calling it (a snapshot removed by someone else
+                  // between the two calls can still hit the bug).
+                  struct ceph_statx stx;
+                  int rc = ceph_statx(mount, snapPath.c_str(), &stx,
+                                      CEPH_STATX_INO, AT_SYMLINK_NOFOLLOW);
+                  if (rc == -ENOENT) return rc;
                   return ceph_rmsnap(mount, path.c_str(), name.c_str());
                 });
 }
 
-namespace {
-
-// Unmount + release under the exclusive lock, i.e. after in-flight work on
-// this mount has finished. Closing twice is a no-op.
-class CloseWorker : public Napi::AsyncWorker {
- public:
-  CloseWorker(Napi::Env env, MountRef mount)
-      : Napi::AsyncWorker(env, "cephfs.close"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        mount_(std::move(mount)) {}
-
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    std::unique_lock<std::shared_mutex> lock(mount_->mu);
-    mount_->CloseLocked();
-  }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(error.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  MountRef mount_;
-};
-
-}  // namespace
-
 Napi::Value Close(const Napi::CallbackInfo& info) {
-  auto* worker = new CloseWorker(info.Env(), UnwrapMount(info[0]));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return UnwrapMount(info[0])->Close(info.Env());
 }
 
 }  // namespace cephfs_js

@@ -5,7 +5,6 @@
 #include <napi.h>
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <utility>
 
@@ -31,7 +30,7 @@ class MountOp : public Napi::AsyncWorker {
   MountOp(Napi::Env env, MountRef mount, OpFailure where, Run run, ToJs toJs)
       : Napi::AsyncWorker(env, "cephfs.op"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        mount_(std::move(mount)),
+        admission_(std::move(mount)),
         where_(std::move(where)),
         run_(std::move(run)),
         toJs_(std::move(toJs)) {}
@@ -48,19 +47,19 @@ class MountOp : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
-    // The shared_ptr keeps the state alive; the shared lock keeps a
-    // concurrent close from releasing the handle under this call.
-    std::shared_lock<std::shared_mutex> lock(mount_->mu);
-    if (mount_->cmount == nullptr) {
+    // Admitted work keeps the mount state alive and holds off close() until
+    // it has run; work made after close() was refused at admission.
+    if (!admission_.admitted()) {
       closed_ = true;
       return;
     }
-    int rc = run_(mount_->cmount, result_, where_);
+    int rc = run_(admission_.cmount(), result_, where_);
     if (rc < 0) err_ = -rc;
   }
 
   void OnOK() override {
     Napi::Env env = Env();
+    admission_.Release(env);
     if (closed_) {
       deferred_.Reject(MakeClosedError(env, where_.call, where_.subject).Value());
     } else if (err_ != 0) {
@@ -72,12 +71,13 @@ class MountOp : public Napi::AsyncWorker {
   }
 
   void OnError(const Napi::Error& error) override {
+    admission_.Release(Env());
     deferred_.Reject(error.Value());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
-  MountRef mount_;
+  Admission admission_;
   OpFailure where_;
   Run run_;
   ToJs toJs_;

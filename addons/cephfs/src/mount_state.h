@@ -6,32 +6,80 @@
 #include <napi.h>
 
 #include <memory>
-#include <shared_mutex>
+#include <vector>
 
 namespace cephfs_js {
 
-struct MountState {
-  // Operations hold this shared while they use `cmount`; closing holds it
-  // exclusively, so a close waits for work already running and later work
-  // finds `cmount == nullptr` instead of a freed handle.
-  std::shared_mutex mu;
-  ceph_mount_info* cmount = nullptr;
-  // Mounted through ceph_create_from_rados: the rados_t belongs to rados-js
-  // and stays pinned (from JS) until this mount is closed.
-  bool fromRados = false;
-
+// Lifecycle: work is admitted on the JS thread and counted until its
+// completion callback has run there. close() refuses new work at once; the
+// unmount itself is queued only when the count is zero, so every call made
+// before close() completes on a live handle, every call made after it is
+// refused, and no worker thread ever blocks waiting for another (which could
+// starve libuv's small thread pool).
+class MountState : public std::enable_shared_from_this<MountState> {
+ public:
   MountState(ceph_mount_info* mount, bool viaRados)
-      : cmount(mount), fromRados(viaRados) {}
+      : cmount_(mount), fromRados_(viaRados) {}
   MountState(const MountState&) = delete;
   MountState& operator=(const MountState&) = delete;
   // Only does anything if the mount was never closed (see mount_state.cc).
   ~MountState();
 
-  // Unmounts and releases; idempotent. Caller must hold `mu` exclusively.
-  void CloseLocked();
+  // JS thread: counts one piece of work in; false once close() was called.
+  bool Admit();
+  // JS thread: counts admitted work out, starting a pending close if last.
+  void Done(Napi::Env env);
+  // JS thread: close(); the Promise settles once unmounted and released.
+  Napi::Promise Close(Napi::Env env);
+
+  // Valid for admitted work until its Done().
+  ceph_mount_info* cmount() const { return cmount_; }
+
+ private:
+  class CloseWorker;
+  void StartClose(Napi::Env env);
+
+  // Written only by the close worker, when no work is admitted.
+  ceph_mount_info* cmount_;
+  // Mounted through ceph_create_from_rados: the rados_t belongs to rados-js
+  // and stays pinned (from JS) until this mount is closed.
+  bool fromRados_;
+  // JS thread only.
+  int inFlight_ = 0;
+  bool closing_ = false;
+  bool closeQueued_ = false;
+  bool closed_ = false;
+  std::vector<Napi::Promise::Deferred> closeWaiters_;
 };
 
 using MountRef = std::shared_ptr<MountState>;
+
+// Holds one admission for the lifetime of a piece of work; JS thread only.
+class Admission {
+ public:
+  explicit Admission(MountRef mount)
+      : mount_(std::move(mount)), admitted_(mount_->Admit()) {}
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission() {
+    // Work dropped without completing (environment teardown): nothing left
+    // to notify, but keep the count honest.
+    if (admitted_) mount_->Done(Napi::Env(nullptr));
+  }
+
+  bool admitted() const { return admitted_; }
+  ceph_mount_info* cmount() const { return mount_->cmount(); }
+  void Release(Napi::Env env) {
+    if (admitted_) {
+      admitted_ = false;
+      mount_->Done(env);
+    }
+  }
+
+ private:
+  MountRef mount_;
+  bool admitted_;
+};
 
 // Wraps a mount into an opaque, type-tagged External for JS.
 Napi::External<MountRef> WrapMount(Napi::Env env, MountRef mount);
