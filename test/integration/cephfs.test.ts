@@ -181,6 +181,7 @@ describe('mounting', () => {
       assert.equal(acquired, 1);
       assert.equal(released, 0);
       assert.equal(await fs.fscid(), await fsA.fscid());
+      await assert.rejects(rados.shutdown(), { code: 'EBUSY' }, 'the mount pins the Rados');
       const dir = uniqueDir('rados');
       await fs.mkdir(dir);
       assert.equal((await fsA.stat(dir)).isDirectory, true, 'visible through the other mount');
