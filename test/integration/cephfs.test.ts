@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CephFS, isCephFSError, type MountOptions, type RadosHandleProvider } from 'cephfs-js';
+import { Rados } from 'rados-js';
 import { useLab, type LabState } from '../support/lab.js';
 
 // A hung call fails its test instead of stalling the whole run.
@@ -162,12 +163,7 @@ describe('mounting', () => {
     assert.ok(ticks >= 10, `only ${ticks} timer ticks during a ~1 s mount`);
   });
 
-  test('mounts fs `a` on a rados-js connection and pins it until closed', LIMIT, async (t) => {
-    const Rados = await loadRados();
-    if (Rados === undefined) {
-      t.skip('rados-js is not built yet');
-      return;
-    }
+  test('mounts fs `a` on a rados-js connection and pins it until closed', LIMIT, async () => {
     const rados = await Rados.connect({ confPath: lab.sites.a.confPath });
     let acquired = 0;
     let released = 0;
@@ -493,22 +489,3 @@ describe('closing', () => {
     await assert.rejects(CephFS.mount(noFsName), TypeError);
   });
 });
-
-interface RadosLike extends RadosHandleProvider {
-  shutdown(): Promise<void>;
-}
-interface RadosClass {
-  connect(options: { confPath: string }): Promise<RadosLike>;
-}
-
-/** rados-js is built by a sibling package; undefined until its addon and dist exist. */
-async function loadRados(): Promise<RadosClass | undefined> {
-  try {
-    // A variable specifier keeps the type checker from requiring rados-js's build output.
-    const specifier = 'rados-js';
-    const mod = (await import(specifier)) as { Rados?: RadosClass };
-    return mod.Rados;
-  } catch {
-    return undefined;
-  }
-}
