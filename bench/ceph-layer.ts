@@ -1,0 +1,318 @@
+// The Ceph layer against the real Pacific mgr `mirroring` module, on the lab with real
+// cephfs-mirror daemons: how long until N directories are mapped and acquired (the daemon acked
+// the acquire), through MirrorEngine and through the module; failover after a daemon is killed;
+// rebalance after a daemon joins. Prints a markdown table and the machine it ran on.
+//
+//   npx tsx bench/ceph-layer.ts        (uses CEPH_LAB_ROOT if set, else starts a private lab)
+//   BENCH_SCALE=small npx tsx bench/ceph-layer.ts   (a quick smoke run with small counts)
+//
+// The directories do not exist in the filesystem and no peer is configured: the daemons still
+// acquire (and ack) them, and with no peer they have nothing to copy, so the figures are the
+// mapping protocol's (dir-map writes, acquire notifies and acks), not snapshot transfer.
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Rados } from 'rados-js';
+import {
+  mirrorDaemonPid,
+  startMirrorDaemon,
+  stopMirrorDaemon,
+  type SiteInfo,
+} from '../lab/ceph-cluster.js';
+import { MirrorEngine } from '../src/ceph/mirror-engine.js';
+import type { Tunables } from '../src/reconcile/index.js';
+import {
+  disableMgrMirroringModule,
+  enableMgrMirroringModule,
+  mgrAddDirectory,
+  mgrDirMap,
+  mgrDistribution,
+} from '../test/support/mgr-module.js';
+import {
+  clearDirMap,
+  liveInstances,
+  setUpMirroring,
+  tearDownMirroring,
+  type MirroredSites,
+} from '../test/support/mirroring.js';
+import { waitFor } from '../test/support/wait.js';
+
+const SMALL = process.env['BENCH_SCALE'] === 'small';
+const ENGINE_COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
+const MODULE_COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
+/** The module's run stops adding/waiting after this long and reports how far it got. */
+const MODULE_CAP_MS = SMALL ? 120_000 : 480_000;
+const FAILOVER_DIRS = SMALL ? 100 : 2_000;
+const REBALANCE_DIRS = SMALL ? 100 : 2_000;
+const DAEMONS = ['bench1', 'bench2'];
+
+interface Row {
+  what: string;
+  engine: string;
+  module: string;
+  ratio: string;
+}
+
+let sites: MirroredSites;
+let a: Rados;
+let site: SiteInfo;
+let runNo = 0;
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+function paths(n: number): string[] {
+  runNo++;
+  return Array.from(
+    { length: n },
+    (_, i) => `/bench${runNo}/group${i % 100}/subvol${String(i).padStart(5, '0')}`,
+  );
+}
+
+/** Fresh daemons (they drop what they held) and an empty dir map, between runs. */
+async function resetDaemons(count: number): Promise<void> {
+  for (const d of DAEMONS) await stopMirrorDaemon(site, d);
+  await clearDirMap(a, site.metadataPool);
+  for (const d of DAEMONS.slice(0, count)) await startMirrorDaemon(site, d);
+}
+
+async function startEngine(
+  daemons: number,
+  tunables: Partial<Tunables> = {},
+): Promise<MirrorEngine> {
+  const engine = await MirrorEngine.start({ rados: a, fsName: site.fsName, tunables });
+  await waitFor(
+    `${daemons} daemon(s) discovered`,
+    () => liveInstances(engine).length === daemons,
+    90_000,
+    100,
+  );
+  return engine;
+}
+
+function mappedCount(engine: MirrorEngine): number {
+  return engine.distribution().byStatus.mapped;
+}
+
+async function waitAllMapped(engine: MirrorEngine, n: number, timeoutMs: number): Promise<void> {
+  await waitFor(`${n} directories mapped`, () => mappedCount(engine) === n, timeoutMs, 50);
+}
+
+/** Engine: first add until every directory is mapped (acquired) on one of the 2 daemons. */
+async function engineMapAndAcquire(n: number): Promise<number> {
+  await resetDaemons(2);
+  const engine = await startEngine(2);
+  try {
+    const dirs = paths(n);
+    const started = performance.now();
+    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
+    await waitAllMapped(engine, n, 600_000);
+    return performance.now() - started;
+  } finally {
+    await engine.stop();
+  }
+}
+
+/**
+ * The module: `fs snapshot mirror add` for each directory, one after another (each returns once
+ * its dir-map key is written), then `dirmap` until each says mapped. Directories never move once
+ * mapped (the Pacific module does not rebalance), so each is polled until first seen mapped.
+ */
+async function moduleMapAndAcquire(
+  n: number,
+): Promise<{ ms: number; added: number; mapped: number; finished: boolean }> {
+  await resetDaemons(2);
+  await enableMgrMirroringModule(a, site.fsName);
+  try {
+    await waitFor('the module to map a probe directory', mgrDirMapProbe, 90_000, 500);
+    const dirs = paths(n);
+    const started = performance.now();
+    const deadline = started + MODULE_CAP_MS;
+    let added = 0;
+    for (const d of dirs) {
+      if (performance.now() > deadline) break;
+      await mgrAddDirectory(a, site.fsName, d);
+      added++;
+    }
+    const pending = dirs.slice(0, added);
+    let mapped = 0;
+    while (pending.length > 0 && performance.now() < deadline) {
+      const st = await mgrDirMap(a, site.fsName, pending[0] as string);
+      if (st?.state === 'mapped') {
+        pending.shift();
+        mapped++;
+      } else await sleep(200);
+    }
+    const finished = added === n && pending.length === 0;
+    // Both daemons took part (the probe directory is in these counts too).
+    console.error(`module distribution: ${JSON.stringify(await mgrDistribution(a, site.fsName))}`);
+    return { ms: performance.now() - started, added, mapped, finished };
+  } finally {
+    await disableMgrMirroringModule(a);
+  }
+}
+
+/**
+ * The module maps nothing until its instance watcher has heard from the daemons (both ack the
+ * same notify): one probe directory, outside the measured set, mapped means it has.
+ */
+async function mgrDirMapProbe(): Promise<boolean> {
+  const probe = `/bench-probe${runNo}`;
+  const st = await mgrDirMap(a, site.fsName, probe);
+  if (st === undefined) {
+    await mgrAddDirectory(a, site.fsName, probe);
+    return false;
+  }
+  return st.state === 'mapped';
+}
+
+/** Kill one of two daemons holding n directories; time until all are mapped on the survivor. */
+async function failover(n: number): Promise<{ total: number; detect: number }> {
+  await resetDaemons(2);
+  const engine = await startEngine(2);
+  try {
+    const dirs = paths(n);
+    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
+    await waitAllMapped(engine, n, 600_000);
+    const pid = mirrorDaemonPid(site, 'bench1');
+    if (pid === undefined) throw new Error('bench1 is not running');
+    const started = performance.now();
+    process.kill(pid, 'SIGKILL');
+    const [survivor] = await waitFor(
+      'the killed daemon declared dead',
+      () => {
+        const live = liveInstances(engine);
+        return live.length === 1 ? live : undefined;
+      },
+      120_000,
+      50,
+    );
+    const detect = performance.now() - started;
+    await waitFor(
+      'every directory on the survivor',
+      () =>
+        mappedCount(engine) === n &&
+        engine.mgrSummary().mapping[survivor as string] === `${n} directories`,
+      600_000,
+      50,
+    );
+    return { total: performance.now() - started, detect };
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** n directories on one daemon; start a second; time until they are split evenly. */
+async function rebalance(n: number): Promise<{ total: number; discover: number }> {
+  await resetDaemons(1);
+  const engine = await startEngine(1, { shuffleThrottleSeconds: 0 });
+  try {
+    const dirs = paths(n);
+    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
+    await waitAllMapped(engine, n, 600_000);
+    const started = performance.now();
+    await startMirrorDaemon(site, 'bench2');
+    await waitFor(
+      'the second daemon discovered',
+      () => liveInstances(engine).length === 2,
+      90_000,
+      50,
+    );
+    const discover = performance.now() - started;
+    const half = `${n / 2} directories`;
+    await waitFor(
+      'an even split',
+      () => {
+        const counts = Object.values(engine.mgrSummary().mapping);
+        return mappedCount(engine) === n && counts.length === 2 && counts.every((c) => c === half);
+      },
+      600_000,
+      50,
+    );
+    return { total: performance.now() - started, discover };
+  } finally {
+    await engine.stop();
+  }
+}
+
+function machine(): string {
+  const cpu = cpus();
+  let ceph = '';
+  try {
+    ceph = execFileSync('ceph', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    ceph = 'ceph version unknown';
+  }
+  return (
+    `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Node.js ${process.version}, ${ceph}; ` +
+    `lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, ` +
+    `shared with other work; load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`
+  );
+}
+
+async function main(): Promise<void> {
+  const begun = performance.now();
+  sites = await setUpMirroring({ peer: false, mounts: false });
+  a = sites.a;
+  site = sites.lab.sites.a;
+  const rows: Row[] = [];
+  try {
+    const engineMs = new Map<number, number>();
+    for (const n of ENGINE_COUNTS) {
+      engineMs.set(n, await engineMapAndAcquire(n));
+      console.error(`engine ${n}: ${secs(engineMs.get(n) ?? NaN)}`);
+    }
+    for (const n of MODULE_COUNTS) {
+      const m = await moduleMapAndAcquire(n);
+      console.error(`module ${n}: ${JSON.stringify(m)}`);
+      const e = engineMs.get(n) ?? NaN;
+      rows.push({
+        what: `map and acquire ${n.toLocaleString('en')} directories, 2 daemons`,
+        engine: secs(e),
+        module: m.finished
+          ? secs(m.ms)
+          : `did not finish in ${secs(m.ms)}: ${m.added.toLocaleString('en')} added, ` +
+            `${m.mapped.toLocaleString('en')} seen mapped`,
+        ratio: m.finished ? `${(m.ms / e).toFixed(1)}x` : `> ${(m.ms / e).toFixed(0)}x`,
+      });
+    }
+    const f = await failover(FAILOVER_DIRS);
+    console.error(`failover: ${JSON.stringify(f)}`);
+    rows.push({
+      what:
+        `failover: SIGKILL one of 2 daemons holding ${FAILOVER_DIRS / 2} of ` +
+        `${FAILOVER_DIRS.toLocaleString('en')} directories, until all on the survivor ` +
+        `(instance timeout 30 s)`,
+      engine: `${secs(f.total)} (declared dead after ${secs(f.detect)}, then ${secs(f.total - f.detect)})`,
+      module: 'not measured (same 30 s timeout)',
+      ratio: '',
+    });
+    const r = await rebalance(REBALANCE_DIRS);
+    console.error(`rebalance: ${JSON.stringify(r)}`);
+    rows.push({
+      what:
+        `rebalance: 2nd daemon starts, ${REBALANCE_DIRS.toLocaleString('en')} directories on the ` +
+        `1st, until ${REBALANCE_DIRS / 2}/${REBALANCE_DIRS / 2} (shuffleThrottleSeconds 0)`,
+      engine: `${secs(r.total)} (discovered after ${secs(r.discover)}, then ${secs(r.total - r.discover)})`,
+      module: 'never (Pacific module does not rebalance)',
+      ratio: '',
+    });
+  } finally {
+    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
+    await tearDownMirroring(sites);
+  }
+  console.log(`Machine: ${machine()}\n`);
+  console.log(
+    `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}\n`,
+  );
+  console.log('| measurement | engine | mgr module | module / engine |');
+  console.log('| --- | --- | --- | --- |');
+  for (const row of rows)
+    console.log(`| ${row.what} | ${row.engine} | ${row.module} | ${row.ratio} |`);
+}
+
+await main();
