@@ -1,6 +1,7 @@
 // `npm run lab -- <command>`: start, inspect and stop the local two-site Ceph lab.
 import { Command } from 'commander';
 import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from './ceph-cluster.js';
+import { connectionSecretYaml } from './k8s-secrets.js';
 import { defaultLabRoot, labDown, labStatus, labUp, readLabState, type LabState } from './lab.js';
 
 function requireLab(root: string): LabState {
@@ -52,6 +53,19 @@ program
   .description('show both sites')
   .action(async () => {
     if (!(await printStatus(root()))) process.exitCode = 1;
+  });
+
+program
+  .command('k8s-secrets')
+  .description("print Secrets (YAML) with both sites' connection settings, for kubectl apply")
+  .option('--namespace <ns>', 'namespace of the Secrets', 'cephfs-mirror-demo')
+  .action((o: { namespace: string }) => {
+    const { sites } = requireLab(root());
+    console.log(
+      [sites.a, sites.b]
+        .map((s) => connectionSecretYaml(`ceph-${s.name}`, o.namespace, s))
+        .join('---\n'),
+    );
   });
 
 const mirror = program.command('mirror').description('cephfs-mirror daemons against site-a');

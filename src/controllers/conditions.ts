@@ -27,7 +27,13 @@ export function setCondition(
     previous && previous.status === update.status
       ? previous.lastTransitionTime
       : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const next: Condition = { ...update, lastTransitionTime };
+  // An empty message does not survive @kubernetes/client-node's body serialisation (it is sent as
+  // null, which the schema rejects), so an empty message repeats the reason.
+  const next: Condition = {
+    ...update,
+    message: update.message || update.reason,
+    lastTransitionTime,
+  };
   if (i >= 0) list[i] = next;
   else list.push(next);
   return list;

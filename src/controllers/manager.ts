@@ -10,7 +10,7 @@ import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler } from './directory-reconciler.js';
 import { EventRecorder } from './events.js';
 import { CachedWatch, type WatchTarget } from './informers.js';
-import { KubeApi } from './kube-api.js';
+import { KubeApi, describeApiError } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
 import { MirrorRuntimes } from './mirror-runtimes.js';
@@ -209,7 +209,7 @@ export class Manager {
           kind,
           key,
           retryInMs,
-          error: error instanceof Error ? error.message : String(error),
+          error: describeApiError(error),
         });
       },
       { concurrency, baseDelayMs: 500, maxDelayMs: 120_000 },

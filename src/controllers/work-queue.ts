@@ -22,7 +22,7 @@ export class WorkQueue {
   private readonly inFlight = new Set<string>();
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { handle: NodeJS.Timeout; due: number }>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -45,7 +45,7 @@ export class WorkQueue {
     if (this.shuttingDown) return;
     const timer = this.timers.get(key);
     if (timer) {
-      clearTimeout(timer);
+      clearTimeout(timer.handle);
       this.timers.delete(key);
     }
     if (this.inFlight.has(key)) {
@@ -58,14 +58,20 @@ export class WorkQueue {
     this.pump();
   }
 
-  /** Queues `key` after `delayMs`, unless it is queued sooner. */
+  /** Queues `key` after `delayMs`, unless it is queued or due sooner already. */
   addAfter(key: string, delayMs: number): void {
-    if (this.shuttingDown || this.queued.has(key) || this.timers.has(key)) return;
-    const timer = setTimeout(() => {
+    if (this.shuttingDown || this.queued.has(key)) return;
+    const due = Date.now() + delayMs;
+    const existing = this.timers.get(key);
+    if (existing) {
+      if (existing.due <= due) return;
+      clearTimeout(existing.handle);
+    }
+    const handle = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
-    this.timers.set(key, timer);
+    this.timers.set(key, { handle, due });
   }
 
   /** Backoff for the next retry of `key`: base · 2^failures, capped. */
@@ -87,7 +93,7 @@ export class WorkQueue {
   /** Stops taking work and waits for the keys in flight to finish. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of this.timers.values()) clearTimeout(t.handle);
     this.timers.clear();
     this.queue.length = 0;
     this.queued.clear();

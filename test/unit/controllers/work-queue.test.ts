@@ -102,3 +102,19 @@ test('shutdown waits for work in flight and drops the rest', async () => {
   await sleep(30);
   assert.deepEqual(done, ['a']);
 });
+
+test('an earlier addAfter supersedes a later one; a later one does not delay an earlier', async () => {
+  const runs: number[] = [];
+  const started = Date.now();
+  const q = new WorkQueue(
+    async () => void runs.push(Date.now() - started),
+    () => undefined,
+  );
+  q.addAfter('k', 10_000);
+  q.addAfter('k', 20);
+  q.addAfter('k', 5_000);
+  await sleep(80);
+  assert.equal(runs.length, 1);
+  assert.ok((runs[0] ?? 0) < 1000);
+  await q.shutdown();
+});

@@ -1,0 +1,79 @@
+// The operator as a child process (`tsx src/main.ts run`), as it runs in a cluster, so tests can
+// kill it at any point and start another.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KubeHandle } from './kube.js';
+
+export interface OperatorProcess {
+  pid: number;
+  logPath: string;
+  /** SIGTERM and wait for a graceful exit (SIGKILL after the bound). */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** SIGKILL: no chance to clean up. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+let counter = 0;
+
+export function startOperator(
+  kube: KubeHandle,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): OperatorProcess {
+  const logDir = join(process.env['CMO_TEST_LOG_DIR'] ?? join('.lab', 'test-logs'));
+  mkdirSync(logDir, { recursive: true });
+  const logPath = join(logDir, `operator-${process.pid}-${++counter}.log`);
+  const log = createWriteStream(logPath);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/main.ts',
+      'run',
+      '--kubeconfig',
+      kube.kubeconfigPath,
+      '--metrics-port',
+      '0',
+      '--log-format',
+      'json',
+      '--log-level',
+      'debug',
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const pid = child.pid ?? -1;
+  const stopOnExit = (): void => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  };
+  process.once('exit', stopOnExit);
+  return {
+    pid,
+    logPath,
+    exited,
+    async stop(timeoutMs = 30_000) {
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout' as const)]);
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        return exited;
+      }
+      return code;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
