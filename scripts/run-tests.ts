@@ -2,11 +2,13 @@
 //
 // Runs every selected test file in one `node --test` invocation so the runner's closing summary
 // covers all of them. When integration or e2e files are selected it first starts a real two-site
-// Ceph lab in a fresh temporary directory, and stops it by pid afterwards, whatever happened.
+// Ceph lab in a fresh temporary directory (and, for e2e, etcd + kube-apiserver), and stops them by
+// pid afterwards, whatever happened.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { startKube, stopKube } from '../lab/kube/kube.js';
 import { labDown, labUp } from '../lab/lab.js';
 
 const SUITES = ['unit', 'integration', 'e2e'] as const;
@@ -58,9 +60,11 @@ async function main(): Promise<number> {
   const needsLab = files.some((f) => !relative('test', f).startsWith('unit'));
   if (!needsLab) return runNodeTest(files, process.env);
 
+  const needsKube = files.some((f) => relative('test', f).startsWith('e2e'));
   const root = mkdtempSync(join(tmpdir(), 'cmo-lab-'));
+  const kubeRoot = join(root, 'kube');
   const stop = async (): Promise<void> => {
-    await labDown(root);
+    await Promise.all([labDown(root), needsKube ? stopKube(kubeRoot) : undefined]);
     rmSync(root, { recursive: true, force: true });
   };
   const onSignal = (): void => {
@@ -70,9 +74,13 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const started = Date.now();
-    await labUp(root);
+    await Promise.all([labUp(root), needsKube ? startKube({ root: kubeRoot }) : undefined]);
     console.log(`# lab started in ${((Date.now() - started) / 1000).toFixed(1)} s at ${root}`);
-    return await runNodeTest(files, { ...process.env, CEPH_LAB_ROOT: root });
+    return await runNodeTest(files, {
+      ...process.env,
+      CEPH_LAB_ROOT: root,
+      ...(needsKube ? { KUBE_LAB_ROOT: kubeRoot } : {}),
+    });
   } finally {
     await stop();
   }
