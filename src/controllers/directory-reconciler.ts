@@ -24,6 +24,7 @@ import { readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
 const REMOVAL_POLL_MS = 1000;
+const SYNC_VIEW_REFRESH_MS = 30_000;
 
 export const PHASE_OF: Readonly<Record<DirectoryStatusWord, DirectoryPhase>> = {
   mapping: 'Associating',
@@ -113,8 +114,9 @@ export class DirectoryReconciler {
       status = engine.status(path);
     }
     if (!status) return { requeueAfterMs: REMOVAL_POLL_MS };
-    await this.report(dir, path, status);
-    return;
+    await this.report(dir, path, status, runtime);
+    // A mirrored directory looks again now and then so its sync view follows new snapshots.
+    return status.state === 'mapped' ? { requeueAfterMs: SYNC_VIEW_REFRESH_MS } : undefined;
   }
 
   /** The object owning a path among this mirror's declarations: the oldest one. */
@@ -138,9 +140,21 @@ export class DirectoryReconciler {
     }
   }
 
-  private async report(dir: MirroredDirectory, path: string, s: DirectoryStatus): Promise<void> {
+  private async report(
+    dir: MirroredDirectory,
+    path: string,
+    s: DirectoryStatus,
+    runtime: MirrorRuntime,
+  ): Promise<void> {
     const phase = PHASE_OF[s.state];
     const ready = s.state === 'mapped';
+    // The sync view is computed in the background; this status carries the latest one, and its
+    // arrival re-enqueues the object.
+    if (ready) {
+      const key = `${dir.metadata.namespace}/${dir.metadata.name}`;
+      runtime.syncViews.refreshIfStale(path, () => this.ctx.enqueue.directory(key));
+    }
+    const peers = runtime.syncViews.get(path) ?? dir.status?.peers;
     const generation = dir.metadata.generation;
     const message = ready
       ? `mirrored by cephfs-mirror instance ${s.instanceId}`
@@ -169,7 +183,7 @@ export class DirectoryReconciler {
       ...(s.lastShuffled
         ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
         : {}),
-      ...(dir.status?.peers ? { peers: dir.status.peers } : {}),
+      ...(peers ? { peers } : {}),
       conditions,
     };
     if (ready && dir.status?.instanceID !== s.instanceId) {

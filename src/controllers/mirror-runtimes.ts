@@ -9,6 +9,8 @@ import type { CephFilesystem } from '../ceph/fsmap.js';
 import type { NotifyObserver } from '../ceph/notifier.js';
 import { cephOpError } from '../ceph/errors.js';
 import type { Tunables } from '../reconcile/index.js';
+import { SyncViewer } from '../ceph/sync-view.js';
+import { SyncViewCache } from './sync-views.js';
 import type { Logger } from '../log.js';
 
 export interface ConnectionSettings {
@@ -31,6 +33,8 @@ export interface MirrorRuntime {
   readonly rados: Rados;
   readonly engine: MirrorEngine;
   readonly filesystem: CephFilesystem;
+  /** Per-directory snapshot comparison with each peer, refreshed in the background. */
+  readonly syncViews: SyncViewCache;
   /** Runs `fn` after every earlier call for this mirror: peer changes must not interleave. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -101,6 +105,7 @@ export class MirrorRuntimes {
     entry.unsubscribe();
     await entry.serial(async () => undefined);
     await entry.engine.stop();
+    await entry.syncViews.close();
     await entry.rados.shutdown();
     this.log.info('mirror engine stopped', { mirror: key });
   }
@@ -163,6 +168,7 @@ export class MirrorRuntimes {
         rados,
         engine,
         filesystem,
+        syncViews: new SyncViewCache(new SyncViewer(rados, spec.fsName)),
         serial,
         fingerprint: fp,
         unsubscribe,
