@@ -20,7 +20,7 @@ import {
   type MirroredDirectory,
   type MirroredDirectoryStatus,
 } from './resources.js';
-import { readyCondition, type Problem } from './status-helpers.js';
+import { notReadyStatus, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
 const REMOVAL_POLL_MS = 1000;
@@ -225,18 +225,7 @@ export class DirectoryReconciler {
   }
 
   private async notReady(dir: MirroredDirectory, problem: Problem): Promise<WorkResult> {
-    const generation = dir.metadata.generation;
-    await writeStatus(this.ctx.api, KINDS.directory, dir, {
-      ...dir.status,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      conditions: readyCondition(
-        dir.status?.conditions,
-        generation,
-        false,
-        problem.reason,
-        problem.message,
-      ),
-    });
+    await writeStatus(this.ctx.api, KINDS.directory, dir, notReadyStatus(dir, problem));
     return;
   }
 

@@ -44,6 +44,17 @@ export function describeApiError(e: unknown): string {
 
 type AnyResource = Resource<unknown, unknown>;
 
+/** The group/version/plural/namespace/name coordinates of one custom object. */
+function coordinates(kind: KindInfo, meta: { namespace: string; name: string }) {
+  return {
+    group: GROUP,
+    version: VERSION,
+    plural: kind.plural,
+    namespace: meta.namespace,
+    name: meta.name,
+  };
+}
+
 export interface ResourceList<T> {
   items: T[];
   metadata?: { resourceVersion?: string };
@@ -64,13 +75,9 @@ export class KubeApi {
     name: string,
   ): Promise<T | undefined> {
     try {
-      return (await this.custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: kind.plural,
-        namespace,
-        name,
-      })) as T;
+      return (await this.custom.getNamespacedCustomObject(
+        coordinates(kind, { namespace, name }),
+      )) as T;
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -99,11 +106,7 @@ export class KubeApi {
   /** PUT of the whole object (used for finalizers); 409 when it changed since it was read. */
   async replace<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
     return (await this.custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: kind.plural,
-      namespace: body.metadata.namespace,
-      name: body.metadata.name,
+      ...coordinates(kind, body.metadata),
       body,
     })) as T;
   }
@@ -111,11 +114,7 @@ export class KubeApi {
   /** PUT of /status; 409 when the object changed since it was read. */
   async replaceStatus<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
     return (await this.custom.replaceNamespacedCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: kind.plural,
-      namespace: body.metadata.namespace,
-      name: body.metadata.name,
+      ...coordinates(kind, body.metadata),
       body,
     })) as T;
   }

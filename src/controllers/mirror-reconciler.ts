@@ -19,7 +19,7 @@ import {
   type CephFSMirrorStatus,
   type MirroredDirectory,
 } from './resources.js';
-import { problemOf, readyCondition, type Problem } from './status-helpers.js';
+import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const STATUS_REFRESH_MS = 10_000;
 
@@ -236,18 +236,9 @@ export class MirrorReconciler {
   }
 
   private async fail(mirror: CephFSMirror, problem: Problem): Promise<WorkResult> {
-    const generation = mirror.metadata.generation;
     await writeStatus(this.ctx.api, KINDS.mirror, mirror, {
-      ...mirror.status,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      ...notReadyStatus(mirror, problem),
       state: 'Error',
-      conditions: readyCondition(
-        mirror.status?.conditions,
-        generation,
-        false,
-        problem.reason,
-        problem.message,
-      ),
     });
     this.ctx.events.record(mirror, 'Warning', problem.reason, problem.message);
     return;

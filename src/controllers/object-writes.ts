@@ -8,6 +8,32 @@ const MAX_ATTEMPTS = 5;
 
 type AnyResource = Resource<unknown, unknown>;
 
+/**
+ * Applies `write` to the object, re-reading it after each 409 and trying again. `write` returns
+ * undefined when the object already is as wanted. Resolves to the last object seen, or undefined
+ * once the object is gone.
+ */
+async function withConflictRetry<T extends AnyResource>(
+  api: KubeApi,
+  kind: KindInfo,
+  obj: T,
+  write: (current: T) => Promise<T> | undefined,
+): Promise<T | undefined> {
+  let current: T | undefined = obj;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS && current; attempt++) {
+    const pending = write(current);
+    if (!pending) return current;
+    try {
+      return await pending;
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      current = await api.get<T>(kind, obj.metadata.namespace, obj.metadata.name);
+    }
+  }
+  if (!current) return undefined;
+  throw new Error(`${kind.kind} ${obj.metadata.name} kept changing under us`);
+}
+
 /** Writes `status` unless the object already has exactly it. Returns false if the object is gone. */
 export async function writeStatus<T extends AnyResource>(
   api: KubeApi,
@@ -15,43 +41,26 @@ export async function writeStatus<T extends AnyResource>(
   obj: T,
   status: NonNullable<T['status']>,
 ): Promise<boolean> {
-  let current: T | undefined = obj;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS && current; attempt++) {
-    if (isDeepStrictEqual(current.status, status)) return true;
-    try {
-      await api.replaceStatus(kind, { ...current, status });
-      return true;
-    } catch (e) {
-      if (!isConflict(e)) throw e;
-      current = await api.get<T>(kind, obj.metadata.namespace, obj.metadata.name);
-    }
-  }
-  if (!current) return false;
-  throw new Error(`status of ${kind.kind} ${obj.metadata.name} kept changing under us`);
+  const result = await withConflictRetry(api, kind, obj, (current) =>
+    isDeepStrictEqual(current.status, status)
+      ? undefined
+      : api.replaceStatus(kind, { ...current, status }),
+  );
+  return result !== undefined;
 }
 
-async function updateFinalizers<T extends AnyResource>(
+function updateFinalizers<T extends AnyResource>(
   api: KubeApi,
   kind: KindInfo,
   obj: T,
   change: (finalizers: string[]) => string[] | undefined,
 ): Promise<T | undefined> {
-  let current: T | undefined = obj;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS && current; attempt++) {
+  return withConflictRetry(api, kind, obj, (current) => {
     const next = change(current.metadata.finalizers ?? []);
-    if (!next) return current;
-    try {
-      return await api.replace(kind, {
-        ...current,
-        metadata: { ...current.metadata, finalizers: next },
-      });
-    } catch (e) {
-      if (!isConflict(e)) throw e;
-      current = await api.get<T>(kind, obj.metadata.namespace, obj.metadata.name);
-    }
-  }
-  if (!current) return undefined;
-  throw new Error(`finalizers of ${kind.kind} ${obj.metadata.name} kept changing under us`);
+    return (
+      next && api.replace(kind, { ...current, metadata: { ...current.metadata, finalizers: next } })
+    );
+  });
 }
 
 /** Adds our finalizer (before anything is done in Ceph, so deletion always comes back to us). */

@@ -12,7 +12,7 @@ import { secretValue } from './kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
 import { KINDS, splitKey, type MirrorPeer, type MirrorPeerStatus } from './resources.js';
-import { problemOf, readyCondition, type Problem } from './status-helpers.js';
+import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
 
@@ -170,18 +170,7 @@ export class PeerReconciler {
   }
 
   private async fail(peer: MirrorPeer, problem: Problem): Promise<WorkResult> {
-    const generation = peer.metadata.generation;
-    await writeStatus(this.ctx.api, KINDS.peer, peer, {
-      ...peer.status,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      conditions: readyCondition(
-        peer.status?.conditions,
-        generation,
-        false,
-        problem.reason,
-        problem.message,
-      ),
-    });
+    await writeStatus(this.ctx.api, KINDS.peer, peer, notReadyStatus(peer, problem));
     this.ctx.events.record(peer, 'Warning', problem.reason, problem.message);
     return;
   }

@@ -38,3 +38,27 @@ export function readyCondition(
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
   });
 }
+
+interface StatusWithConditions {
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+/** The object's status with Ready=False for `problem` (everything else kept as it was). */
+export function notReadyStatus<S extends StatusWithConditions>(
+  obj: { metadata: { generation?: number }; status?: S },
+  problem: Problem,
+): S {
+  const generation = obj.metadata.generation;
+  return {
+    ...(obj.status as S),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions: readyCondition(
+      obj.status?.conditions,
+      generation,
+      false,
+      problem.reason,
+      problem.message,
+    ),
+  };
+}
