@@ -198,6 +198,11 @@ export class MirrorReconciler {
     const dist = runtime.engine.distribution();
     const live = dist.instances.filter((i) => !i.dead);
     const generation = mirror.metadata.generation;
+    const labels = { namespace: mirror.metadata.namespace, mirror: mirror.metadata.name };
+    this.ctx.metrics.instances.set(labels, live.length);
+    for (const [state, n] of Object.entries(dist.byStatus)) {
+      this.ctx.metrics.directoriesByState.set({ ...labels, state }, n);
+    }
     let conditions = readyCondition(
       mirror.status?.conditions,
       generation,
