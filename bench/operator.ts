@@ -1,0 +1,508 @@
+// The operator end to end: N MirroredDirectory objects created at once through the Kubernetes API
+// (bounded concurrency), timed from the first create until every object says Ready=True, which
+// the operator only writes once a real cephfs-mirror daemon has acquired the directory. Side by
+// side, in the same run on the same lab, the same directories added through the Pacific mgr
+// `mirroring` module (`fs snapshot mirror add`, one after another) until each is mapped.
+//
+// Runs on the lab named by CEPH_LAB_ROOT (bench/run.ts sets it) or a private one, and on the
+// apiserver named by KUBE_LAB_ROOT or a private one; the operator is a child process
+// (`src/main.ts run`), as in the end-to-end tests. Everything it started is stopped at the end.
+//
+// BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ADD,
+  DELETE,
+  ERROR,
+  KubeConfig,
+  UPDATE,
+  makeInformer,
+  type Informer,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
+import { Rados } from 'rados-js';
+import { startMirrorDaemon, stopMirrorDaemon } from '../lab/ceph-cluster.js';
+import { connectionSecretYaml } from '../lab/k8s-secrets.js';
+import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
+import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
+import { KubeApi } from '../src/controllers/kube-api.js';
+import {
+  GROUP,
+  KINDS,
+  VERSION,
+  type CephFSMirror,
+  type MirroredDirectory,
+} from '../src/controllers/resources.js';
+import { kubectl, kubectlJson, useKube, type KubeHandle } from '../test/support/kube.js';
+import { useLab, type SiteInfo } from '../test/support/lab.js';
+import {
+  disableMgrMirroringModule,
+  enableMgrMirroringModule,
+  mgrAddDirectory,
+  mgrDirMap,
+  mgrDistribution,
+} from '../test/support/mgr-module.js';
+import { clearDirMap } from '../test/support/mirroring.js';
+import { startOperator, type OperatorProcess } from '../test/support/operator.js';
+import { waitFor } from '../test/support/wait.js';
+
+const SMALL = process.env['BENCH_SCALE'] === 'small';
+const COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
+const CONCURRENCY = 32;
+/** How long the operator gets to make N objects Ready before the run is reported as unfinished. */
+const OPERATOR_CAP_MS = SMALL ? 120_000 : 300_000;
+/** The module's run stops adding/polling after this long and reports how far it got. */
+const MODULE_CAP_MS = SMALL ? 120_000 : 240_000;
+const DAEMONS = ['bench-op1', 'bench-op2'];
+const NS = 'bench-operator';
+const MIRROR = 'bench';
+
+let site: SiteInfo;
+let rados: Rados;
+let kube: KubeHandle;
+let api: KubeApi;
+
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const count = (n: number): string => n.toLocaleString('en');
+
+function paths(n: number): string[] {
+  return Array.from(
+    { length: n },
+    (_, i) => `/bench-op/group${i % 100}/subvol${String(i).padStart(5, '0')}`,
+  );
+}
+
+function isReady(d: MirroredDirectory): boolean {
+  return d.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The benchmark's own view of the objects, from a watch: when each was first seen Ready. */
+class ReadyTracker {
+  readonly present = new Set<string>();
+  readonly readyAt = new Map<string, number>();
+  private informer: (Informer<KubernetesObject> & ObjectCache<KubernetesObject>) | undefined;
+  private stopped = false;
+
+  async start(kc: KubeConfig): Promise<void> {
+    const path = `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS.directory.plural}`;
+    // client-node's object type declares dates as Date; ours keeps the wire's strings.
+    const informer = makeInformer<KubernetesObject>(
+      kc,
+      path,
+      () => api.list(KINDS.directory, NS) as Promise<{ items: KubernetesObject[] }>,
+    );
+    const seen = (o: KubernetesObject): void => {
+      const d = o as unknown as MirroredDirectory;
+      this.present.add(d.metadata.name);
+      if (isReady(d) && !this.readyAt.has(d.metadata.name)) {
+        this.readyAt.set(d.metadata.name, performance.now());
+      }
+    };
+    informer.on(ADD, seen);
+    informer.on(UPDATE, seen);
+    informer.on(DELETE, (o) => {
+      const name = o.metadata?.name ?? '';
+      this.present.delete(name);
+      this.readyAt.delete(name);
+    });
+    informer.on(ERROR, () => {
+      if (!this.stopped) setTimeout(() => void informer.start().catch(() => undefined), 1000);
+    });
+    this.informer = informer;
+    await informer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.informer?.stop();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await fn(item);
+      }
+    }),
+  );
+}
+
+async function createWithRetry(body: MirroredDirectory): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.create(KINDS.directory, body);
+      return;
+    } catch (e) {
+      const code = (e as { code?: number }).code;
+      // 429 (apiserver inflight limit) and 5xx are transient; anything else is a real failure.
+      if (attempt >= 5 || !(code === 429 || (code !== undefined && code >= 500))) throw e;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+/** Sum of the directories the two daemons report holding (service map, a few seconds late). */
+async function daemonsHold(): Promise<number> {
+  const daemons = await listMirrorDaemons(rados);
+  return daemons
+    .filter((d) => d.clientId !== undefined && DAEMONS.includes(d.clientId))
+    .reduce(
+      (sum, d) => sum + (d.filesystems?.find((f) => f.name === site.fsName)?.directoryCount ?? 0),
+      0,
+    );
+}
+
+interface MemoryUse {
+  rssMiB: number;
+  hwmMiB: number;
+}
+
+function memoryOf(pid: number): MemoryUse {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number =>
+    Number.parseInt(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN', 10);
+  return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+}
+
+/** The operator's /metrics port, from its JSON log line "operator starting". */
+async function metricsPort(op: OperatorProcess): Promise<number> {
+  return waitFor(
+    'the operator to log its metrics address',
+    () => {
+      const line = readFileSync(op.logPath, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('operator starting'));
+      const m = line ? /"metrics":"[^"]*:(\d+)"/.exec(line) : null;
+      return m ? Number(m[1]) : undefined;
+    },
+    60_000,
+  );
+}
+
+interface ReconcileStats {
+  count: number;
+  seconds: number;
+  errors: number;
+}
+
+/** Directory reconciles so far (each one ends in at most one status write). */
+async function reconcileStats(port: number): Promise<ReconcileStats> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
+  return {
+    count: value(
+      /^cephfs_mirror_reconcile_duration_seconds_count\{kind="MirroredDirectory"\} (\S+)/m,
+    ),
+    seconds: value(
+      /^cephfs_mirror_reconcile_duration_seconds_sum\{kind="MirroredDirectory"\} (\S+)/m,
+    ),
+    errors: value(/^cephfs_mirror_reconcile_errors_total\{kind="MirroredDirectory"\} (\S+)/m),
+  };
+}
+
+interface OperatorResult {
+  n: number;
+  createdMs: number;
+  /** First create until every object is Ready (undefined: not within the cap). */
+  readyMs: number | undefined;
+  readyCount: number;
+  /** First create until the daemons' own status reports holding all n. */
+  daemonsMs: number | undefined;
+  p50Ms: number;
+  reconciles: ReconcileStats;
+  memory: MemoryUse;
+  /** Deleting all n until the objects are gone (finalizers: released, dir-map keys removed). */
+  deleteMs: number | undefined;
+}
+
+async function operatorRun(
+  n: number,
+  op: OperatorProcess,
+  port: number,
+  tracker: ReadyTracker,
+  cleanUp: boolean,
+): Promise<OperatorResult> {
+  const before = await reconcileStats(port);
+  const bodies: MirroredDirectory[] = paths(n).map((p, i) => ({
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KINDS.directory.kind,
+    metadata: { name: `d${n}-${String(i).padStart(5, '0')}`, namespace: NS },
+    spec: { mirrorRef: { name: MIRROR }, path: p },
+  }));
+  const started = performance.now();
+  let daemonsMs: number | undefined;
+  let creating = true;
+  const created = pool(bodies, CONCURRENCY, createWithRetry).finally(() => (creating = false));
+  // Watch the daemons' own report alongside (not what Ready waits for: it lags the acks).
+  const daemonWatch = (async () => {
+    while (daemonsMs === undefined && performance.now() - started < OPERATOR_CAP_MS) {
+      if (!creating && (await daemonsHold().catch(() => 0)) >= n) {
+        daemonsMs = performance.now() - started;
+      } else await sleep(1000);
+    }
+  })();
+  await created;
+  const createdMs = performance.now() - started;
+  console.error(`operator ${n}: created in ${secs(createdMs)}`);
+  const names = bodies.map((b) => b.metadata.name);
+  let readyMs: number | undefined;
+  const deadline = started + OPERATOR_CAP_MS;
+  let lastLog = 0;
+  while (performance.now() < deadline) {
+    const ready = names.filter((x) => tracker.readyAt.has(x)).length;
+    if (ready === n) {
+      readyMs = Math.max(...names.map((x) => tracker.readyAt.get(x) as number)) - started;
+      break;
+    }
+    if (performance.now() - lastLog > 10_000) {
+      lastLog = performance.now();
+      console.error(`operator ${n}: ${ready} Ready after ${secs(performance.now() - started)}`);
+    }
+    await sleep(200);
+  }
+  const readyTimes = names
+    .map((x) => tracker.readyAt.get(x))
+    .filter((t): t is number => t !== undefined)
+    .map((t) => t - started)
+    .sort((x, y) => x - y);
+  await daemonWatch;
+  const memory = memoryOf(op.pid);
+  const after = await reconcileStats(port);
+  const result: OperatorResult = {
+    n,
+    createdMs,
+    readyMs,
+    readyCount: readyTimes.length,
+    daemonsMs,
+    p50Ms: readyTimes[Math.floor(readyTimes.length / 2)] ?? NaN,
+    reconciles: {
+      count: after.count - before.count,
+      seconds: after.seconds - before.seconds,
+      errors: after.errors - before.errors,
+    },
+    memory,
+    deleteMs: undefined,
+  };
+  if (cleanUp) {
+    const t0 = performance.now();
+    await kubectl(kube, ['-n', NS, 'delete', 'mirroreddirectories', '--all', '--wait=false']);
+    try {
+      await waitFor(
+        `${n} MirroredDirectory objects to go`,
+        () => names.every((x) => !tracker.present.has(x)),
+        OPERATOR_CAP_MS,
+        200,
+      );
+      result.deleteMs = performance.now() - t0;
+    } catch (e) {
+      console.error((e as Error).message);
+    }
+  }
+  return result;
+}
+
+/**
+ * The module: `fs snapshot mirror add` for each directory, one after another, then `dirmap` until
+ * each is mapped (the Pacific module never moves a mapped directory, so each is polled until first
+ * seen mapped). Capped at MODULE_CAP_MS.
+ */
+async function moduleRun(
+  n: number,
+): Promise<{ ms: number; added: number; mapped: number; finished: boolean }> {
+  for (const d of DAEMONS) await stopMirrorDaemon(site, d);
+  await clearDirMap(rados, site.metadataPool);
+  for (const d of DAEMONS) await startMirrorDaemon(site, d);
+  await enableMgrMirroringModule(rados, site.fsName);
+  try {
+    // The module maps nothing until its instance watcher has heard from the daemons.
+    const probe = `/bench-op-probe-${n}`;
+    await waitFor(
+      'the module to map a probe directory',
+      async () => {
+        const st = await mgrDirMap(rados, site.fsName, probe);
+        if (st === undefined) await mgrAddDirectory(rados, site.fsName, probe);
+        return st?.state === 'mapped';
+      },
+      90_000,
+      500,
+    );
+    const dirs = paths(n);
+    const started = performance.now();
+    const deadline = started + MODULE_CAP_MS;
+    let added = 0;
+    for (const d of dirs) {
+      if (performance.now() > deadline) break;
+      await mgrAddDirectory(rados, site.fsName, d);
+      added++;
+    }
+    const pending = dirs.slice(0, added);
+    let mapped = 0;
+    while (pending.length > 0 && performance.now() < deadline) {
+      const st = await mgrDirMap(rados, site.fsName, pending[0] as string);
+      if (st?.state === 'mapped') {
+        pending.shift();
+        mapped++;
+      } else await sleep(200);
+    }
+    const ms = performance.now() - started;
+    console.error(
+      `module distribution: ${JSON.stringify(await mgrDistribution(rados, site.fsName))}`,
+    );
+    return { ms, added, mapped, finished: added === n && pending.length === 0 };
+  } finally {
+    await disableMgrMirroringModule(rados);
+  }
+}
+
+async function setUpOperatorSide(): Promise<OperatorProcess> {
+  await kubectl(
+    kube,
+    ['apply', '-f', '-'],
+    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`,
+  );
+  await kubectl(kube, ['apply', '-f', '-'], connectionSecretYaml('ceph-site-a', NS, site));
+  const mirror: CephFSMirror = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KINDS.mirror.kind,
+    metadata: { name: MIRROR, namespace: NS },
+    spec: {
+      cluster: { secretRef: { name: 'ceph-site-a' } },
+      filesystem: site.fsName,
+      policy: { tickSeconds: 1, instanceTimeoutSeconds: 30, shuffleThrottleSeconds: 300 },
+    },
+  };
+  await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(mirror));
+  const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS]);
+  await kubectl(
+    kube,
+    ['-n', NS, 'wait', '--for=condition=Ready', `cephfsmirror/${MIRROR}`, '--timeout=120s'],
+    undefined,
+    130_000,
+  );
+  // Both daemons known to the engine before the clock starts, as for the module's probe.
+  await waitFor(
+    'the mirror to list both daemons',
+    async () => {
+      const m = await kubectlJson<CephFSMirror>(kube, ['-n', NS, 'get', `cephfsmirror/${MIRROR}`]);
+      return m.status?.instanceCount === DAEMONS.length;
+    },
+    90_000,
+    500,
+  );
+  return op;
+}
+
+function machine(): string {
+  const cpu = cpus();
+  let ceph = '';
+  try {
+    ceph = execFileSync('ceph', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    ceph = 'ceph version unknown';
+  }
+  return (
+    `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Node.js ${process.version}, ${ceph}; ` +
+    `kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: one mon, one mgr, one memstore OSD, ` +
+    `2 cephfs-mirror daemons, no peer, shared with other work; load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`
+  );
+}
+
+async function main(): Promise<void> {
+  const begun = performance.now();
+  const [lab, k] = await Promise.all([useLab(), useKube()]);
+  kube = k;
+  site = lab.sites.a;
+  const kc = new KubeConfig();
+  kc.loadFromFile(kube.kubeconfigPath);
+  api = new KubeApi(kc);
+  rados = await Rados.connect({ confPath: site.confPath, timeoutMs: 20_000 });
+  const results: OperatorResult[] = [];
+  const moduleResults = new Map<number, Awaited<ReturnType<typeof moduleRun>>>();
+  let op: OperatorProcess | undefined;
+  const tracker = new ReadyTracker();
+  try {
+    await clearDirMap(rados, site.metadataPool);
+    for (const d of DAEMONS) await startMirrorDaemon(site, d);
+    op = await setUpOperatorSide();
+    const port = await metricsPort(op);
+    await tracker.start(kc);
+    for (const [i, n] of COUNTS.entries()) {
+      const r = await operatorRun(n, op, port, tracker, i < COUNTS.length - 1);
+      console.error(`operator ${n}: ${JSON.stringify(r)}`);
+      results.push(r);
+    }
+    await tracker.stop();
+    // The last run's objects stay (their finalizers would need the operator); the operator goes
+    // and the Ceph side is reset directly, as between the module's runs.
+    await op.stop();
+    op = undefined;
+    await enableMirroring(rados, site.fsName);
+    for (const n of COUNTS) {
+      const m = await moduleRun(n);
+      console.error(`module ${n}: ${JSON.stringify(m)}`);
+      moduleResults.set(n, m);
+    }
+  } finally {
+    await tracker.stop();
+    await op?.stop();
+    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
+    await disableMgrMirroringModule(rados).catch(() => undefined);
+    await clearDirMap(rados, site.metadataPool);
+    await disableMirroring(rados, site.fsName).catch(() => undefined);
+    await rados.shutdown();
+  }
+
+  console.log(`Machine: ${machine()}\n`);
+  console.log(
+    `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}; ` +
+      `${CONCURRENCY} creates in flight; operator log level info\n`,
+  );
+  console.log('| directories | operator: all Ready | mgr module: all mapped | module / operator |');
+  console.log('| --- | --- | --- | --- |');
+  for (const r of results) {
+    const m = moduleResults.get(r.n);
+    const op =
+      r.readyMs === undefined
+        ? `not within ${secs(OPERATOR_CAP_MS)}: ${count(r.readyCount)} Ready`
+        : secs(r.readyMs);
+    const mod = !m
+      ? 'not run'
+      : m.finished
+        ? secs(m.ms)
+        : `stopped at ${secs(m.ms)}: ${count(m.added)} added, ${count(m.mapped)} mapped`;
+    const ratio =
+      m && r.readyMs !== undefined
+        ? m.finished
+          ? `${(m.ms / r.readyMs).toFixed(1)}x`
+          : `> ${(m.ms / r.readyMs).toFixed(1)}x`
+        : '';
+    console.log(`| ${count(r.n)} | ${op} | ${mod} | ${ratio} |`);
+  }
+  console.log('');
+  console.log(
+    '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS (peak) | delete all until gone |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const mean = r.reconciles.count > 0 ? (r.reconciles.seconds / r.reconciles.count) * 1000 : NaN;
+    console.log(
+      `| ${count(r.n)} | ${secs(r.createdMs)} | ${secs(r.p50Ms)} | ${r.daemonsMs === undefined ? 'not seen' : secs(r.daemonsMs)} | ` +
+        `${count(r.reconciles.count)} (${mean.toFixed(1)} ms) | ${count(r.reconciles.errors)} | ` +
+        `${r.memory.rssMiB.toFixed(0)} MiB (${r.memory.hwmMiB.toFixed(0)} MiB) | ` +
+        `${r.deleteMs === undefined ? 'not measured' : secs(r.deleteMs)} |`,
+    );
+  }
+}
+
+await main();
