@@ -101,8 +101,15 @@ export class DirectoryReconciler {
       return { requeueAfterMs: REMOVAL_POLL_MS };
     }
     if (!status) {
+      // The engine accepts or refuses a path at once, but its promise settles only when the
+      // dir-map key is written, on the next tick. Waiting for that here would let one worker add
+      // one directory per tick; instead the write's completion re-enqueues us (as a change).
+      const adding = engine.addDirectory(path);
+      adding.catch((e: unknown) =>
+        this.ctx.log.debug('directory add did not complete', { path, error: String(e) }),
+      );
       try {
-        await engine.addDirectory(path);
+        if (!engine.status(path)) await adding;
       } catch (e) {
         if (!(e instanceof DirectoryError)) throw e;
         if (e.reason === 'RemovalInProgress') {
