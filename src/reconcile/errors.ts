@@ -38,7 +38,8 @@ const CODE_OF: Readonly<Record<DirectoryErrorReason, ErrnoCode>> = Object.freeze
 
 /**
  * A refused directory command. `errno` is positive (as in `errno.h`); the mgr module returns it
- * negated. `message` is the mgr module's text, so users see the words they know.
+ * negated. `message` is the mgr module's text, so users see the words they know, with one
+ * correction: the module says "a ancestor" (16.2.15), we say "an ancestor".
  */
 export class DirectoryError extends Error {
   readonly code: ErrnoCode;
