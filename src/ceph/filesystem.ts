@@ -48,7 +48,10 @@ export async function mgrMirroringModuleEnabled(rados: Rados): Promise<boolean> 
  * Refuses to go on while the mgr module is enabled, unless `takeOver`: then the module is
  * disabled (the operator adopts its directory map, which has the same format).
  */
-export async function ensureMgrModuleOff(rados: Rados, takeOver: boolean): Promise<'off' | 'disabled'> {
+export async function ensureMgrModuleOff(
+  rados: Rados,
+  takeOver: boolean,
+): Promise<'off' | 'disabled'> {
   if (!(await mgrMirroringModuleEnabled(rados))) return 'off';
   if (!takeOver) {
     throw cephOpError(

@@ -22,8 +22,14 @@ export class RadosDirectoryNotifier implements DirectoryNotifier {
     let r: number;
     try {
       // Key order as the mgr module's json.dumps: dir_path, then mode.
-      const payload = Buffer.from(JSON.stringify({ dir_path: message.dir_path, mode: message.mode }));
-      const result = await this.ioctx.notify(instanceObjectName(instanceId), payload, this.timeoutMs);
+      const payload = Buffer.from(
+        JSON.stringify({ dir_path: message.dir_path, mode: message.mode }),
+      );
+      const result = await this.ioctx.notify(
+        instanceObjectName(instanceId),
+        payload,
+        this.timeoutMs,
+      );
       r = result.rc;
     } catch (e) {
       r = -errnoOf(e);
