@@ -6,7 +6,7 @@
 // stop them from another process (or after a crash), by pid only. Each step leaves running parts
 // alone, so `demoUp` on a running demo only checks it and takes a new snapshot.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -111,7 +111,14 @@ export async function demoUp(labRoot: string, say: Say): Promise<DemoUpResult> {
   });
   const pid = await step('operator (detached)', async () => {
     const running = operatorPid(p);
-    if (running !== undefined) {
+    // An apiserver started after the operator has a new port and token the operator never read.
+    if (
+      running !== undefined &&
+      statSync(kube.kubeconfigPath).mtimeMs > statSync(p.operatorPid).mtimeMs
+    ) {
+      say(`    pid ${running} predates this kube-apiserver: restarting it`);
+      await stopOwnedProcess(p.operatorPid, operatorMarkers(p), 30_000);
+    } else if (running !== undefined) {
       say(`    already running, pid ${running}`);
       return running;
     }
