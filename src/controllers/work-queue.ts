@@ -18,6 +18,8 @@ export type Worker = (key: string) => Promise<WorkResult>;
 
 export class WorkQueue {
   private readonly queue: string[] = [];
+  /** Served before `queue`: changes that finish what an earlier pass started. */
+  private readonly urgent: string[] = [];
   private readonly queued = new Set<string>();
   private readonly inFlight = new Set<string>();
   private readonly dirty = new Set<string>();
@@ -40,8 +42,12 @@ export class WorkQueue {
     this.concurrency = options.concurrency ?? 4;
   }
 
-  /** Queues `key` now (a pending delayed retry is superseded). */
-  add(key: string): void {
+  /**
+   * Queues `key` now (a pending delayed retry is superseded). `urgent` keys are served before the
+   * others: with thousands of new objects queued, the follow-up of one that is nearly done
+   * (its directory got mapped) must not wait behind all of their first passes.
+   */
+  add(key: string, urgent = false): void {
     if (this.shuttingDown) return;
     const timer = this.timers.get(key);
     if (timer) {
@@ -52,9 +58,15 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    if (this.queued.has(key)) {
+      if (urgent && this.queue.includes(key)) {
+        this.queue.splice(this.queue.indexOf(key), 1);
+        this.urgent.push(key);
+      }
+      return;
+    }
     this.queued.add(key);
-    this.queue.push(key);
+    (urgent ? this.urgent : this.queue).push(key);
     this.pump();
   }
 
@@ -81,7 +93,7 @@ export class WorkQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.queue.length + this.urgent.length;
   }
 
   /** Resolves once nothing is queued, in flight or waiting for a retry timer. */
@@ -96,18 +108,19 @@ export class WorkQueue {
     for (const t of this.timers.values()) clearTimeout(t.handle);
     this.timers.clear();
     this.queue.length = 0;
+    this.urgent.length = 0;
     this.queued.clear();
     this.dirty.clear();
     await this.idle();
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && this.running === 0 && this.timers.size === 0;
+    return this.length === 0 && this.running === 0 && this.timers.size === 0;
   }
 
   private pump(): void {
-    while (this.running < this.concurrency && this.queue.length > 0) {
-      const key = this.queue.shift() as string;
+    while (this.running < this.concurrency && this.length > 0) {
+      const key = (this.urgent.length > 0 ? this.urgent.shift() : this.queue.shift()) as string;
       this.queued.delete(key);
       this.inFlight.add(key);
       this.running++;
@@ -129,7 +142,7 @@ export class WorkQueue {
       this.inFlight.delete(key);
       this.running--;
     }
-    if (this.dirty.delete(key)) this.add(key);
+    if (this.dirty.delete(key)) this.add(key, true);
     else if (retryInMs !== undefined) this.addAfter(key, retryInMs);
     this.pump();
     if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();

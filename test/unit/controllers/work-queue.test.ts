@@ -118,3 +118,23 @@ test('an earlier addAfter supersedes a later one; a later one does not delay an 
   assert.ok((runs[0] ?? 0) < 1000);
   await q.shutdown();
 });
+
+test('urgent keys are served before the backlog, and an urgent add promotes a queued key', async () => {
+  const seen: string[] = [];
+  const q = new WorkQueue(
+    async (k) => {
+      seen.push(k);
+      await sleep(5);
+    },
+    () => undefined,
+    { concurrency: 1 },
+  );
+  q.add('busy');
+  q.add('a');
+  q.add('b');
+  q.add('c');
+  q.add('u', true);
+  q.add('c', true);
+  await q.idle();
+  assert.deepEqual(seen, ['busy', 'u', 'c', 'a', 'b']);
+});
