@@ -25,6 +25,19 @@ import { notReadyStatus, readyCondition, type Problem } from './status-helpers.j
 const MIRROR_NOT_READY_RETRY_MS = 3000;
 const REMOVAL_POLL_MS = 1000;
 const SYNC_VIEW_REFRESH_MS = 30_000;
+/**
+ * A directory passes through mapping/resolving on its way to mapped within a tick or two. Its
+ * status is written once it settles, or after this long in a passing state, so that thousands of
+ * new directories cost one status write each rather than two (the last state is never skipped:
+ * the object is looked at again when this runs out).
+ */
+const SETTLE_MS = 3000;
+const PASSING: ReadonlySet<DirectoryStatusWord> = new Set([
+  'mapping',
+  'resolving',
+  'shuffling',
+  'unmapping',
+]);
 
 export const PHASE_OF: Readonly<Record<DirectoryStatusWord, DirectoryPhase>> = {
   mapping: 'Associating',
@@ -50,12 +63,18 @@ function normalizedOrUndefined(path: string): string | undefined {
 }
 
 export class DirectoryReconciler {
+  /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
+  private readonly passingSince = new Map<string, number>();
+
   constructor(private readonly ctx: ControllerContext) {}
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
     const dir = this.ctx.directories.get(namespace, name);
-    if (!dir) return;
+    if (!dir) {
+      this.passingSince.delete(key);
+      return;
+    }
     const mirrorKey = mirrorKeyOf(dir);
     const runtime = this.ctx.runtimes.get(mirrorKey);
     if (isBeingDeleted(dir)) return this.finalize(dir, runtime);
@@ -121,6 +140,14 @@ export class DirectoryReconciler {
       status = engine.status(path);
     }
     if (!status) return { requeueAfterMs: REMOVAL_POLL_MS };
+    if (PASSING.has(status.state)) {
+      const now = Date.now();
+      const since = this.passingSince.get(key) ?? now;
+      this.passingSince.set(key, since);
+      if (now - since < SETTLE_MS) return { requeueAfterMs: SETTLE_MS - (now - since) };
+    } else {
+      this.passingSince.delete(key);
+    }
     await this.report(dir, path, status, runtime);
     // A mirrored directory looks again now and then so its sync view follows new snapshots.
     return status.state === 'mapped' ? { requeueAfterMs: SYNC_VIEW_REFRESH_MS } : undefined;
