@@ -382,7 +382,10 @@ async function setUpOperatorSide(): Promise<OperatorProcess> {
     },
   };
   await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(mirror));
-  const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS]);
+  // The operator as shipped (dist/main.js, no TypeScript loader in the process), built from
+  // the current sources.
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS], {}, 'built');
   await kubectl(
     kube,
     ['-n', NS, 'wait', '--for=condition=Ready', `cephfsmirror/${MIRROR}`, '--timeout=120s'],

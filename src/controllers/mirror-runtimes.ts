@@ -123,6 +123,8 @@ export class MirrorRuntimes {
       timeoutMs: CONNECT_TIMEOUT_MS,
       // Without a bound, an OSD op against a dead cluster never ends, and neither would shutdown.
       osdOpTimeoutMs: OSD_OP_TIMEOUT_MS,
+      // The sync view's CephFS mount shares these settings; it only lists `.snap` directories.
+      conf: { client_cache_size: '1024' },
     });
     try {
       if (connection.fsid) {
