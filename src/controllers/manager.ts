@@ -27,6 +27,9 @@ import {
 } from './resources.js';
 import { WorkQueue, type WorkResult } from './work-queue.js';
 
+/** Invalid reasons that depend on another MirroredDirectory, and so clear when it changes. */
+const REFUSED_BY_ANOTHER = new Set(['DuplicatePath', 'AncestorOfTracked', 'SubtreeOfTracked']);
+
 export interface ManagerOptions {
   kc: KubeConfig;
   log: Logger;
@@ -75,6 +78,10 @@ export class Manager {
   /** `<mirror key>\0<path>` → keys of the MirroredDirectory objects declaring it. */
   private readonly pathIndex = new Map<string, Set<string>>();
   private readonly indexedAs = new Map<string, string>();
+  /** Mirror key → keys of its directories refused because of another one (see REFUSED_BY_ANOTHER). */
+  private readonly refused = new Map<string, Set<string>>();
+  /** Directory key → generation and deletion mark last seen, to tell spec changes from status. */
+  private readonly lastSeenSpec = new Map<string, string>();
   private synced = false;
   private leading = false;
   private stopping = false;
@@ -121,15 +128,16 @@ export class Manager {
       directory: this.queue(
         'MirroredDirectory',
         (k) => directories.reconcile(k),
-        c.directory ?? 16,
+        c.directory ?? 32,
       ),
     };
     this.elector = o.leaderElection
       ? new LeaderElector(o.kc, { ...o.leaderElection, identity }, o.log)
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
-      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? [])
-        this.queues.directory.add(key);
+      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? []) {
+        this.queues.directory.add(key, true);
+      }
       // Mirror status (counts, instances) follows, coalesced.
       this.queues.mirror.addAfter(mirrorKey, 1000);
     });
@@ -149,9 +157,10 @@ export class Manager {
    * Resolves once this replica reconciles. `onLostLeadership` is called if the lease is lost.
    */
   async start(onLostLeadership: () => void): Promise<void> {
-    this.watches.directories.on((obj, type) =>
-      this.index(obj as unknown as MirroredDirectory, type === 'delete'),
-    );
+    this.watches.directories.on((obj, type) => {
+      this.index(obj as unknown as MirroredDirectory, type === 'delete');
+      this.trackRefused(obj as unknown as MirroredDirectory, type === 'delete');
+    });
     await Promise.all(Object.values(this.watches).map((w) => w.start()));
     this.synced = true;
     this.log.info('informers synced', {
@@ -165,9 +174,17 @@ export class Manager {
       if (this.stopping) return;
     }
     this.leading = true;
-    this.watches.mirrors.on((obj) => this.queues.mirror.add(keyOf(obj)));
+    this.watches.mirrors.on((obj, type) => {
+      this.queues.mirror.add(keyOf(obj));
+      // Peers and directories that said MirrorNotFound (or name a mirror that is now gone) only
+      // learn of it by reconciling again.
+      if (type !== 'update') this.enqueueDependents(obj as unknown as CephFSMirror);
+    });
     this.watches.peers.on((obj) => this.queues.peer.add(keyOf(obj)));
-    this.watches.directories.on((obj) => this.queues.directory.add(keyOf(obj)));
+    this.watches.directories.on((obj, type) => {
+      this.queues.directory.add(keyOf(obj));
+      this.retryRefusedSiblings(obj as unknown as MirroredDirectory, type);
+    });
     this.watches.secrets.on((obj) => this.onSecret(obj));
     for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
     for (const p of this.watches.peers.list()) this.queues.peer.add(keyOf(p));
@@ -237,6 +254,55 @@ export class Manager {
     if (!set) this.pathIndex.set(entry, (set = new Set()));
     set.add(key);
     this.indexedAs.set(key, entry);
+  }
+
+  /** Every MirrorPeer and MirroredDirectory that refers to `mirror`. */
+  private enqueueDependents(mirror: CephFSMirror): void {
+    const ns = mirror.metadata.namespace;
+    const name = mirror.metadata.name;
+    for (const p of this.ctx.peers.list(ns)) {
+      if (p.spec.mirrorRef?.name === name) this.queues.peer.add(objectKey(p.metadata));
+    }
+    for (const d of this.ctx.directories.list(ns)) {
+      if (d.spec.mirrorRef?.name === name) this.queues.directory.add(objectKey(d.metadata));
+    }
+  }
+
+  /**
+   * Keeps the set of directories refused because of another declaration (a duplicate or an
+   * overlapping path); called on every watch event, leader or not, so it is complete on takeover.
+   */
+  private trackRefused(dir: MirroredDirectory, deleted: boolean): void {
+    const key = keyOf(dir as unknown as KubernetesObject);
+    const mirrorKey = mirrorKeyOf(dir);
+    const invalid = dir.status?.conditions?.find((c) => c.type === 'Invalid');
+    const refused =
+      !deleted && invalid?.status === 'True' && REFUSED_BY_ANOTHER.has(invalid.reason);
+    for (const [m, set] of this.refused) {
+      if (m !== mirrorKey || !refused) set.delete(key);
+      if (set.size === 0) this.refused.delete(m);
+    }
+    if (!refused) return;
+    let set = this.refused.get(mirrorKey);
+    if (!set) this.refused.set(mirrorKey, (set = new Set()));
+    set.add(key);
+  }
+
+  /**
+   * A directory refused as a duplicate or overlap of another is retried when that other one
+   * comes, goes, starts being deleted or changes its path: nothing else would enqueue it (its own
+   * object does not change), and it would stay refused forever. Status-only updates do not count,
+   * so two refused directories cannot keep re-enqueuing each other.
+   */
+  private retryRefusedSiblings(dir: MirroredDirectory, type: 'add' | 'update' | 'delete'): void {
+    const key = keyOf(dir as unknown as KubernetesObject);
+    const seen = `${dir.metadata.generation ?? 0}|${dir.metadata.deletionTimestamp ?? ''}`;
+    if (type === 'delete') this.lastSeenSpec.delete(key);
+    else if (this.lastSeenSpec.get(key) === seen) return;
+    else this.lastSeenSpec.set(key, seen);
+    for (const sibling of this.refused.get(mirrorKeyOf(dir)) ?? []) {
+      if (sibling !== key) this.queues.directory.add(sibling);
+    }
   }
 
   /** A Secret changed: everything that reads it reconciles again. */
