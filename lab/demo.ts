@@ -14,14 +14,14 @@ import { CephFS } from 'cephfs-js';
 import { Rados } from 'rados-js';
 import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from './ceph-cluster.js';
 import { connectionSecretYaml } from './k8s-secrets.js';
-import { pickFreePorts } from './kube/free-ports.js';
+import { pickFreePorts } from './ports.js';
 import { kubeStatus, startKube, stopKube, type KubeHandle } from './kube/kube.js';
 import {
   isOwnedProcess,
   readPidFile,
   startOwnedProcess,
   stopOwnedProcess,
-} from './kube/owned-process.js';
+} from './owned-process.js';
 import { labDown, labUp, readLabState, type LabState } from './lab.js';
 
 const execFileAsync = promisify(execFile);

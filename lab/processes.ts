@@ -1,17 +1,9 @@
-// Starting and stopping lab daemons as plain processes, always by the pid we recorded.
-import { spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+// The daemons of one lab cluster directory: pid files in <dir>/pids, output in <dir>/log, each
+// started detached in the foreground (Ceph daemons fork by default and would leave us holding a
+// dead parent's pid) and stopped only while the pid is still ours.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { isOwnedProcess, startOwnedProcess, stopOwnedProcess, stopPid } from './owned-process.js';
 
 export interface DaemonSpec {
   /** Name used for the pid and log file, e.g. `mon.a`. */
@@ -21,50 +13,28 @@ export interface DaemonSpec {
   env?: Record<string, string>;
 }
 
-function pidDir(dir: string): string {
-  return join(dir, 'pids');
+function pidFile(dir: string, name: string): string {
+  return join(dir, 'pids', `${name}.pid`);
 }
 
-/**
- * Starts a daemon in the foreground of its own detached process so that the pid we record is the
- * daemon's (Ceph daemons fork by default and would leave us holding a dead parent's pid).
- */
 export function startDaemon(dir: string, spec: DaemonSpec): number {
-  mkdirSync(pidDir(dir), { recursive: true });
-  mkdirSync(join(dir, 'log'), { recursive: true });
-  const out = openSync(join(dir, 'log', `${spec.name}.stdout.log`), 'a');
-  try {
-    const child = spawn(spec.command, spec.args, {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...process.env, ...spec.env },
-    });
-    if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
-    child.unref();
-    writeFileSync(join(pidDir(dir), `${spec.name}.pid`), `${child.pid}\n`);
-    return child.pid;
-  } finally {
-    closeSync(out);
-  }
+  return startOwnedProcess({
+    command: spec.command,
+    args: spec.args,
+    pidFile: pidFile(dir, spec.name),
+    logFile: join(dir, 'log', `${spec.name}.stdout.log`),
+    ...(spec.env ? { env: spec.env } : {}),
+  });
 }
 
 /** True when `pid` is alive and its command line mentions `marker` (so a recycled pid is not ours). */
 export function isOurProcess(pid: number, marker: string): boolean {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes(marker)) return false;
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // A zombie (state Z) has exited; it only waits for its parent to reap it.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z';
-  } catch {
-    return false;
-  }
+  return isOwnedProcess(pid, [marker]);
 }
 
 export function recordedPids(dir: string): Map<string, number> {
   const result = new Map<string, number>();
-  const d = pidDir(dir);
+  const d = join(dir, 'pids');
   if (!existsSync(d)) return result;
   for (const file of readdirSync(d)) {
     if (!file.endsWith('.pid')) continue;
@@ -74,31 +44,15 @@ export function recordedPids(dir: string): Map<string, number> {
   return result;
 }
 
-/** SIGTERM, a bounded wait, then SIGKILL: a daemon whose cluster is gone may ignore SIGTERM. */
+/** Stops all of them at once; a daemon whose cluster is gone may ignore SIGTERM (then SIGKILL). */
 export async function stopPids(pids: number[], marker: string, graceMs = 8000): Promise<void> {
-  const ours = pids.filter((pid) => isOurProcess(pid, marker));
-  for (const pid of ours) signal(pid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && ours.some((pid) => isOurProcess(pid, marker))) await sleep(100);
-  for (const pid of ours) if (isOurProcess(pid, marker)) signal(pid, 'SIGKILL');
-  const killDeadline = Date.now() + 5000;
-  while (Date.now() < killDeadline && ours.some((pid) => isOurProcess(pid, marker)))
-    await sleep(50);
+  await Promise.all(pids.map((pid) => stopPid(pid, [marker], graceMs)));
 }
 
+/** Stops one recorded daemon; false when it had no pid file. */
 export async function stopDaemon(dir: string, name: string, marker: string): Promise<boolean> {
-  const pidFile = join(pidDir(dir), `${name}.pid`);
-  if (!existsSync(pidFile)) return false;
-  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
-  await stopPids([pid], marker);
-  rmSync(pidFile, { force: true });
+  const file = pidFile(dir, name);
+  if (!existsSync(file)) return false;
+  await stopOwnedProcess(file, [marker]);
   return true;
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Already gone.
-  }
 }

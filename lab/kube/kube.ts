@@ -14,13 +14,13 @@ import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
-import { pickFreePorts } from './free-ports.js';
+import { pickFreePorts } from '../ports.js';
 import {
   isOwnedProcess,
   readPidFile,
   startOwnedProcess,
   stopOwnedProcess,
-} from './owned-process.js';
+} from '../owned-process.js';
 import { apiserverBinaryPath, etcdBinaryPath } from './paths.js';
 
 export interface KubeHandle {

@@ -10,6 +10,8 @@ export interface OwnedProcessSpec {
   args: string[];
   pidFile: string;
   logFile: string;
+  /** Added to this process's environment. */
+  env?: Record<string, string>;
 }
 
 /** Starts `spec.command` in its own process group, output appended to the log, pid recorded. */
@@ -21,6 +23,7 @@ export function startOwnedProcess(spec: OwnedProcessSpec): number {
     const child = spawn(spec.command, spec.args, {
       detached: true,
       stdio: ['ignore', out, out],
+      env: { ...process.env, ...spec.env },
     });
     if (child.pid === undefined) throw new Error(`could not start ${spec.command}`);
     // Reap it if it dies while we still run; otherwise a zombie would look alive in /proc.
@@ -59,9 +62,24 @@ export function isOwnedProcess(pid: number, markers: string[]): boolean {
   }
 }
 
+/** SIGTERM, a bounded wait, then SIGKILL, only while `pid` is still ours. True if it was running. */
+export async function stopPid(pid: number, markers: string[], graceMs = 10_000): Promise<boolean> {
+  if (!isOwnedProcess(pid, markers)) return false;
+  signal(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && isOwnedProcess(pid, markers)) await sleep(100);
+  if (isOwnedProcess(pid, markers)) {
+    signal(pid, 'SIGKILL');
+    const killDeadline = Date.now() + 5_000;
+    while (Date.now() < killDeadline && isOwnedProcess(pid, markers)) await sleep(50);
+  }
+  if (isOwnedProcess(pid, markers)) throw new Error(`pid ${pid} survived SIGKILL`);
+  return true;
+}
+
 /**
- * Stops the process named by `pidFile` if it is still ours: SIGTERM, a bounded wait, then SIGKILL.
- * Removes the pid file. Returns the pid it stopped, if any.
+ * Stops the process named by `pidFile` if it is still ours (see stopPid) and removes the pid
+ * file. Returns the pid it stopped, if any.
  */
 export async function stopOwnedProcess(
   pidFile: string,
@@ -69,19 +87,7 @@ export async function stopOwnedProcess(
   graceMs = 10_000,
 ): Promise<number | undefined> {
   const pid = readPidFile(pidFile);
-  let stopped: number | undefined;
-  if (pid !== undefined && isOwnedProcess(pid, markers)) {
-    stopped = pid;
-    signal(pid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && isOwnedProcess(pid, markers)) await sleep(100);
-    if (isOwnedProcess(pid, markers)) {
-      signal(pid, 'SIGKILL');
-      const killDeadline = Date.now() + 5_000;
-      while (Date.now() < killDeadline && isOwnedProcess(pid, markers)) await sleep(50);
-    }
-    if (isOwnedProcess(pid, markers)) throw new Error(`pid ${pid} (${pidFile}) survived SIGKILL`);
-  }
+  const stopped = pid !== undefined && (await stopPid(pid, markers, graceMs)) ? pid : undefined;
   rmSync(pidFile, { force: true });
   return stopped;
 }
