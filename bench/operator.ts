@@ -30,6 +30,7 @@ import { connectionSecretYaml } from '../lab/k8s-secrets.js';
 import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
 import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
 import { KubeApi } from '../src/controllers/kube-api.js';
+import { loadKubeConfig } from '../src/controllers/kube-config.js';
 import {
   GROUP,
   KINDS,
@@ -428,8 +429,7 @@ async function main(): Promise<void> {
   const [lab, k] = await Promise.all([useLab(), useKube()]);
   kube = k;
   site = lab.sites.a;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kube.kubeconfigPath);
+  const kc = loadKubeConfig(kube.kubeconfigPath);
   api = new KubeApi(kc);
   rados = await Rados.connect({ confPath: site.confPath, timeoutMs: 20_000 });
   const results: OperatorResult[] = [];

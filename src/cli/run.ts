@@ -1,7 +1,7 @@
 // `cephfs-mirror-operator run`: the operator process.
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../controllers/kube-config.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { OperatorMetrics, startHttpServer } from '../metrics.js';
 import { Manager } from '../controllers/manager.js';
@@ -20,9 +20,7 @@ export interface RunOptions {
 
 export async function run(opts: RunOptions): Promise<void> {
   const log = createLogger({ level: opts.logLevel, format: opts.logFormat });
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
+  const kc = loadKubeConfig(opts.kubeconfig);
   const metrics = new OperatorMetrics();
   const identity = process.env['POD_NAME'] ?? `${hostname()}-${process.pid}`;
   const manager = new Manager({

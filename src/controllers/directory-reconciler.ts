@@ -70,15 +70,17 @@ export class DirectoryReconciler {
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
-    const dir = this.ctx.directories.get(namespace, name);
-    if (!dir) {
+    const cached = this.ctx.directories.get(namespace, name);
+    if (!cached) {
       this.passingSince.delete(key);
       return;
     }
-    const mirrorKey = mirrorKeyOf(dir);
+    const mirrorKey = mirrorKeyOf(cached);
     const runtime = this.ctx.runtimes.get(mirrorKey);
-    if (isBeingDeleted(dir)) return this.finalize(dir, runtime);
-    if (!(await ensureFinalizer(this.ctx.api, KINDS.directory, dir))) return;
+    if (isBeingDeleted(cached)) return this.finalize(cached, runtime);
+    // Carry on with the object as written: its resourceVersion is the one the status write needs.
+    const dir = await ensureFinalizer(this.ctx.api, KINDS.directory, cached);
+    if (!dir) return;
 
     let path: string;
     try {

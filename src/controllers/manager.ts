@@ -182,8 +182,11 @@ export class Manager {
     });
     this.watches.peers.on((obj) => this.queues.peer.add(keyOf(obj)));
     this.watches.directories.on((obj, type) => {
+      // Updates that change neither spec nor deletion are our own status and finalizer writes:
+      // reconciling for them would only find nothing to do (for every directory, every time).
+      if (!this.specChanged(obj as unknown as MirroredDirectory, type)) return;
       this.queues.directory.add(keyOf(obj));
-      this.retryRefusedSiblings(obj as unknown as MirroredDirectory, type);
+      this.retryRefusedSiblings(obj as unknown as MirroredDirectory);
     });
     this.watches.secrets.on((obj) => this.onSecret(obj));
     for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
@@ -294,12 +297,21 @@ export class Manager {
    * object does not change), and it would stay refused forever. Status-only updates do not count,
    * so two refused directories cannot keep re-enqueuing each other.
    */
-  private retryRefusedSiblings(dir: MirroredDirectory, type: 'add' | 'update' | 'delete'): void {
+  /** True for an add or delete, and for an update that changed the spec or started deletion. */
+  private specChanged(dir: MirroredDirectory, type: 'add' | 'update' | 'delete'): boolean {
     const key = keyOf(dir as unknown as KubernetesObject);
     const seen = `${dir.metadata.generation ?? 0}|${dir.metadata.deletionTimestamp ?? ''}`;
-    if (type === 'delete') this.lastSeenSpec.delete(key);
-    else if (this.lastSeenSpec.get(key) === seen) return;
-    else this.lastSeenSpec.set(key, seen);
+    if (type === 'delete') {
+      this.lastSeenSpec.delete(key);
+      return true;
+    }
+    if (this.lastSeenSpec.get(key) === seen) return false;
+    this.lastSeenSpec.set(key, seen);
+    return true;
+  }
+
+  private retryRefusedSiblings(dir: MirroredDirectory): void {
+    const key = keyOf(dir as unknown as KubernetesObject);
     for (const sibling of this.refused.get(mirrorKeyOf(dir)) ?? []) {
       if (sibling !== key) this.queues.directory.add(sibling);
     }

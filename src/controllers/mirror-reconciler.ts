@@ -31,14 +31,15 @@ export class MirrorReconciler {
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
-    const mirror = this.ctx.mirrors.get(namespace, name);
-    if (!mirror) {
+    const cached = this.ctx.mirrors.get(namespace, name);
+    if (!cached) {
       await this.ctx.runtimes.stop(key);
       return;
     }
-    if (isBeingDeleted(mirror)) return this.finalize(key, mirror);
-    const withFinalizer = await ensureFinalizer(this.ctx.api, KINDS.mirror, mirror);
-    if (!withFinalizer) return;
+    if (isBeingDeleted(cached)) return this.finalize(key, cached);
+    // Carry on with the object as written: its resourceVersion is the one the status write needs.
+    const mirror = await ensureFinalizer(this.ctx.api, KINDS.mirror, cached);
+    if (!mirror) return;
 
     const settings = this.connectionSettings(mirror);
     if ('reason' in settings) return this.fail(mirror, settings);

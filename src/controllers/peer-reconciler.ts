@@ -30,12 +30,14 @@ export class PeerReconciler {
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
-    const peer = this.ctx.peers.get(namespace, name);
-    if (!peer) return;
-    const mirrorKey = mirrorKeyOf(peer);
+    const cached = this.ctx.peers.get(namespace, name);
+    if (!cached) return;
+    const mirrorKey = mirrorKeyOf(cached);
     const runtime = this.ctx.runtimes.get(mirrorKey);
-    if (isBeingDeleted(peer)) return this.finalize(peer, runtime);
-    if (!(await ensureFinalizer(this.ctx.api, KINDS.peer, peer))) return;
+    if (isBeingDeleted(cached)) return this.finalize(cached, runtime);
+    // Carry on with the object as written: its resourceVersion is the one the status write needs.
+    const peer = await ensureFinalizer(this.ctx.api, KINDS.peer, cached);
+    if (!peer) return;
 
     const mirror = this.ctx.mirrors.getByKey(mirrorKey);
     if (!mirror) {
