@@ -39,8 +39,24 @@ function isStatus(e: unknown, code: number): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
 
+/**
+ * A Lease's acquireTime and renewTime are MicroTime: the API server parses them with exactly six
+ * fractional digits (RFC3339Micro) and refuses the three of Date.toISOString(), which
+ * client-node's serializer calls (400 "cannot parse \".791Z\" as \".000000\""). So every time
+ * we send, including those read back from the server, goes out through this subclass.
+ */
+class MicroTime extends Date {
+  override toISOString(): string {
+    return super.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  }
+}
+
 function microTime(ms: number): Date {
-  return new Date(ms);
+  return new MicroTime(ms);
+}
+
+function asMicroTime(t: Date | undefined): Date | undefined {
+  return t === undefined ? undefined : microTime(new Date(t).getTime());
 }
 
 export class LeaderElector {
@@ -110,7 +126,13 @@ export class LeaderElector {
         namespace: this.options.namespace,
       });
       if (lease.spec?.holderIdentity !== this.options.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1 };
+      lease.spec = {
+        ...lease.spec,
+        holderIdentity: undefined,
+        leaseDurationSeconds: 1,
+        acquireTime: asMicroTime(lease.spec?.acquireTime),
+        renewTime: asMicroTime(lease.spec?.renewTime),
+      };
       await this.api.replaceNamespacedLease({
         name: this.options.name,
         namespace: this.options.namespace,
@@ -171,7 +193,7 @@ export class LeaderElector {
       holderIdentity: identity,
       leaseDurationSeconds: this.leaseDurationSeconds,
       renewTime: microTime(now),
-      acquireTime: changingHands ? microTime(now) : spec.acquireTime,
+      acquireTime: changingHands ? microTime(now) : asMicroTime(spec.acquireTime),
       leaseTransitions:
         (spec.leaseTransitions ?? 0) + (changingHands && spec.holderIdentity ? 1 : 0),
     };
