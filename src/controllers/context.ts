@@ -48,6 +48,8 @@ export interface ControllerContext {
   log: Logger;
   metrics: OperatorMetrics;
   enqueue: Enqueue;
+  /** Keys of the MirroredDirectory objects of a mirror that declare `path` (normalised). */
+  declaredBy(mirrorKey: string, path: string): string[];
 }
 
 /** The key of the CephFSMirror an object refers to (same namespace). */

@@ -157,10 +157,12 @@ export class DirectoryReconciler {
 
   /** The object owning a path among this mirror's declarations: the oldest one. */
   private ownerOf(dir: MirroredDirectory, path: string): string {
-    const same = this.ctx.directories
-      .list(dir.metadata.namespace)
-      .filter((d) => d.spec.mirrorRef.name === dir.spec.mirrorRef.name && !isBeingDeleted(d))
-      .filter((d) => normalizedOrUndefined(d.spec.path) === path)
+    // Through the manager's path index: scanning every directory here made each reconcile cost
+    // O(directories), and a burst of 10,000 new ones quadratic.
+    const same = this.ctx
+      .declaredBy(mirrorKeyOf(dir), path)
+      .map((key) => this.ctx.directories.getByKey(key))
+      .filter((d): d is MirroredDirectory => d !== undefined && !isBeingDeleted(d))
       .sort(olderFirst);
     return same[0]?.metadata.name ?? dir.metadata.name;
   }

@@ -117,6 +117,7 @@ export class Manager {
         peer: (key, afterMs) => this.enqueue(this.queues.peer, key, afterMs),
         directory: (key, afterMs) => this.enqueue(this.queues.directory, key, afterMs),
       },
+      declaredBy: (mirrorKey, path) => [...(this.pathIndex.get(`${mirrorKey}\0${path}`) ?? [])],
     };
     const mirrors = new MirrorReconciler(this.ctx);
     const peers = new PeerReconciler(this.ctx);
