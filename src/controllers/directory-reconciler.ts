@@ -221,7 +221,7 @@ export class DirectoryReconciler {
       ...(s.lastShuffled
         ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
         : {}),
-      ...(peers ? { peers } : {}),
+      ...(peers && peers.length > 0 ? { peers } : {}),
       conditions,
     };
     if (ready && dir.status?.instanceID !== s.instanceId) {

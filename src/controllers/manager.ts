@@ -30,6 +30,8 @@ import { WorkQueue, type WorkResult } from './work-queue.js';
 /** Invalid reasons that depend on another MirroredDirectory, and so clear when it changes. */
 const REFUSED_BY_ANOTHER = new Set(['DuplicatePath', 'AncestorOfTracked', 'SubtreeOfTracked']);
 
+const CHANGE_COALESCE_MS = 250;
+
 export interface ManagerOptions {
   kc: KubeConfig;
   log: Logger;
@@ -82,6 +84,9 @@ export class Manager {
   private readonly refused = new Map<string, Set<string>>();
   /** Directory key → generation and deletion mark last seen, to tell spec changes from status. */
   private readonly lastSeenSpec = new Map<string, string>();
+  /** Directories whose engine state changed, flushed to the queue every CHANGE_COALESCE_MS. */
+  private readonly changed = new Set<string>();
+  private changedFlush: NodeJS.Timeout | undefined;
   private synced = false;
   private leading = false;
   private stopping = false;
@@ -136,9 +141,13 @@ export class Manager {
       ? new LeaderElector(o.kc, { ...o.leaderElection, identity }, o.log)
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
-      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? []) {
-        this.queues.directory.add(key, true);
-      }
+      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? []) this.changed.add(key);
+      // A directory passes through several states within a tick or two: one reconcile per burst.
+      this.changedFlush ??= setTimeout(() => {
+        this.changedFlush = undefined;
+        for (const key of this.changed) this.queues.directory.add(key, true);
+        this.changed.clear();
+      }, CHANGE_COALESCE_MS);
       // Mirror status (counts, instances) follows, coalesced.
       this.queues.mirror.addAfter(mirrorKey, 1000);
     });
@@ -158,6 +167,13 @@ export class Manager {
    * Resolves once this replica reconciles. `onLostLeadership` is called if the lease is lost.
    */
   async start(onLostLeadership: () => void): Promise<void> {
+    // managedFields are large and never read here; dropping them from the cached objects saves
+    // several KiB per object (an update sent without them leaves the server's copy as it is).
+    for (const w of Object.values(this.watches)) {
+      (w as CachedWatch<KubernetesObject>).on((obj) => {
+        if (obj.metadata) delete obj.metadata.managedFields;
+      });
+    }
     this.watches.directories.on((obj, type) => {
       this.index(obj as unknown as MirroredDirectory, type === 'delete');
       this.trackRefused(obj as unknown as MirroredDirectory, type === 'delete');

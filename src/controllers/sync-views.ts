@@ -1,6 +1,7 @@
 // Per-directory sync views, computed in the background and cached: comparing snapshot lists on two
 // sites costs a few round trips per directory, so it must never hold up a directory's Ready
 // status, and many thousands of directories must not compute theirs all at once.
+import { isDeepStrictEqual } from 'node:util';
 import type { SyncViewer } from '../ceph/sync-view.js';
 import type { PeerSyncStatus } from './resources.js';
 
@@ -54,10 +55,12 @@ export class SyncViewCache {
       this.pending.delete(path);
       this.running.add(path);
       this.active++;
+      let changed = false;
       void this.viewer
         .view(path)
         .then(
           (peers) => {
+            const before = this.views.get(path)?.peers;
             this.views.set(path, {
               at: Date.now(),
               peers: peers.map((p) => ({
@@ -69,13 +72,15 @@ export class SyncViewCache {
                 inSync: p.inSync,
               })),
             });
+            changed = !isDeepStrictEqual(before ?? [], this.views.get(path)?.peers);
           },
           () => undefined,
         )
         .finally(() => {
           this.active--;
           this.running.delete(path);
-          if (!this.closed) onDone();
+          // Only a view that says something new is worth another reconcile of the directory.
+          if (!this.closed && changed) onDone();
           this.pump();
         });
     }
