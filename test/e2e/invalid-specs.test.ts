@@ -41,6 +41,16 @@ const secrets: string[] = [];
 before(async () => {
   env = await setUpE2e({ namespace: NS, mirrorDaemons: ['e2e-invalid'] });
   secrets.push(env.lab.sites.a.adminKey, env.lab.sites.b.adminKey);
+  // The Secrets this file creates part-way, in case an earlier run on the same lab left them.
+  await kubectl(env.kube, [
+    '-n',
+    NS,
+    'delete',
+    'secret',
+    'ceph-a-later',
+    'site-b-token',
+    '--ignore-not-found',
+  ]);
   operator = env.operator();
 });
 
