@@ -50,6 +50,7 @@ before(async () => {
 
 after(async () => {
   await operator?.stop();
+  await fsA?.rmsnap('/projects', 'first').catch(() => undefined);
   await stopMirrorDaemon(lab.sites.a, 'samples');
   await fsA?.close();
   await fsB?.close();
@@ -110,6 +111,7 @@ test('the samples become Ready and a snapshot reaches site-b', async () => {
   assert.deepEqual(Object.keys(peers), [peer.status?.peerUUID]);
   assert.equal(peer.status?.remote?.siteName, 'site-b');
 
+  // Removed again in after(), so the file can run twice on one lab.
   await fsA.mksnap('/projects', 'first');
   await waitFor(
     'snapshot "first" on site-b',
