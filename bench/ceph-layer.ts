@@ -11,7 +11,6 @@
 // mapping protocol's (dir-map writes, acquire notifies and acks), not snapshot transfer.
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Rados } from 'rados-js';
 import {
   mirrorDaemonPid,
@@ -24,6 +23,7 @@ import type { Tunables } from '../src/reconcile/index.js';
 import {
   disableMgrMirroringModule,
   enableMgrMirroringModule,
+  mgrAddAndWaitMapped,
   mgrAddDirectory,
   mgrDirMap,
   mgrDistribution,
@@ -140,28 +140,10 @@ async function moduleMapAndAcquire(
   await enableMgrMirroringModule(a, site.fsName);
   try {
     await waitFor('the module to map a probe directory', mgrDirMapProbe, 90_000, 500);
-    const dirs = paths(n);
-    const started = performance.now();
-    const deadline = started + MODULE_CAP_MS;
-    let added = 0;
-    for (const d of dirs) {
-      if (performance.now() > deadline) break;
-      await mgrAddDirectory(a, site.fsName, d);
-      added++;
-    }
-    const pending = dirs.slice(0, added);
-    let mapped = 0;
-    while (pending.length > 0 && performance.now() < deadline) {
-      const st = await mgrDirMap(a, site.fsName, pending[0] as string);
-      if (st?.state === 'mapped') {
-        pending.shift();
-        mapped++;
-      } else await sleep(200);
-    }
-    const finished = added === n && pending.length === 0;
+    const result = await mgrAddAndWaitMapped(a, site.fsName, paths(n), MODULE_CAP_MS);
     // Both daemons took part (the probe directory is in these counts too).
     console.error(`module distribution: ${JSON.stringify(await mgrDistribution(a, site.fsName))}`);
-    return { ms: performance.now() - started, added, mapped, finished };
+    return result;
   } finally {
     await disableMgrMirroringModule(a);
   }

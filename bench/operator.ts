@@ -43,6 +43,7 @@ import { useLab, type SiteInfo } from '../test/support/lab.js';
 import {
   disableMgrMirroringModule,
   enableMgrMirroringModule,
+  mgrAddAndWaitMapped,
   mgrAddDirectory,
   mgrDirMap,
   mgrDistribution,
@@ -337,29 +338,11 @@ async function moduleRun(
       90_000,
       500,
     );
-    const dirs = paths(n);
-    const started = performance.now();
-    const deadline = started + MODULE_CAP_MS;
-    let added = 0;
-    for (const d of dirs) {
-      if (performance.now() > deadline) break;
-      await mgrAddDirectory(rados, site.fsName, d);
-      added++;
-    }
-    const pending = dirs.slice(0, added);
-    let mapped = 0;
-    while (pending.length > 0 && performance.now() < deadline) {
-      const st = await mgrDirMap(rados, site.fsName, pending[0] as string);
-      if (st?.state === 'mapped') {
-        pending.shift();
-        mapped++;
-      } else await sleep(200);
-    }
-    const ms = performance.now() - started;
+    const result = await mgrAddAndWaitMapped(rados, site.fsName, paths(n), MODULE_CAP_MS);
     console.error(
       `module distribution: ${JSON.stringify(await mgrDistribution(rados, site.fsName))}`,
     );
-    return { ms, added, mapped, finished: added === n && pending.length === 0 };
+    return result;
   } finally {
     await disableMgrMirroringModule(rados);
   }

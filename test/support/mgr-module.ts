@@ -5,6 +5,7 @@
 // command sent right after may still reach the old process, hang until the new one is up, or be
 // refused with ENOTSUP "Module 'mirroring' is not enabled/loaded". The helpers below wait until
 // the module demonstrably answers (or demonstrably no longer does).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Rados } from 'rados-js';
 import { CommandError, mgrCommand, monCommand } from '../../src/ceph/mon.js';
 import { mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
@@ -106,4 +107,46 @@ export async function mgrDistribution(
   fsName: string,
 ): Promise<{ mapping: Record<string, string> }> {
   return mgrJson(rados, { prefix: 'fs snapshot mirror show distribution', fs_name: fsName });
+}
+
+export interface ModuleRunResult {
+  ms: number;
+  added: number;
+  mapped: number;
+  finished: boolean;
+}
+
+/**
+ * Adds `dirs` through the module one after another, then polls `dirmap` until each is mapped;
+ * all within `capMs` from the first add (the module's adds slow down with the count tracked).
+ */
+export async function mgrAddAndWaitMapped(
+  rados: Rados,
+  fsName: string,
+  dirs: readonly string[],
+  capMs: number,
+): Promise<ModuleRunResult> {
+  const started = performance.now();
+  const deadline = started + capMs;
+  let added = 0;
+  for (const d of dirs) {
+    if (performance.now() > deadline) break;
+    await mgrAddDirectory(rados, fsName, d);
+    added++;
+  }
+  const pending = dirs.slice(0, added);
+  let mapped = 0;
+  while (pending.length > 0 && performance.now() < deadline) {
+    const st = await mgrDirMap(rados, fsName, pending[0] as string);
+    if (st?.state === 'mapped') {
+      pending.shift();
+      mapped++;
+    } else await sleep(200);
+  }
+  return {
+    ms: performance.now() - started,
+    added,
+    mapped,
+    finished: added === dirs.length && pending.length === 0,
+  };
 }
