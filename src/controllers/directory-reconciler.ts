@@ -96,10 +96,12 @@ export class DirectoryReconciler {
       });
     }
     if (!this.ctx.mirrors.getByKey(mirrorKey)) {
-      return this.notReady(dir, {
+      const problem = {
         reason: 'MirrorNotFound',
         message: `CephFSMirror ${dir.spec.mirrorRef.name} does not exist`,
-      });
+      };
+      this.ctx.events.record(dir, 'Warning', problem.reason, problem.message);
+      return this.notReady(dir, problem);
     }
     if (!runtime) {
       await this.notReady(dir, {

@@ -34,6 +34,7 @@ export class MirrorReconciler {
     const cached = this.ctx.mirrors.get(namespace, name);
     if (!cached) {
       await this.ctx.runtimes.stop(key);
+      this.forgetMetrics(namespace, name);
       return;
     }
     if (isBeingDeleted(cached)) return this.finalize(key, cached);
@@ -192,6 +193,13 @@ export class MirrorReconciler {
           if ((e as { code?: number }).code !== 409) throw e;
         }
       }
+    }
+  }
+
+  private forgetMetrics(namespace: string, mirror: string): void {
+    this.ctx.metrics.instances.remove({ namespace, mirror });
+    for (const state of ['mapping', 'unmapping', 'shuffling', 'mapped', 'resolving', 'stalled']) {
+      this.ctx.metrics.directoriesByState.remove({ namespace, mirror, state });
     }
   }
 
