@@ -9,8 +9,7 @@
 // The directories do not exist in the filesystem and no peer is configured: the daemons still
 // acquire (and ack) them, and with no peer they have nothing to copy, so the figures are the
 // mapping protocol's (dir-map writes, acquire notifies and acks), not snapshot transfer.
-import { execFileSync } from 'node:child_process';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { describeMachine } from './machine.js';
 import type { Rados } from 'rados-js';
 import {
   mirrorDaemonPid,
@@ -38,6 +37,8 @@ import {
 } from '../test/support/mirroring.js';
 import { waitFor } from '../test/support/wait.js';
 
+const MACHINE_SETUP =
+  'lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, shared with other work';
 const SMALL = process.env['BENCH_SCALE'] === 'small';
 const ENGINE_COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
 const MODULE_COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
@@ -232,24 +233,6 @@ async function rebalance(n: number): Promise<{ total: number; discover: number }
   }
 }
 
-function machine(): string {
-  const cpu = cpus();
-  let ceph = '';
-  try {
-    ceph = execFileSync('ceph', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    ceph = 'ceph version unknown';
-  }
-  return (
-    `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
-    `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Node.js ${process.version}, ${ceph}; ` +
-    `lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, ` +
-    `shared with other work; load average at the end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`
-  );
-}
-
 async function main(): Promise<void> {
   const begun = performance.now();
   sites = await setUpMirroring({ peer: false, mounts: false });
@@ -301,7 +284,7 @@ async function main(): Promise<void> {
     for (const d of DAEMONS) await stopMirrorDaemon(site, d);
     await tearDownMirroring(sites);
   }
-  console.log(`Machine: ${machine()}\n`);
+  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}\n`);
   console.log(
     `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}\n`,
   );

@@ -10,8 +10,8 @@
 //
 // BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000.
 import { execFileSync } from 'node:child_process';
+import { describeMachine } from './machine.js';
 import { readFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ADD,
@@ -52,6 +52,8 @@ import { clearDirMap } from '../test/support/mirroring.js';
 import { startOperator, type OperatorProcess } from '../test/support/operator.js';
 import { waitFor } from '../test/support/wait.js';
 
+const MACHINE_SETUP =
+  'kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: one mon, one mgr, one memstore OSD, 2 cephfs-mirror daemons, no peer, shared with other work';
 const SMALL = process.env['BENCH_SCALE'] === 'small';
 const COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
 const CONCURRENCY = 32;
@@ -389,24 +391,6 @@ async function setUpOperatorSide(): Promise<OperatorProcess> {
   return op;
 }
 
-function machine(): string {
-  const cpu = cpus();
-  let ceph = '';
-  try {
-    ceph = execFileSync('ceph', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    ceph = 'ceph version unknown';
-  }
-  return (
-    `${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
-    `${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Node.js ${process.version}, ${ceph}; ` +
-    `kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: one mon, one mgr, one memstore OSD, ` +
-    `2 cephfs-mirror daemons, no peer, shared with other work; load average at the end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`
-  );
-}
-
 async function main(): Promise<void> {
   const begun = performance.now();
   const [lab, k] = await Promise.all([useLab(), useKube()]);
@@ -451,7 +435,7 @@ async function main(): Promise<void> {
     await rados.shutdown();
   }
 
-  console.log(`Machine: ${machine()}\n`);
+  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}\n`);
   console.log(
     `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}; ` +
       `${CONCURRENCY} creates in flight; operator log level info\n`,

@@ -3,12 +3,13 @@
 // mon command round trips. Prints a markdown table and the machine it ran on.
 //
 //   npx tsx bench/rados.ts            (uses CEPH_LAB_ROOT if set, else starts a private lab)
-import { execFileSync } from 'node:child_process';
+import { describeMachine } from './machine.js';
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
 import { Rados, type IoCtx } from 'rados-js';
 import { useLab } from '../test/support/lab.js';
 
+const MACHINE_SETUP =
+  'lab: one mon, one mgr, one memstore OSD (size 1) on 127.0.0.1, shared with other work';
 const KEYS = 10_000;
 const BATCH = 256;
 const NOTIFIES = 200;
@@ -83,24 +84,6 @@ function rate(keys: number, ms: number): string {
 
 function ms(v: number): string {
   return `${v.toFixed(v < 10 ? 2 : 0)} ms`;
-}
-
-function machine(): string {
-  const cpu = cpus();
-  let ceph = 'unknown';
-  try {
-    ceph = execFileSync('ceph', ['--version'], { encoding: 'utf8' }).trim();
-  } catch {
-    // keep 'unknown'
-  }
-  return [
-    `${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
-    `Node.js ${process.version}, ${ceph}`,
-    'lab: one mon, one mgr, one memstore OSD (size 1) on 127.0.0.1, shared with other work',
-    `load average at the end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  ].join('; ');
 }
 
 async function main(): Promise<void> {
@@ -183,7 +166,7 @@ async function main(): Promise<void> {
     await Promise.all([rados.shutdown(), watcherRados.shutdown()]);
   }
 
-  console.log(`Machine: ${machine()}`);
+  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}`);
   console.log(
     `Date: ${new Date().toISOString().slice(0, 10)}; omap figures are the median of ${RUNS} runs.\n`,
   );

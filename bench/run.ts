@@ -6,12 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp } from '../lab/lab.js';
 
+/** Files here that are not benchmarks: this runner and a helper the benchmarks share. */
+const NOT_BENCHMARKS = new Set(['run.ts', 'machine.ts']);
+
 /** Benchmarks that need no lab run first. */
 const PURE = new Set(['policy']);
 
 async function main(): Promise<number> {
   const all = readdirSync('bench')
-    .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+    .filter((f) => f.endsWith('.ts') && !NOT_BENCHMARKS.has(f))
     .map((f) => f.slice(0, -3))
     .sort((x, y) => Number(!PURE.has(x)) - Number(!PURE.has(y)) || x.localeCompare(y));
   const wanted = process.argv.slice(2);

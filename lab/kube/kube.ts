@@ -203,7 +203,7 @@ async function startOnce(
   });
   await waitFor(
     'etcd /health',
-    async () => (await httpGet(`${etcdUrl}/health`)).includes('"health":"true"'),
+    async () => (await loopbackGet(`${etcdUrl}/health`)).includes('"health":"true"'),
     deadline,
     () => exitedWithLog(etcd, etcdMarkers(l), l.etcdLog, 'etcd'),
   );
@@ -232,7 +232,7 @@ async function startOnce(
   });
   await waitFor(
     'kube-apiserver /readyz',
-    async () => (await httpsGet(`${url}/readyz`, token)) === 'ok',
+    async () => (await loopbackGet(`${url}/readyz`, token)) === 'ok',
     deadline,
     () =>
       exitedWithLog(etcd, etcdMarkers(l), l.etcdLog, 'etcd') ??
@@ -269,7 +269,7 @@ export async function kubeStatus(rootArg: string): Promise<KubeStatus> {
   const apiserver = processStatus(l.apiserverPid, apiserverMarkers(l));
   let ready = false;
   if (state && apiserver.alive) {
-    ready = (await httpsGet(`${state.url}/readyz`, state.token).catch(() => '')) === 'ok';
+    ready = (await loopbackGet(`${state.url}/readyz`, state.token).catch(() => '')) === 'ok';
   }
   return {
     root: l.root,
@@ -360,27 +360,21 @@ async function waitFor(
   }
 }
 
-function httpGet(url: string): Promise<string> {
+/**
+ * A GET with a 2 s bound, reading the body as text. For https the serving cert does not exist
+ * before the apiserver writes it, so readiness is probed without verification; this only talks to
+ * our own processes on loopback. Clients use caPath.
+ */
+function loopbackGet(url: string, token?: string): Promise<string> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolveBody, reject) => {
-    const req = httpRequest(url, { timeout: 2_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolveBody(body));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-// The serving cert does not exist before the apiserver writes it, so readiness is probed without
-// verification; this only talks to our own process on loopback. Clients use caPath.
-function httpsGet(url: string, token: string): Promise<string> {
-  return new Promise((resolveBody, reject) => {
-    const req = httpsRequest(
+    const req = send(
       url,
-      { timeout: 2_000, rejectUnauthorized: false, headers: { Authorization: `Bearer ${token}` } },
+      {
+        timeout: 2_000,
+        rejectUnauthorized: false,
+        ...(token ? { headers: { Authorization: `Bearer ${token}` } } : {}),
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
