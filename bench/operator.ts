@@ -9,7 +9,6 @@
 // (`src/main.ts run`), as in the end-to-end tests. Everything it started is stopped at the end.
 //
 // BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000.
-import { execFileSync } from 'node:child_process';
 import { describeMachine } from './machine.js';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -368,9 +367,8 @@ async function setUpOperatorSide(): Promise<OperatorProcess> {
     },
   };
   await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(mirror));
-  // The operator as shipped (dist/main.js, no TypeScript loader in the process), built from
-  // the current sources.
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  // The operator as shipped (the bundle, no TypeScript loader in the process), built from the
+  // current sources by startOperator.
   const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS], {}, 'built');
   await kubectl(
     kube,

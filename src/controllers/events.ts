@@ -1,7 +1,7 @@
 // Kubernetes Events for notable transitions. The same (object, reason, message) is recorded at
 // most once per ten minutes, so a retried failure does not flood `kubectl describe`.
-import type { CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+import type { KubeApi } from './kube-api.js';
 import type { Resource } from './resources.js';
 
 const REPEAT_AFTER_MS = 10 * 60_000;
@@ -13,7 +13,7 @@ export class EventRecorder {
   private readonly recent = new Map<string, number>();
 
   constructor(
-    private readonly core: CoreV1Api,
+    private readonly api: KubeApi,
     private readonly log: Logger,
     private readonly host: string,
   ) {}
@@ -26,34 +26,31 @@ export class EventRecorder {
     this.recent.set(key, now);
     if (this.recent.size > 10_000) this.prune(now);
     const time = new Date(now);
-    void this.core
-      .createNamespacedEvent({
-        namespace: obj.metadata.namespace,
-        body: {
-          metadata: {
-            generateName: `${obj.metadata.name}.`,
-            namespace: obj.metadata.namespace,
-          },
-          involvedObject: {
-            apiVersion: obj.apiVersion,
-            kind: obj.kind,
-            name: obj.metadata.name,
-            namespace: obj.metadata.namespace,
-            ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}),
-            ...(obj.metadata.resourceVersion
-              ? { resourceVersion: obj.metadata.resourceVersion }
-              : {}),
-          },
-          type,
-          reason,
-          message,
-          source: { component: COMPONENT, host: this.host },
-          reportingComponent: COMPONENT,
-          reportingInstance: this.host,
-          firstTimestamp: time,
-          lastTimestamp: time,
-          count: 1,
+    void this.api
+      .createEvent(obj.metadata.namespace, {
+        metadata: {
+          generateName: `${obj.metadata.name}.`,
+          namespace: obj.metadata.namespace,
         },
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+          ...(obj.metadata.uid ? { uid: obj.metadata.uid } : {}),
+          ...(obj.metadata.resourceVersion
+            ? { resourceVersion: obj.metadata.resourceVersion }
+            : {}),
+        },
+        type,
+        reason,
+        message,
+        source: { component: COMPONENT, host: this.host },
+        reportingComponent: COMPONENT,
+        reportingInstance: this.host,
+        firstTimestamp: time,
+        lastTimestamp: time,
+        count: 1,
       })
       .catch((e: unknown) =>
         this.log.debug('could not record event', { reason, error: (e as Error).message }),

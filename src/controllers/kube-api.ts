@@ -1,14 +1,9 @@
-// The operator's few verbs against the Kubernetes API, over @kubernetes/client-node. Status goes
-// only through the /status subresource; the main resource is only written to add or remove our
+// The operator's few verbs against the Kubernetes API (over kube-http.ts). Status goes only
+// through the /status subresource; the main resource is only written to add or remove our
 // finalizer. Both use the object's resourceVersion, so a concurrent change gives 409 and we
 // re-read and retry instead of overwriting it.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1OwnerReference,
-  type V1Secret,
-} from '@kubernetes/client-node';
+import type { CoreV1Event, KubeConfig, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import { KubeHttp } from './kube-http.js';
 import { GROUP, VERSION, type KindInfo, type Resource } from './resources.js';
 
 export function httpStatusOf(e: unknown): number | undefined {
@@ -44,15 +39,24 @@ export function describeApiError(e: unknown): string {
 
 type AnyResource = Resource<unknown, unknown>;
 
-/** The group/version/plural/namespace/name coordinates of one custom object. */
-function coordinates(kind: KindInfo, meta: { namespace: string; name: string }) {
-  return {
-    group: GROUP,
-    version: VERSION,
-    plural: kind.plural,
-    namespace: meta.namespace,
-    name: meta.name,
-  };
+function customPath(kind: KindInfo, namespace?: string, name?: string, sub?: string): string {
+  let path = `/apis/${GROUP}/${VERSION}`;
+  if (namespace !== undefined) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  path += `/${kind.plural}`;
+  if (name !== undefined) path += `/${encodeURIComponent(name)}`;
+  return sub ? `${path}/${sub}` : path;
+}
+
+function corePath(resource: string, namespace?: string, name?: string): string {
+  let path = '/api/v1';
+  if (namespace !== undefined) path += `/namespaces/${encodeURIComponent(namespace)}`;
+  path += `/${resource}`;
+  return name === undefined ? path : `${path}/${encodeURIComponent(name)}`;
+}
+
+function leasePath(namespace: string, name?: string): string {
+  const base = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
 export interface ResourceList<T> {
@@ -60,13 +64,25 @@ export interface ResourceList<T> {
   metadata?: { resourceVersion?: string };
 }
 
-export class KubeApi {
-  readonly custom: CustomObjectsApi;
-  readonly core: CoreV1Api;
+/** A coordination.k8s.io/v1 Lease; times are MicroTime strings (six fractional digits). */
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
 
-  constructor(readonly kc: KubeConfig) {
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
+export class KubeApi {
+  readonly http: KubeHttp;
+
+  constructor(kc: KubeConfig) {
+    this.http = new KubeHttp(kc);
   }
 
   async get<T extends AnyResource>(
@@ -74,58 +90,37 @@ export class KubeApi {
     namespace: string,
     name: string,
   ): Promise<T | undefined> {
-    try {
-      return (await this.custom.getNamespacedCustomObject(
-        coordinates(kind, { namespace, name }),
-      )) as T;
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+    return orUndefinedWhenMissing(this.http.request<T>('GET', customPath(kind, namespace, name)));
   }
 
-  async list<T extends AnyResource>(kind: KindInfo, namespace?: string): Promise<ResourceList<T>> {
-    const common = { group: GROUP, version: VERSION, plural: kind.plural };
-    const list: unknown =
-      namespace === undefined
-        ? await this.custom.listCustomObjectForAllNamespaces(common)
-        : await this.custom.listNamespacedCustomObject({ ...common, namespace });
-    return list as ResourceList<T>;
+  list<T extends AnyResource>(kind: KindInfo, namespace?: string): Promise<ResourceList<T>> {
+    return this.http.request<ResourceList<T>>('GET', customPath(kind, namespace));
   }
 
-  async create<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
-    return (await this.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: kind.plural,
-      namespace: body.metadata.namespace,
-      body,
-    })) as T;
+  create<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
+    return this.http.request<T>('POST', customPath(kind, body.metadata.namespace), body);
   }
 
   /** PUT of the whole object (used for finalizers); 409 when it changed since it was read. */
-  async replace<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
-    return (await this.custom.replaceNamespacedCustomObject({
-      ...coordinates(kind, body.metadata),
-      body,
-    })) as T;
+  replace<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
+    const { namespace, name } = body.metadata;
+    return this.http.request<T>('PUT', customPath(kind, namespace, name), body);
   }
 
   /** PUT of /status; 409 when the object changed since it was read. */
-  async replaceStatus<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
-    return (await this.custom.replaceNamespacedCustomObjectStatus({
-      ...coordinates(kind, body.metadata),
-      body,
-    })) as T;
+  replaceStatus<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
+    const { namespace, name } = body.metadata;
+    return this.http.request<T>('PUT', customPath(kind, namespace, name, 'status'), body);
   }
 
-  async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
-    try {
-      return await this.core.readNamespacedSecret({ namespace, name });
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+    return orUndefinedWhenMissing(
+      this.http.request<V1Secret>('GET', corePath('secrets', namespace, name)),
+    );
+  }
+
+  listSecrets(namespace?: string): Promise<ResourceList<V1Secret>> {
+    return this.http.request<ResourceList<V1Secret>>('GET', corePath('secrets', namespace));
   }
 
   /** Creates or updates a Secret we own (the bootstrap token of a site). */
@@ -140,20 +135,56 @@ export class KubeApi {
       Object.entries(stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
     );
     if (!existing) {
-      await this.core.createNamespacedSecret({
-        namespace,
-        body: {
-          metadata: { name, namespace, ownerReferences: [owner] },
-          type: 'Opaque',
-          data,
-        },
-      });
+      const body: V1Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace, ownerReferences: [owner] },
+        type: 'Opaque',
+        data,
+      };
+      await this.http.request('POST', corePath('secrets', namespace), body);
       return;
     }
     const same = Object.entries(data).every(([k, v]) => existing.data?.[k] === v);
     if (same) return;
     existing.data = { ...existing.data, ...data };
-    await this.core.replaceNamespacedSecret({ namespace, name, body: existing });
+    await this.http.request('PUT', corePath('secrets', namespace, name), existing);
+  }
+
+  async createEvent(namespace: string, event: CoreV1Event): Promise<void> {
+    await this.http.request('POST', corePath('events', namespace), {
+      apiVersion: 'v1',
+      kind: 'Event',
+      ...event,
+    });
+  }
+
+  getLease(namespace: string, name: string): Promise<Lease | undefined> {
+    return orUndefinedWhenMissing(this.http.request<Lease>('GET', leasePath(namespace, name)));
+  }
+
+  createLease(lease: Lease): Promise<Lease> {
+    const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...lease };
+    return this.http.request<Lease>('POST', leasePath(lease.metadata.namespace), body);
+  }
+
+  /** PUT of the Lease; 409 when another replica wrote it since it was read. */
+  replaceLease(lease: Lease): Promise<Lease> {
+    const { namespace, name } = lease.metadata;
+    return this.http.request<Lease>('PUT', leasePath(namespace, name), lease);
+  }
+
+  close(): void {
+    this.http.close();
+  }
+}
+
+async function orUndefinedWhenMissing<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
   }
 }
 

@@ -3,8 +3,8 @@
 // duration, measured on our own clock from when we last saw the record change (clock skew between
 // replicas then does not matter); the holder renews every retry period and gives up leadership if
 // it could not renew before the renew deadline.
-import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
+import { isConflict, type KubeApi, type Lease } from './kube-api.js';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -35,32 +35,15 @@ export function mayAcquire(
   return nowMs > observedAtMs + durationMs;
 }
 
-function isStatus(e: unknown, code: number): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
-}
-
 /**
  * A Lease's acquireTime and renewTime are MicroTime: the API server parses them with exactly six
- * fractional digits (RFC3339Micro) and refuses the three of Date.toISOString(), which
- * client-node's serializer calls (400 "cannot parse \".791Z\" as \".000000\""). So every time
- * we send, including those read back from the server, goes out through this subclass.
+ * fractional digits (RFC3339Micro) and refuses the three of Date.toISOString().
  */
-class MicroTime extends Date {
-  override toISOString(): string {
-    return super.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-  }
-}
-
-function microTime(ms: number): Date {
-  return new MicroTime(ms);
-}
-
-function asMicroTime(t: Date | undefined): Date | undefined {
-  return t === undefined ? undefined : microTime(new Date(t).getTime());
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
   private readonly leaseDurationSeconds: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -70,11 +53,10 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    kc: KubeConfig,
+    private readonly api: KubeApi,
     private readonly options: LeaderElectionOptions,
     private readonly log: Logger,
   ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
     this.leaseDurationSeconds = options.leaseDurationSeconds ?? 15;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
@@ -121,23 +103,11 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.api.readNamespacedLease({
-        name: this.options.name,
-        namespace: this.options.namespace,
-      });
-      if (lease.spec?.holderIdentity !== this.options.identity) return;
-      lease.spec = {
-        ...lease.spec,
-        holderIdentity: undefined,
-        leaseDurationSeconds: 1,
-        acquireTime: asMicroTime(lease.spec?.acquireTime),
-        renewTime: asMicroTime(lease.spec?.renewTime),
-      };
-      await this.api.replaceNamespacedLease({
-        name: this.options.name,
-        namespace: this.options.namespace,
-        body: lease,
-      });
+      const lease = await this.api.getLease(this.options.namespace, this.options.name);
+      if (lease?.spec?.holderIdentity !== this.options.identity) return;
+      const { holderIdentity: _released, ...rest } = lease.spec;
+      lease.spec = { ...rest, leaseDurationSeconds: 1 };
+      await this.api.replaceLease(lease);
       this.log.info('released the lease', { lease: this.options.name });
     } catch (e) {
       this.log.warn('could not release the lease', { error: (e as Error).message });
@@ -147,31 +117,29 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { name, namespace, identity } = this.options;
     const now = Date.now();
-    let lease: V1Lease;
+    let lease: Lease | undefined;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.api.getLease(namespace, name);
     } catch (e) {
-      if (!isStatus(e, 404)) {
-        this.log.warn('reading the lease failed', { error: (e as Error).message });
-        return false;
-      }
+      this.log.warn('reading the lease failed', { error: (e as Error).message });
+      return false;
+    }
+    if (!lease) {
       try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: {
-              holderIdentity: identity,
-              leaseDurationSeconds: this.leaseDurationSeconds,
-              acquireTime: microTime(now),
-              renewTime: microTime(now),
-              leaseTransitions: 0,
-            },
+        await this.api.createLease({
+          metadata: { name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: this.leaseDurationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
           },
         });
         return true;
       } catch (createError) {
-        if (!isStatus(createError, 409)) {
+        // 409: another replica created it first.
+        if (!isConflict(createError)) {
           this.log.warn('creating the lease failed', { error: (createError as Error).message });
         }
         return false;
@@ -181,7 +149,7 @@ export class LeaderElector {
     const record: LeaseRecord = {
       holderIdentity: spec.holderIdentity,
       leaseDurationSeconds: spec.leaseDurationSeconds,
-      renewTime: spec.renewTime ? new Date(spec.renewTime).toISOString() : undefined,
+      renewTime: spec.renewTime,
       leaseTransitions: spec.leaseTransitions,
     };
     const key = JSON.stringify(record);
@@ -193,16 +161,16 @@ export class LeaderElector {
       holderIdentity: identity,
       leaseDurationSeconds: this.leaseDurationSeconds,
       renewTime: microTime(now),
-      acquireTime: changingHands ? microTime(now) : asMicroTime(spec.acquireTime),
+      acquireTime: changingHands ? microTime(now) : spec.acquireTime,
       leaseTransitions:
         (spec.leaseTransitions ?? 0) + (changingHands && spec.holderIdentity ? 1 : 0),
     };
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body: lease });
+      await this.api.replaceLease(lease);
       return true;
     } catch (e) {
       // 409: someone else wrote the lease since we read it; try again next period.
-      if (!isStatus(e, 409))
+      if (!isConflict(e))
         this.log.warn('updating the lease failed', { error: (e as Error).message });
       return false;
     }

@@ -57,10 +57,7 @@ function secretTarget(api: KubeApi): WatchTarget<V1Secret> {
   return {
     name: 'secrets',
     path: (ns) => (ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`),
-    list: (ns) =>
-      ns === undefined
-        ? api.core.listSecretForAllNamespaces()
-        : api.core.listNamespacedSecret({ namespace: ns }),
+    list: (ns) => api.listSecrets(ns),
   };
 }
 
@@ -114,7 +111,7 @@ export class Manager {
       directories: new TypedCache<MirroredDirectory>(this.watches.directories),
       secrets: this.watches.secrets,
       runtimes: this.runtimes,
-      events: new EventRecorder(this.api.core, o.log, identity),
+      events: new EventRecorder(this.api, o.log, identity),
       log: o.log,
       metrics: o.metrics,
       enqueue: {
@@ -138,7 +135,7 @@ export class Manager {
       ),
     };
     this.elector = o.leaderElection
-      ? new LeaderElector(o.kc, { ...o.leaderElection, identity }, o.log)
+      ? new LeaderElector(this.api, { ...o.leaderElection, identity }, o.log)
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
       for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`) ?? []) this.changed.add(key);
@@ -219,6 +216,7 @@ export class Manager {
     await this.runtimes.stopAll();
     await this.elector?.release();
     await Promise.all(Object.values(this.watches).map((w) => w.stop()));
+    this.api.close();
   }
 
   private enqueue(queue: WorkQueue, key: string, afterMs?: number): void {

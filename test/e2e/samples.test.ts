@@ -1,6 +1,6 @@
-// The samples on a real kube-apiserver against the real two-site lab, with the operator as a
-// child process and a real cephfs-mirror daemon: Ready everywhere, a snapshot crosses sites,
-// and deleting each object undoes its effect in Ceph.
+// The samples on a real kube-apiserver against the real two-site lab, with the operator as it
+// ships (the one-file bundle) in a child process and a real cephfs-mirror daemon: Ready
+// everywhere, a snapshot crosses sites, and deleting each object undoes its effect in Ceph.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CephFS } from 'cephfs-js';
@@ -45,7 +45,7 @@ before(async () => {
     .map((s) => connectionSecretYaml(`ceph-${s.name}`, NS, s))
     .join('---\n');
   await kubectl(kube, ['apply', '-f', '-'], secrets);
-  operator = startOperator(kube);
+  operator = startOperator(kube, [], {}, 'built');
 });
 
 after(async () => {

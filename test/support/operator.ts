@@ -1,7 +1,7 @@
 // The operator as a child process (`tsx src/main.ts run`), as it runs in a cluster, so tests can
 // kill it at any point and start another.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeHandle } from './kube.js';
@@ -17,12 +17,31 @@ export interface OperatorProcess {
 }
 
 let counter = 0;
+let bundlePath: string | undefined;
 
 /**
- * `source` runs src/main.ts through tsx (tests: always the code as it is); `built` runs
- * dist/main.js as the image does (benchmarks: memory without the TypeScript loader).
+ * `source` runs src/main.ts through tsx; `built` runs the operator as it ships (the one-file
+ * bundle of scripts/bundle-operator.ts, no TypeScript loader in the process), bundled from the
+ * current sources once per test process, into a file of its own so that parallel runs and a
+ * stale dist/ do not matter.
  */
 export type OperatorEntry = 'source' | 'built';
+
+function currentBundle(): string {
+  bundlePath ??= bundleNow(join('.lab', 'operator-bundles', `main-${process.pid}.js`));
+  return bundlePath;
+}
+
+function bundleNow(outfile: string): string {
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-operator.ts', outfile], {
+    stdio: 'inherit',
+  });
+  process.once('exit', () => {
+    rmSync(outfile, { force: true });
+    rmSync(`${outfile}.map`, { force: true });
+  });
+  return outfile;
+}
 
 export function startOperator(
   kube: KubeHandle,
@@ -37,7 +56,7 @@ export function startOperator(
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      ...(entry === 'built' ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts']),
+      ...(entry === 'built' ? [currentBundle()] : ['--import', 'tsx', 'src/main.ts']),
       'run',
       '--kubeconfig',
       kube.kubeconfigPath,
