@@ -8,7 +8,12 @@
 // apiserver named by KUBE_LAB_ROOT or a private one; the operator is a child process
 // (`src/main.ts run`), as in the end-to-end tests. Everything it started is stopped at the end.
 //
-// BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000.
+// BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000; BENCH_COUNTS=10000
+// (comma-separated) names the counts; BENCH_MODULE=0 skips the mgr module side (for trying
+// operator changes; the published numbers come from a full run); BENCH_HOLD_SECONDS=N keeps the
+// operator running N seconds after the last run, to look at it (e.g. a heap snapshot through
+// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the operator inherits). The operator runs with the
+// Node.js options of the shipped image (OPERATOR_NODE_OPTIONS in test/support/operator.ts).
 import { describeMachine } from './machine.js';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -54,7 +59,12 @@ import { waitFor } from '../test/support/wait.js';
 const MACHINE_SETUP =
   'kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: one mon, one mgr, one memstore OSD, 2 cephfs-mirror daemons, no peer, shared with other work';
 const SMALL = process.env['BENCH_SCALE'] === 'small';
-const COUNTS = SMALL ? [100, 500] : [1_000, 10_000];
+const COUNTS = process.env['BENCH_COUNTS']
+  ? process.env['BENCH_COUNTS'].split(',').map(Number)
+  : SMALL
+    ? [100, 500]
+    : [1_000, 10_000];
+const WITH_MODULE = process.env['BENCH_MODULE'] !== '0';
 const CONCURRENCY = 32;
 /** How long the operator gets to make N objects Ready before the run is reported as unfinished. */
 const OPERATOR_CAP_MS = SMALL ? 120_000 : 300_000;
@@ -166,13 +176,21 @@ async function daemonsHold(): Promise<number> {
 interface MemoryUse {
   rssMiB: number;
   hwmMiB: number;
+  /** V8 heap in use (prom-client's nodejs_heap_size_used_bytes): what RSS holds beyond code. */
+  heapUsedMiB: number;
 }
 
-function memoryOf(pid: number): MemoryUse {
+async function memoryOf(pid: number, port: number): Promise<MemoryUse> {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number =>
     Number.parseInt(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN', 10);
-  return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN);
+  return {
+    rssMiB: kib('VmRSS') / 1024,
+    hwmMiB: kib('VmHWM') / 1024,
+    heapUsedMiB: heapUsed / 2 ** 20,
+  };
 }
 
 /** The operator's /metrics port, from its JSON log line "operator starting". */
@@ -278,7 +296,7 @@ async function operatorRun(
     .map((t) => t - started)
     .sort((x, y) => x - y);
   await daemonWatch;
-  const memory = memoryOf(op.pid);
+  const memory = await memoryOf(op.pid, port);
   const after = await reconcileStats(port);
   const result: OperatorResult = {
     n,
@@ -413,12 +431,17 @@ async function main(): Promise<void> {
       results.push(r);
     }
     await tracker.stop();
+    const holdSeconds = Number(process.env['BENCH_HOLD_SECONDS'] ?? 0);
+    if (holdSeconds > 0) {
+      console.error(`holding the operator (pid ${op.pid}) for ${holdSeconds} s`);
+      await sleep(holdSeconds * 1000);
+    }
     // The last run's objects stay (their finalizers would need the operator); the operator goes
     // and the Ceph side is reset directly, as between the module's runs.
     await op.stop();
     op = undefined;
     await enableMirroring(rados, site.fsName);
-    for (const n of COUNTS) {
+    for (const n of WITH_MODULE ? COUNTS : []) {
       const m = await moduleRun(n);
       console.error(`module ${n}: ${JSON.stringify(m)}`);
       moduleResults.set(n, m);
@@ -461,7 +484,7 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(
-    '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS (peak) | delete all until gone |',
+    '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS (peak; heap used) | delete all until gone |',
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
@@ -469,7 +492,7 @@ async function main(): Promise<void> {
     console.log(
       `| ${count(r.n)} | ${secs(r.createdMs)} | ${r.halfMs === undefined ? 'not reached' : secs(r.halfMs)} | ${r.daemonsMs === undefined ? 'not seen' : secs(r.daemonsMs)} | ` +
         `${count(r.reconciles.count)} (${mean.toFixed(1)} ms) | ${count(r.reconciles.errors)} | ` +
-        `${r.memory.rssMiB.toFixed(0)} MiB (${r.memory.hwmMiB.toFixed(0)} MiB) | ` +
+        `${r.memory.rssMiB.toFixed(0)} MiB (${r.memory.hwmMiB.toFixed(0)} MiB; ${r.memory.heapUsedMiB.toFixed(0)} MiB) | ` +
         `${r.deleteMs === undefined ? 'not measured' : secs(r.deleteMs)} |`,
     );
   }

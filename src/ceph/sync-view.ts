@@ -63,6 +63,11 @@ export class SyncViewer {
     private readonly fsName: string,
   ) {}
 
+  /** The FSMap's peers changed (one added or removed): read them again on the next view. */
+  forgetPeers(): void {
+    this.fsmap = undefined;
+  }
+
   async view(path: string): Promise<PeerSyncView[]> {
     if (this.closed) return [];
     const peers = await this.currentPeers();

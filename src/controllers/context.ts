@@ -52,6 +52,19 @@ export interface ControllerContext {
   declaredBy(mirrorKey: string, path: string): string[];
 }
 
+/** Keys of the MirroredDirectory objects that refer to the CephFSMirror `mirrorKey`. */
+export function directoryKeysOf(
+  directories: TypedCache<MirroredDirectory>,
+  mirrorKey: string,
+): string[] {
+  const i = mirrorKey.indexOf('/');
+  const name = mirrorKey.slice(i + 1);
+  return directories
+    .list(mirrorKey.slice(0, i))
+    .filter((d) => d.spec.mirrorRef?.name === name)
+    .map((d) => objectKey(d.metadata));
+}
+
 /** The key of the CephFSMirror an object refers to (same namespace). */
 export function mirrorKeyOf(obj: MirrorPeer | MirroredDirectory): string {
   return objectKey({ namespace: obj.metadata.namespace, name: obj.spec.mirrorRef.name });

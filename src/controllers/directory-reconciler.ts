@@ -19,6 +19,7 @@ import {
   type DirectoryPhase,
   type MirroredDirectory,
   type MirroredDirectoryStatus,
+  type PeerSyncStatus,
 } from './resources.js';
 import { notReadyStatus, readyCondition, type Problem } from './status-helpers.js';
 
@@ -152,9 +153,13 @@ export class DirectoryReconciler {
     } else {
       this.passingSince.delete(key);
     }
-    await this.report(dir, path, status, runtime);
-    // A mirrored directory looks again now and then so its sync view follows new snapshots.
-    return status.state === 'mapped' ? { requeueAfterMs: SYNC_VIEW_REFRESH_MS } : undefined;
+    const peers = await this.report(dir, path, status, runtime);
+    // A mirrored directory looks again now and then so its sync view follows new snapshots; with
+    // no peer there is nothing to follow (a peer's arrival re-enqueues every directory of the
+    // mirror), and 10,000 directories then cost no timers and no periodic reconciles.
+    return status.state === 'mapped' && peers.length > 0
+      ? { requeueAfterMs: SYNC_VIEW_REFRESH_MS }
+      : undefined;
   }
 
   /** The object owning a path among this mirror's declarations: the oldest one. */
@@ -185,7 +190,7 @@ export class DirectoryReconciler {
     path: string,
     s: DirectoryStatus,
     runtime: MirrorRuntime,
-  ): Promise<void> {
+  ): Promise<PeerSyncStatus[]> {
     const phase = PHASE_OF[s.state];
     const ready = s.state === 'mapped';
     // The sync view is computed in the background; this status carries the latest one, and its
@@ -235,6 +240,7 @@ export class DirectoryReconciler {
       );
     }
     await writeStatus(this.ctx.api, KINDS.directory, dir, next);
+    return peers ?? [];
   }
 
   private async invalid(dir: MirroredDirectory, e: unknown, path?: string): Promise<WorkResult> {

@@ -39,6 +39,13 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 /** Credentials are re-read this often (a rotated token file, an exec plugin's new token). */
 const CREDENTIALS_TTL_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Connections: as many as reconciles run at once (32 for directories), a few kept when idle, and
+ * those closed after a minute unused; each open TLS connection costs memory on both sides.
+ */
+const MAX_SOCKETS = 32;
+const MAX_FREE_SOCKETS = 8;
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
 
 interface Credentials {
   headers: Record<string, string>;
@@ -51,10 +58,7 @@ export class KubeHttp {
   private agent: Agent | undefined;
   private credentials: Credentials | undefined;
 
-  constructor(
-    private readonly kc: KubeConfig,
-    private readonly maxSockets = 64,
-  ) {
+  constructor(private readonly kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig names no current cluster');
     this.server = new URL(cluster.server);
@@ -138,7 +142,9 @@ export class KubeHttp {
     // The TLS material (CA, client certificate) is fixed for the process; the agent keeps it.
     this.agent ??= new Agent({
       keepAlive: true,
-      maxSockets: this.maxSockets,
+      maxSockets: MAX_SOCKETS,
+      maxFreeSockets: MAX_FREE_SOCKETS,
+      timeout: IDLE_SOCKET_TIMEOUT_MS,
       ...(opts.ca ? { ca: opts.ca } : {}),
       ...(opts.cert ? { cert: opts.cert } : {}),
       ...(opts.key ? { key: opts.key } : {}),

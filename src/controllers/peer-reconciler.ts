@@ -7,7 +7,7 @@ import { addPeer, removePeer } from '../ceph/peers.js';
 import { isCephOpError } from '../ceph/errors.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
-import { mirrorKeyOf, type ControllerContext } from './context.js';
+import { directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
 import { secretValue } from './kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
@@ -88,6 +88,7 @@ export class PeerReconciler {
         'PeerAdded',
         `peer ${desired.spec} (${uuid}) added to ${runtime.fsName}`,
       );
+      this.syncViewsChanged(peer, runtime);
     }
     const generation = peer.metadata.generation;
     let conditions = readyCondition(
@@ -199,9 +200,18 @@ export class PeerReconciler {
           'PeerRemoved',
           `peer ${uuid} removed from ${runtime.fsName}`,
         );
+        this.syncViewsChanged(peer, runtime);
       }
     }
     await removeFinalizer(this.ctx.api, KINDS.peer, peer);
     return;
+  }
+
+  /** The directories' sync views gain or lose a peer: recompute them and update each status. */
+  private syncViewsChanged(peer: MirrorPeer, runtime: MirrorRuntime): void {
+    runtime.syncViews.peersChanged();
+    for (const key of directoryKeysOf(this.ctx.directories, mirrorKeyOf(peer))) {
+      this.ctx.enqueue.directory(key);
+    }
   }
 }

@@ -27,6 +27,12 @@ export class SyncViewCache {
     return this.views.get(path)?.peers;
   }
 
+  /** A peer was added or removed: every cached view is out of date. */
+  peersChanged(): void {
+    this.viewer.forgetPeers();
+    for (const cached of this.views.values()) cached.at = 0;
+  }
+
   forget(path: string): void {
     this.views.delete(path);
     this.pending.delete(path);

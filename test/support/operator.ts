@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LAUNCHER } from '../../scripts/bundle-operator.js';
 import type { KubeHandle } from './kube.js';
 
 export interface OperatorProcess {
@@ -20,27 +21,25 @@ let counter = 0;
 let bundlePath: string | undefined;
 
 /**
- * `source` runs src/main.ts through tsx; `built` runs the operator as it ships (the one-file
- * bundle of scripts/bundle-operator.ts, no TypeScript loader in the process), bundled from the
- * current sources once per test process, into a file of its own so that parallel runs and a
- * stale dist/ do not matter.
+ * `source` runs src/main.ts through tsx; `built` runs the operator as it ships (the launcher and
+ * one-file bundle of scripts/bundle-operator.ts, no TypeScript loader in the process), bundled
+ * from the current sources once per test process, into a directory of its own so that parallel
+ * runs and a stale dist/ do not matter.
  */
 export type OperatorEntry = 'source' | 'built';
 
+/** The launcher of a bundle of the current sources, made once per test process. */
 function currentBundle(): string {
-  bundlePath ??= bundleNow(join('.lab', 'operator-bundles', `main-${process.pid}.js`));
+  bundlePath ??= bundleNow(join('.lab', 'operator-bundles', String(process.pid)));
   return bundlePath;
 }
 
-function bundleNow(outfile: string): string {
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-operator.ts', outfile], {
+function bundleNow(outDir: string): string {
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-operator.ts', outDir], {
     stdio: 'inherit',
   });
-  process.once('exit', () => {
-    rmSync(outfile, { force: true });
-    rmSync(`${outfile}.map`, { force: true });
-  });
-  return outfile;
+  process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
+  return join(outDir, LAUNCHER);
 }
 
 export function startOperator(
@@ -53,10 +52,12 @@ export function startOperator(
   mkdirSync(logDir, { recursive: true });
   const logPath = join(logDir, `operator-${process.pid}-${++counter}.log`);
   const log = createWriteStream(logPath);
+  const [command, ...entryArgs] =
+    entry === 'built' ? [currentBundle()] : [process.execPath, '--import', 'tsx', 'src/main.ts'];
   const child: ChildProcess = spawn(
-    process.execPath,
+    command as string,
     [
-      ...(entry === 'built' ? [currentBundle()] : ['--import', 'tsx', 'src/main.ts']),
+      ...entryArgs,
       'run',
       '--kubeconfig',
       kube.kubeconfigPath,
