@@ -9,6 +9,9 @@ COPY package.json package-lock.json tsconfig*.json ./
 COPY addons ./addons
 RUN npm ci --no-audit --no-fund
 COPY src ./src
+COPY scripts/bundle-operator.ts ./scripts/
+# dist/: the one-file bundle and its launcher (scripts/bundle-operator.ts); node_modules keeps
+# only what the addons load at run time after the prune.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -22,5 +25,6 @@ COPY --from=build /src/addons ./addons
 COPY --from=build /src/dist ./dist
 ENV NODE_ENV=production
 USER 65532:65532
-ENTRYPOINT ["node", "dist/main.js"]
+# The launcher runs node with the operator's memory settings (docs/benchmarks.md).
+ENTRYPOINT ["/app/dist/cephfs-mirror-operator"]
 CMD ["run"]
