@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs (real Ceph Pacific, its dev headers, etcd, and the
-# toolchain that builds kube-apiserver from Debian's source). Quick when everything is present.
+# toolchain that builds kube-apiserver from Debian's source, the Go packages of the chart renderer).
+# Quick when everything is present.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,8 @@ packages=(
   librados-dev libcephfs-dev python3-rados python3-cephfs
   g++ make python3
   etcd-server golang-go rsync golang-github-modern-go-reflect2-dev openssl
+  # deploy/helm/render (the chart renderer the Helm chart's test uses)
+  golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
 )
 
 missing=()

@@ -23,12 +23,26 @@ import {
 } from '../owned-process.js';
 import { apiserverBinaryPath, etcdBinaryPath } from './paths.js';
 
+/**
+ * A second identity every lab apiserver accepts: the ServiceAccount that the Helm chart's default
+ * release (`cephfs-mirror-operator` in `cephfs-mirror-system`) runs as, authenticated by a static
+ * token because there is no controller-manager to issue ServiceAccount tokens. RBAC treats it as
+ * that ServiceAccount; it may do nothing until a test binds roles to it (test/e2e/helm-chart).
+ * The tokens file is read only at start, so the identity is always there, fixed.
+ */
+export const CHART_SERVICE_ACCOUNT = {
+  namespace: 'cephfs-mirror-system',
+  name: 'cephfs-mirror-operator',
+} as const;
+
 export interface KubeHandle {
   /** https://127.0.0.1:<port> */
   url: string;
   /** Bearer token of `admin` (group system:masters). */
   token: string;
   kubeconfigPath: string;
+  /** A kubeconfig authenticating as CHART_SERVICE_ACCOUNT (its token is only in that file). */
+  serviceAccountKubeconfigPath: string;
   /** PEM file that verifies the apiserver's self-signed serving certificate. */
   caPath: string;
   pids: { etcd: number; apiserver: number };
@@ -66,6 +80,7 @@ interface KubeState {
   url: string;
   token: string;
   kubeconfigPath: string;
+  serviceAccountKubeconfigPath: string;
   caPath: string;
   ports: { etcdClient: number; etcdPeer: number; apiserver: number };
 }
@@ -78,6 +93,7 @@ const ENTRIES = [
   'sa.key',
   'tokens.csv',
   'kubeconfig',
+  'chart-sa.kubeconfig',
   'pids',
   'logs',
 ];
@@ -91,6 +107,7 @@ interface Layout {
   saKey: string;
   tokens: string;
   kubeconfig: string;
+  serviceAccountKubeconfig: string;
   etcdPid: string;
   apiserverPid: string;
   etcdLog: string;
@@ -118,6 +135,7 @@ function layout(rootArg: string): Layout {
     saKey: join(root, 'sa.key'),
     tokens: join(root, 'tokens.csv'),
     kubeconfig: join(root, 'kubeconfig'),
+    serviceAccountKubeconfig: join(root, 'chart-sa.kubeconfig'),
     etcdPid: join(root, 'pids', 'etcd.pid'),
     apiserverPid: join(root, 'pids', 'kube-apiserver.pid'),
     etcdLog: join(root, 'logs', 'etcd.log'),
@@ -179,7 +197,15 @@ async function startOnce(
   const deadline = Date.now() + opts.timeoutMs;
 
   const token = randomBytes(24).toString('hex');
-  writeFileSync(l.tokens, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 });
+  const saToken = randomBytes(24).toString('hex');
+  const sa = CHART_SERVICE_ACCOUNT;
+  writeFileSync(
+    l.tokens,
+    `${token},admin,admin,"system:masters"\n` +
+      `${saToken},system:serviceaccount:${sa.namespace}:${sa.name},chart-sa,` +
+      `"system:serviceaccounts,system:serviceaccounts:${sa.namespace}"\n`,
+    { mode: 0o600 },
+  );
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(l.saKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
 
@@ -241,8 +267,16 @@ async function startOnce(
 
   // With --cert-dir the apiserver writes a self-signed serving cert followed by its CA.
   const caPath = join(l.certDir, 'apiserver.crt');
-  writeKubeconfig(l.kubeconfig, url, token, caPath);
-  const state: KubeState = { url, token, kubeconfigPath: l.kubeconfig, caPath, ports };
+  writeKubeconfig(l.kubeconfig, url, token, caPath, 'admin');
+  writeKubeconfig(l.serviceAccountKubeconfig, url, saToken, caPath, sa.name);
+  const state: KubeState = {
+    url,
+    token,
+    kubeconfigPath: l.kubeconfig,
+    serviceAccountKubeconfigPath: l.serviceAccountKubeconfig,
+    caPath,
+    ports,
+  };
   writeFileSync(l.state, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   return { ...stateToHandle(l, state), pids: { etcd, apiserver } };
 }
@@ -285,6 +319,8 @@ async function runningHandle(l: Layout): Promise<KubeHandle | undefined> {
   const state = readState(l);
   const status = await kubeStatus(l.root);
   if (!state || !status.ready || !status.etcd.alive || status.etcd.pid === undefined) return;
+  // Started by a version without the ServiceAccount identity: restart it.
+  if (!state.serviceAccountKubeconfigPath) return;
   if (status.apiserver.pid === undefined) return;
   return {
     ...stateToHandle(l, state),
@@ -297,6 +333,7 @@ function stateToHandle(l: Layout, s: KubeState): Omit<KubeHandle, 'pids'> {
     url: s.url,
     token: s.token,
     kubeconfigPath: s.kubeconfigPath,
+    serviceAccountKubeconfigPath: s.serviceAccountKubeconfigPath,
     caPath: s.caPath,
     root: l.root,
   };
@@ -315,13 +352,19 @@ function processStatus(pidFile: string, markers: string[]): ProcessStatus {
   return { pid, alive: pid !== undefined && isOwnedProcess(pid, markers) };
 }
 
-function writeKubeconfig(path: string, url: string, token: string, caPath: string): void {
+function writeKubeconfig(
+  path: string,
+  url: string,
+  token: string,
+  caPath: string,
+  user: string,
+): void {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'lab', cluster: { server: url, 'certificate-authority': caPath } }],
-    users: [{ name: 'admin', user: { token } }],
-    contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'admin', namespace: 'default' } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'lab', context: { cluster: 'lab', user, namespace: 'default' } }],
     'current-context': 'lab',
   };
   writeFileSync(path, stringify(config), { mode: 0o600 });

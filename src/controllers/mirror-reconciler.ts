@@ -1,9 +1,10 @@
 // CephFSMirror: connect to the cluster, make sure mirroring is enabled on the filesystem, run
 // its engine, publish a bootstrap token when asked, apply the unmanaged-directories policy, and
 // report instances and directory counts. Deletion waits for the mirror's peers and directories to
-// be gone, then disables mirroring.
+// be gone, then disables mirroring (unless the mgr module holds the filesystem: then it undoes
+// nothing).
 import { createBootstrapToken } from '../ceph/bootstrap.js';
-import { disableMirroring } from '../ceph/filesystem.js';
+import { disableMirroring, isMgrModuleConflict } from '../ceph/filesystem.js';
 import { normalizeDirectoryPath } from '../reconcile/index.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
@@ -75,6 +76,16 @@ export class MirrorReconciler {
         'MirroringEnabled',
         `mirroring enabled on filesystem ${spec.fsName}`,
       );
+      if (runtime.tookOverFromMgrModule) {
+        const n = runtime.engine.trackedPaths().length;
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'MgrModuleDisabled',
+          `disabled the Ceph mgr "mirroring" module and took over filesystem ${spec.fsName} ` +
+            `with the ${n} director${n === 1 ? 'y' : 'ies'} of its directory map`,
+        );
+      }
       this.enqueueDependents(mirror);
     }
     try {
@@ -288,12 +299,29 @@ export class MirrorReconciler {
     const settings = this.connectionSettings(mirror);
     let runtime = this.ctx.runtimes.get(key);
     if (!runtime && !('reason' in settings)) {
-      runtime = await this.ctx.runtimes.ensure(key, {
-        connection: settings,
-        fsName: mirror.spec.filesystem,
-        tunables: {},
-        takeOverFromMgrModule: mirror.spec.takeOverFromMgrModule === true,
-      });
+      try {
+        runtime = await this.ctx.runtimes.ensure(key, {
+          connection: settings,
+          fsName: mirror.spec.filesystem,
+          tunables: {},
+          takeOverFromMgrModule: mirror.spec.takeOverFromMgrModule === true,
+        });
+      } catch (e) {
+        if (!isMgrModuleConflict(e)) throw e;
+        // The module drives the filesystem and the mirror was refused (or the module has taken it
+        // back): nothing in Ceph is the operator's to undo, and the directories' finalizers wait
+        // for this object to go (they cannot release anything without an engine either).
+        this.ctx.events.record(
+          mirror,
+          'Warning',
+          'MirroringLeftToMgrModule',
+          `the Ceph mgr "mirroring" module is enabled: mirroring of ${mirror.spec.filesystem} ` +
+            'and its directory map are left to it',
+        );
+        this.tokensWritten.delete(key);
+        await removeFinalizer(this.ctx.api, KINDS.mirror, mirror);
+        return;
+      }
       this.enqueueDependents(mirror);
     }
     const waiting = this.dependents(mirror).length;

@@ -33,6 +33,8 @@ export interface MirrorRuntime {
   readonly rados: Rados;
   readonly engine: MirrorEngine;
   readonly filesystem: CephFilesystem;
+  /** True when this start disabled the mgr `mirroring` module to take the filesystem over. */
+  readonly tookOverFromMgrModule: boolean;
   /** Per-directory snapshot comparison with each peer, refreshed in the background. */
   readonly syncViews: SyncViewCache;
   /** Runs `fn` after every earlier call for this mirror: peer changes must not interleave. */
@@ -137,7 +139,9 @@ export class MirrorRuntimes {
           );
         }
       }
-      if ((await ensureMgrModuleOff(rados, spec.takeOverFromMgrModule)) === 'disabled') {
+      const tookOverFromMgrModule =
+        (await ensureMgrModuleOff(rados, spec.takeOverFromMgrModule)) === 'disabled';
+      if (tookOverFromMgrModule) {
         this.log.warn('disabled the Ceph mgr mirroring module to take over', { mirror: key });
       }
       const filesystem = await enableMirroring(rados, spec.fsName);
@@ -170,6 +174,7 @@ export class MirrorRuntimes {
         rados,
         engine,
         filesystem,
+        tookOverFromMgrModule,
         syncViews: new SyncViewCache(new SyncViewer(rados, spec.fsName)),
         serial,
         fingerprint: fp,

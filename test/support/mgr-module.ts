@@ -7,7 +7,7 @@
 // the module demonstrably answers (or demonstrably no longer does).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Rados } from 'rados-js';
-import { CommandError, mgrCommand, monCommand } from '../../src/ceph/mon.js';
+import { CommandError, mgrCommand, monCommand, monCommandJson } from '../../src/ceph/mon.js';
 import { mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
 import { waitFor } from './wait.js';
 
@@ -57,18 +57,74 @@ export async function disableMgrMirroringModule(rados: Rados, timeoutMs = 90_000
   await monCommand(rados, { prefix: 'mgr module disable', module: MODULE });
   await waitFor(
     `the mgr ${MODULE} module to unload`,
+    async () => !(await mgrMirroringModuleLoaded(rados)),
+    timeoutMs,
+    500,
+  );
+}
+
+/**
+ * Enables the module and, through it, mirroring of `fsName` (`fs snapshot mirror enable`: the
+ * module creates the `cephfs_mirror` object and turns mirroring on in the FSMap), as on a cluster
+ * that mirrored with the module before the operator came; waits until it serves the filesystem.
+ */
+export async function mgrEnableMirroring(
+  rados: Rados,
+  fsName: string,
+  timeoutMs = 90_000,
+): Promise<void> {
+  await monCommand(rados, { prefix: 'mgr module enable', module: MODULE });
+  await waitFor(
+    `the mgr ${MODULE} module to enable mirroring of ${fsName}`,
     async () => {
-      try {
-        await mgrCommand(rados, { prefix: 'fs snapshot mirror daemon status' });
-        return false;
-      } catch (e) {
-        if (isModuleNotLoaded(e)) return true;
-        throw e;
-      }
+      await mgrCommand(rados, { prefix: 'fs snapshot mirror enable', fs_name: fsName });
+      return true;
     },
     timeoutMs,
     500,
   );
+  await waitFor(
+    `the mgr ${MODULE} module to serve filesystem ${fsName}`,
+    async () => {
+      await mgrDistribution(rados, fsName);
+      return true;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/**
+ * Whether the active mgr runs the module: it answers one of the module's commands, or refuses it
+ * with EOPNOTSUPP ("not enabled/loaded"). Other errors (no active mgr yet) are thrown.
+ */
+export async function mgrMirroringModuleLoaded(rados: Rados): Promise<boolean> {
+  try {
+    await mgrCommand(rados, { prefix: 'fs snapshot mirror daemon status' });
+    return true;
+  } catch (e) {
+    if (isModuleNotLoaded(e)) return false;
+    throw e;
+  }
+}
+
+/** The modules the MgrMap (`mgr dump`) lists as enabled. */
+export async function mgrMapModules(rados: Rados): Promise<string[]> {
+  const map = await monCommandJson<{ modules?: unknown }>(rados, { prefix: 'mgr dump' });
+  return Array.isArray(map.modules) ? map.modules.map(String) : [];
+}
+
+/**
+ * When the active mgr became active (`mgr dump` `active_change`), in ms since the epoch: a mgr
+ * that respawned to drop a module is a new active one, so this moves on.
+ */
+export async function mgrActiveSince(rados: Rados): Promise<number> {
+  const map = await monCommandJson<{ active_change?: unknown }>(rados, { prefix: 'mgr dump' });
+  // e.g. "2026-11-26T04:05:53.757123+0000": Date.parse wants the offset as +00:00.
+  const text = String(map.active_change).replace(/([+-]\d\d)(\d\d)$/, '$1:$2');
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) throw new Error(`mgr dump: unreadable active_change ${text}`);
+  return ms;
 }
 
 export async function mgrAddDirectory(rados: Rados, fsName: string, path: string): Promise<void> {

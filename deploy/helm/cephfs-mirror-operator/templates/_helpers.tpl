@@ -10,21 +10,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/name: {{ include "cmo.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
-{{/* The rules the operator needs on the namespaces it watches: nothing more. */}}
+{{/*
+The rules the operator needs on the namespaces it watches, and nothing more: each verb is a call the
+operator makes (src/controllers/kube-api.ts, events.ts, the informers). test/e2e/helm-chart.test.ts
+runs the operator as this ServiceAccount and fails on any 403; add a verb here when the operator
+starts using one (e.g. patch).
+*/}}
 {{- define "cmo.watchRules" -}}
 - apiGroups: [mirror.cephfs.io]
   resources: [cephfsmirrors, mirrorpeers, mirroreddirectories]
-  verbs: [get, list, watch, update, patch]
+  verbs: [get, list, watch, update]   # update: adding and removing our finalizer
 - apiGroups: [mirror.cephfs.io]
   resources: [mirroreddirectories]
   verbs: [create]          # unmanagedDirectories: Adopt
 - apiGroups: [mirror.cephfs.io]
   resources: [cephfsmirrors/status, mirrorpeers/status, mirroreddirectories/status]
-  verbs: [get, update, patch]
+  verbs: [update]
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, update]   # create/update: bootstrap token Secrets
-- apiGroups: ["", events.k8s.io]
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end -}}
