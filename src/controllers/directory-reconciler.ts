@@ -231,7 +231,10 @@ export class DirectoryReconciler {
       ...(peers && peers.length > 0 ? { peers } : {}),
       conditions,
     };
-    if (ready && dir.status?.instanceID !== s.instanceId) {
+    // Acquired: on becoming Ready, or on moving to another daemon while Ready. (A status written
+    // while associating already names the instance, so the instance alone does not tell.)
+    const wasReady = dir.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    if (ready && (!wasReady || dir.status?.instanceID !== s.instanceId)) {
       this.ctx.events.record(
         dir,
         'Normal',

@@ -37,7 +37,9 @@ before(async () => {
 
 after(async () => {
   api?.close();
-  if (kube) await kubectl(kube, ['delete', 'namespace', NS, '--wait=false']);
+  // Gone before the next file's operator starts (it would take up these objects, which name a
+  // mirror that does not exist).
+  if (kube) await kubectl(kube, ['delete', 'namespace', NS, '--wait=true', '--timeout=120s']);
 });
 
 test('custom objects: create, get, list, replace; a missing one reads as undefined', async () => {
