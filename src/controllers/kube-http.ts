@@ -70,16 +70,11 @@ export class KubeHttp {
   }
 
   /** Sends one request; resolves with the parsed JSON answer, rejects with KubeApiError. */
-  async request<T>(
-    method: HttpMethod,
-    path: string,
-    body?: unknown,
-    contentType = 'application/json',
-  ): Promise<T> {
+  async request<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
-      const options = await this.options(method, path, payload, contentType);
+      const options = await this.options(method, path, payload);
       try {
         return (await send(options, payload)) as T;
       } catch (e) {
@@ -108,7 +103,6 @@ export class KubeHttp {
     method: HttpMethod,
     path: string,
     payload: Buffer | undefined,
-    contentType: string,
   ): Promise<RequestOptions> {
     const credentials = await this.currentCredentials();
     const headers: Record<string, string | number> = {
@@ -116,7 +110,7 @@ export class KubeHttp {
       accept: 'application/json',
     };
     if (payload) {
-      headers['content-type'] = contentType;
+      headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
     }
     return {
