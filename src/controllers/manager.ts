@@ -245,9 +245,10 @@ export class Manager {
       },
       (key, error, retryInMs) => {
         this.o.metrics.reconcileErrors.inc({ kind });
+        // `object`, not `key`: the logger redacts fields named like credentials (src/log.ts).
         this.log.warn('reconcile failed; will retry', {
           kind,
-          key,
+          object: key,
           retryInMs,
           error: describeApiError(error),
         });

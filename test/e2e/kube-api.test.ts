@@ -31,15 +31,22 @@ function directory(name: string, path: string): MirroredDirectory {
 
 before(async () => {
   kube = await useKube();
-  await kubectl(kube, ['create', 'namespace', NS]);
+  await kubectl(
+    kube,
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }),
+  );
   api = new KubeApi(loadKubeConfig(kube.kubeconfigPath));
 });
 
 after(async () => {
   api?.close();
   // Gone before the next file's operator starts (it would take up these objects, which name a
-  // mirror that does not exist).
-  if (kube) await kubectl(kube, ['delete', 'namespace', NS, '--wait=true', '--timeout=120s']);
+  // mirror that does not exist). The namespace stays, empty: the lab runs no controller-manager,
+  // so a deleted namespace would never finish terminating.
+  if (!kube) return;
+  await kubectl(kube, ['-n', NS, 'delete', 'mirroreddirectories', '--all', '--wait=true']);
+  await kubectl(kube, ['-n', NS, 'delete', 'secret,lease', '--all', '--wait=true']);
 });
 
 test('custom objects: create, get, list, replace; a missing one reads as undefined', async () => {

@@ -304,10 +304,10 @@ test('without takeOverFromMgrModule the mirror is refused and the module and its
     'three refusals in a row',
     () =>
       operatorLog(operator).filter(
-        // (The log line's `key` field is redacted: its name looks like a credential's.)
         (l) =>
           l['message'] === 'reconcile failed; will retry' &&
           l['kind'] === 'CephFSMirror' &&
+          l['object'] === `${NS}/${MIRROR}` &&
           String(l['error']).includes('mgr "mirroring" module is enabled'),
       ).length >= 3,
     60_000,
