@@ -6,7 +6,7 @@ import type { KubeConfig, KubernetesObject, V1Secret } from '@kubernetes/client-
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { normalizeDirectoryPath } from '../reconcile/index.js';
-import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
+import { TypedCache, directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler } from './directory-reconciler.js';
 import { EventRecorder } from './events.js';
 import { KeyMultimap } from './key-multimap.js';
@@ -283,8 +283,8 @@ export class Manager {
     for (const p of this.ctx.peers.list(ns)) {
       if (p.spec.mirrorRef?.name === name) this.queues.peer.add(objectKey(p.metadata));
     }
-    for (const d of this.ctx.directories.list(ns)) {
-      if (d.spec.mirrorRef?.name === name) this.queues.directory.add(objectKey(d.metadata));
+    for (const key of directoryKeysOf(this.ctx.directories, objectKey(mirror.metadata))) {
+      this.queues.directory.add(key);
     }
   }
 

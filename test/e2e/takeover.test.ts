@@ -229,6 +229,20 @@ function declaredObjects(): object[] {
 }
 
 /** The mirror without the flag and its directories; waits until the mirror is refused. */
+/** A merge patch of the mirror's spec, as a user would `kubectl patch` it. */
+async function patchMirrorSpec(spec: Partial<CephFSMirror['spec']>): Promise<void> {
+  const patch = JSON.stringify({ spec });
+  await kubectl(e2e().kube, [
+    '-n',
+    NS,
+    'patch',
+    `cephfsmirror/${MIRROR}`,
+    '--type=merge',
+    '-p',
+    patch,
+  ]);
+}
+
 async function applyRefused(): Promise<CephFSMirror> {
   const e = e2e();
   await applyObjects(e.kube, [mirrorObject(NS, MIRROR, 'a'), ...declaredObjects()]);
@@ -349,16 +363,7 @@ test('takeOverFromMgrModule: true disables the module and keeps every directory 
   const e = e2e();
   await applyRefused();
   const activeBefore = await mgrActiveSince(e.a);
-  await kubectl(e.kube, [
-    '-n',
-    NS,
-    'patch',
-    `cephfsmirror/${MIRROR}`,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify({ spec: { takeOverFromMgrModule: true, unmanagedDirectories: 'Retain' } }),
-  ]);
+  await patchMirrorSpec({ takeOverFromMgrModule: true, unmanagedDirectories: 'Retain' });
   const mirror = await waitForReady<CephFSMirror>(
     e.kube,
     NS,
@@ -445,17 +450,7 @@ test('takeOverFromMgrModule: true disables the module and keeps every directory 
 });
 
 test('Prune releases the undeclared entry and keeps the declared ones where they are', async () => {
-  const e = e2e();
-  await kubectl(e.kube, [
-    '-n',
-    NS,
-    'patch',
-    `cephfsmirror/${MIRROR}`,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify({ spec: { unmanagedDirectories: 'Prune' } }),
-  ]);
+  await patchMirrorSpec({ unmanagedDirectories: 'Prune' });
   await waitFor(
     `${UNDECLARED} gone from the dir map`,
     async () => !(await dirMapEntries()).has(UNDECLARED),

@@ -40,6 +40,11 @@ export async function enableMgrMirroringModule(
   timeoutMs = 90_000,
 ): Promise<void> {
   await monCommand(rados, { prefix: 'mgr module enable', module: MODULE });
+  await untilModuleServes(rados, fsName, timeoutMs);
+}
+
+/** Until the module's policy for `fsName` has loaded (before, it answers EINVAL "not mirrored"). */
+async function untilModuleServes(rados: Rados, fsName: string, timeoutMs: number): Promise<void> {
   await waitFor(
     `the mgr ${MODULE} module to serve filesystem ${fsName}`,
     async () => {
@@ -83,15 +88,7 @@ export async function mgrEnableMirroring(
     timeoutMs,
     500,
   );
-  await waitFor(
-    `the mgr ${MODULE} module to serve filesystem ${fsName}`,
-    async () => {
-      await mgrDistribution(rados, fsName);
-      return true;
-    },
-    timeoutMs,
-    500,
-  );
+  await untilModuleServes(rados, fsName, timeoutMs);
 }
 
 /**
