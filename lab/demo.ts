@@ -14,6 +14,7 @@ import { CephFS } from 'cephfs-js';
 import { Rados } from 'rados-js';
 import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from './ceph-cluster.js';
 import { connectionSecretYaml } from './k8s-secrets.js';
+import { bundleOperator } from '../scripts/bundle-operator.js';
 import { pickFreePorts } from './ports.js';
 import { kubeStatus, startKube, stopKube, type KubeHandle } from './kube/kube.js';
 import {
@@ -44,6 +45,8 @@ export interface DemoPaths {
   operatorLog: string;
   /** The metrics port the operator was given, for `status`. */
   operatorPort: string;
+  /** The operator as it ships (launcher + bundle), built from the current sources. */
+  operatorBuild: string;
 }
 
 export function demoPaths(labRoot: string): DemoPaths {
@@ -54,12 +57,13 @@ export function demoPaths(labRoot: string): DemoPaths {
     operatorPid: join(root, 'operator.pid'),
     operatorLog: join(root, 'operator.log'),
     operatorPort: join(root, 'operator.port'),
+    operatorBuild: join(root, 'operator'),
   };
 }
 
-// The operator is ours when its command line names the entry point and this demo's kubeconfig.
+// The operator is ours when its command line names this demo's bundle and kubeconfig.
 function operatorMarkers(p: DemoPaths): string[] {
-  return ['src/main.ts', join(p.kubeRoot, 'kubeconfig')];
+  return [join(p.operatorBuild, 'main.js'), join(p.kubeRoot, 'kubeconfig')];
 }
 
 export function operatorPid(p: DemoPaths): number | undefined {
@@ -123,12 +127,11 @@ export async function demoUp(labRoot: string, say: Say): Promise<DemoUpResult> {
       return running;
     }
     const [port] = (await pickFreePorts(1)) as [number];
+    // As the image runs it: the launcher (node's memory settings) and the one-file bundle.
+    const launcher = await bundleOperator(p.operatorBuild);
     const started = startOwnedProcess({
-      command: process.execPath,
+      command: launcher,
       args: [
-        '--import',
-        'tsx',
-        'src/main.ts',
         'run',
         '--kubeconfig',
         kube.kubeconfigPath,
