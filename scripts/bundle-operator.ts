@@ -9,7 +9,7 @@
 // single non-ASCII character in a comment doubles it to two bytes a character); identifiers
 // stay, so stack traces stay readable without the source map. The native addons stay outside:
 // they load their .node files from node_modules at run time.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -31,6 +31,8 @@ export const MALLOC_ENV: Record<string, string> = {
 };
 
 export async function bundleOperator(outDir = DEFAULT_OUT_DIR): Promise<string> {
+  // Nothing of an earlier build (e.g. per-module tsc output) may linger beside the bundle.
+  rmSync(outDir, { recursive: true, force: true });
   await build({
     entryPoints: ['src/main.ts'],
     outfile: join(outDir, 'main.js'),
