@@ -5,15 +5,15 @@
 // `mirroring` module (`fs snapshot mirror add`, one after another) until each is mapped.
 //
 // Runs on the lab named by CEPH_LAB_ROOT (bench/run.ts sets it) or a private one, and on the
-// apiserver named by KUBE_LAB_ROOT or a private one; the operator is a child process
-// (`src/main.ts run`), as in the end-to-end tests. Everything it started is stopped at the end.
+// apiserver named by KUBE_LAB_ROOT or a private one; the operator is a child process, run as the
+// image runs it (launcher + bundle, test/support/operator.ts `built`). Everything it started is
+// stopped at the end.
 //
 // BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000; BENCH_COUNTS=10000
 // (comma-separated) names the counts; BENCH_MODULE=0 skips the mgr module side (for trying
 // operator changes; the published numbers come from a full run); BENCH_HOLD_SECONDS=N keeps the
 // operator running N seconds after the last run, to look at it (e.g. a heap snapshot through
-// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the operator inherits). The operator runs with the
-// Node.js options of the shipped image (OPERATOR_NODE_OPTIONS in test/support/operator.ts).
+// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the operator inherits).
 import { describeMachine } from './machine.js';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
