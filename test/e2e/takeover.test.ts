@@ -35,7 +35,7 @@ import {
   disableMgrMirroringModule,
   mgrActiveSince,
   mgrAddDirectory,
-  mgrDirMap,
+  mgrUntilMapped,
   mgrDistribution,
   mgrEnableMirroring,
   mgrMapModules,
@@ -269,15 +269,7 @@ test('the mgr module mirrors site-a and maps its directories on the two daemons'
   );
   for (const d of MODULE_DIRS) await mgrAddDirectory(a, fsName(), d);
   for (const d of MODULE_DIRS) {
-    const st = await waitFor(
-      `the module to map ${d}`,
-      async () => {
-        const s = await mgrDirMap(a, fsName(), d);
-        return s?.state === 'mapped' ? s : undefined;
-      },
-      120_000,
-      500,
-    );
+    const st = await mgrUntilMapped(a, fsName(), d);
     assert.ok(st.instance_id, `the module names an instance for ${d}`);
     moduleInstance.set(d, st.instance_id);
   }

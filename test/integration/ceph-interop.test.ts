@@ -15,6 +15,7 @@ import {
   enableMgrMirroringModule,
   mgrAddDirectory,
   mgrDirMap,
+  mgrUntilMapped,
   mgrDistribution,
   mgrRemoveDirectory,
 } from '../support/mgr-module.js';
@@ -77,15 +78,7 @@ test('directories mapped by the mgr module are adopted by the engine on the same
   await enableMgrMirroringModule(a, fsName);
   for (const d of MODULE_DIRS) await mgrAddDirectory(a, fsName, d);
   for (const d of MODULE_DIRS) {
-    const s = await waitFor(
-      `the module to map ${d}`,
-      async () => {
-        const st = await mgrDirMap(a, fsName, d);
-        return st?.state === 'mapped' ? st : undefined;
-      },
-      120_000,
-      500,
-    );
+    const s = await mgrUntilMapped(a, fsName, d);
     assert.ok(s.instance_id, `the module names an instance for ${d}`);
     moduleInstance.set(d, s.instance_id);
   }
@@ -156,15 +149,7 @@ test('directories mapped by the engine are read back by the mgr module', async (
 
   await enableMgrMirroringModule(a, fsName);
   for (const d of all) {
-    const s = await waitFor(
-      `the module to report ${d} mapped`,
-      async () => {
-        const st = await mgrDirMap(a, fsName, d);
-        return st?.state === 'mapped' ? st : undefined;
-      },
-      120_000,
-      500,
-    );
+    const s = await mgrUntilMapped(a, fsName, d);
     assert.equal(s.instance_id, ours.get(d), `${d}: the module sees the engine's instance`);
   }
   assert.deepEqual(await mgrDistribution(a, fsName), summary);

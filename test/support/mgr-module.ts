@@ -154,6 +154,24 @@ export async function mgrDirMap(
   }
 }
 
+/** Waits until the module has mapped `path` to an instance; its dirmap entry then. */
+export function mgrUntilMapped(
+  rados: Rados,
+  fsName: string,
+  path: string,
+  timeoutMs = 120_000,
+): Promise<MgrDirStatus> {
+  return waitFor(
+    `the module to map ${path}`,
+    async () => {
+      const st = await mgrDirMap(rados, fsName, path);
+      return st?.state === 'mapped' ? st : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
 /** `fs snapshot mirror show distribution`: instance id → "<n> directories". */
 export async function mgrDistribution(
   rados: Rados,
