@@ -19,8 +19,42 @@ import { InstanceWatcher } from './instance-watcher.js';
 import { fetchFsMap } from './mon.js';
 import { RadosDirectoryNotifier, type NotifyObserver } from './notifier.js';
 
+/**
+ * Who drives the filesystem, written into the RADOS lock on `cephfs_mirror` so that any other
+ * writer (another operator process, a stale leader) is refused by Ceph itself.
+ */
+export interface EngineOwner {
+  /** This process, e.g. `<namespace>/<pod name>` (the Lease identity when leader election is on). */
+  holder: string;
+  /** The CephFSMirror driving the filesystem (`namespace/name`), shown to refused claimants. */
+  mirror: string;
+  /**
+   * The Lease this process holds, when leader election is on. A lock taken under the same Lease
+   * by another holder is stale (we hold the Lease now): its holder is blocklisted and the lock
+   * broken. Without a Lease a live lock of another holder is never broken; it must expire.
+   */
+  lease?: { namespace: string; name: string };
+}
+
+/**
+ * Why a running engine stopped by itself. After this the engine writes and notifies nothing more;
+ * the caller reports it and decides whether to start a new one.
+ * - ForeignWrite: the dir-map object changed under us (the mgr module, a hand edit, another tool).
+ * - LockLost: the RADOS lock is no longer ours (broken by a new leader, or expired).
+ * - Blocklisted: our RADOS client was blocklisted; a new connection is needed.
+ * - OwnershipExpired: the lock could not be renewed before it would expire.
+ */
+export interface EngineFailure {
+  reason: 'ForeignWrite' | 'LockLost' | 'Blocklisted' | 'OwnershipExpired';
+  message: string;
+}
+
 export interface MirrorEngineOptions {
   rados: Rados;
+  /** Lock owner; tests may omit it (then a process-local identity is used). */
+  owner?: EngineOwner;
+  /** Called once when the engine stops by itself (it is already stopping when called). */
+  onFailed?: (failure: EngineFailure) => void;
   fsName: string;
   tunables?: Partial<Tunables>;
   logger?: DriverLogger;
