@@ -64,6 +64,7 @@ interface Container {
 interface Deployment extends KubeObject {
   spec: {
     replicas: number;
+    strategy?: { type: string };
     selector: { matchLabels: Record<string, string> };
     template: {
       metadata: { labels: Record<string, string> };
@@ -494,6 +495,8 @@ test('overrides: -f and --set reach the RBAC mode and the arguments', async () =
     assert.deepEqual(flags.get('--lease-name'), ['cmo-lease']);
     assert.deepEqual(flags.get('--metrics-port'), ['9095']);
     assertProbesHitMetricsPort(container, 9095);
+    // With a Lease, a new pod waits for the old one's Lease: the default RollingUpdate is safe.
+    assert.equal(deployment.spec.strategy, undefined, 'default strategy with leader election');
 
     const noLeader = await render(['--set', 'leaderElection.enabled=false']);
     const args = operatorContainer(noLeader).args ?? [];
@@ -504,6 +507,12 @@ test('overrides: -f and --set reach the RBAC mode and the arguments', async () =
     assert.ok(
       !noLeader.objects.some((o) => o.metadata.name.endsWith('-leader-election')),
       'no lease Role',
+    );
+    // Without a Lease, RollingUpdate would run the new pod beside the old one: two writers.
+    assert.deepEqual(
+      only<Deployment>(noLeader, 'Deployment').spec.strategy,
+      { type: 'Recreate' },
+      'Recreate without leader election',
     );
     // Two replicas without a Lease would both write to Ceph: the chart refuses to render that.
     const unsafe = await renderFailure(['--set', 'replicas=2,leaderElection.enabled=false'], CHART);
