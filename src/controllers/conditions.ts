@@ -39,6 +39,11 @@ export function setCondition(
   return list;
 }
 
+/** Returns a new list without the condition of this type (the same list order otherwise). */
+export function removeCondition(conditions: readonly Condition[], type: string): Condition[] {
+  return conditions.filter((c) => c.type !== type);
+}
+
 export function findCondition(
   conditions: readonly Condition[] | undefined,
   type: string,

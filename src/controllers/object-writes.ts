@@ -2,6 +2,7 @@
 // resourceVersion it was based on; on 409 the object is read again and the change re-applied.
 import { isDeepStrictEqual } from 'node:util';
 import { isConflict, type KubeApi } from './kube-api.js';
+import { withKstatus } from './kstatus.js';
 import { FINALIZER, type KindInfo, type Resource } from './resources.js';
 
 const MAX_ATTEMPTS = 5;
@@ -34,13 +35,18 @@ async function withConflictRetry<T extends AnyResource>(
   throw new Error(`${kind.kind} ${obj.metadata.name} kept changing under us`);
 }
 
-/** Writes `status` unless the object already has exactly it. Returns false if the object is gone. */
+/**
+ * Writes `status` unless the object already has exactly it. Returns false if the object is gone.
+ * Every status of every kind goes through here, so this is where the kstatus conditions
+ * (Reconciling, Stalled) are derived from Ready: reconcilers only say Ready and why.
+ */
 export async function writeStatus<T extends AnyResource>(
   api: KubeApi,
   kind: KindInfo,
   obj: T,
-  status: NonNullable<T['status']>,
+  wanted: NonNullable<T['status']>,
 ): Promise<boolean> {
+  const status = withKstatus(wanted);
   const result = await withConflictRetry(api, kind, obj, (current) =>
     isDeepStrictEqual(current.status, status)
       ? undefined
