@@ -17,6 +17,7 @@ export type ErrnoCode = keyof typeof Errno;
  */
 export type DirectoryErrorReason =
   | 'RelativePath'
+  | 'InvalidPath'
   | 'AlreadyTracked'
   | 'RemovalInProgress'
   | 'SubtreeOfTracked'
@@ -27,6 +28,7 @@ export type DirectoryErrorReason =
 
 const CODE_OF: Readonly<Record<DirectoryErrorReason, ErrnoCode>> = Object.freeze({
   RelativePath: 'EINVAL',
+  InvalidPath: 'EINVAL',
   AlreadyTracked: 'EEXIST',
   RemovalInProgress: 'EAGAIN',
   SubtreeOfTracked: 'EINVAL',
@@ -60,6 +62,19 @@ export class DirectoryError extends Error {
 
   static relativePath(path: string): DirectoryError {
     return new DirectoryError('RelativePath', path, `${path} should be an absolute path`);
+  }
+  /**
+   * A path the operator refuses as input (control characters, too long; see paths.ts). The
+   * message quotes at most a short, escaped prefix: the path may be 4 KiB of anything.
+   */
+  static invalidPath(path: string, problem: string): DirectoryError {
+    const shown = path.length > 64 ? `${path.slice(0, 64)}…` : path;
+    // JSON.stringify escapes C0 controls but leaves DEL and C1 raw.
+    const quoted = JSON.stringify(shown).replace(
+      /[\u007f-\u009f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    return new DirectoryError('InvalidPath', path, `path ${quoted} ${problem}`);
   }
   static alreadyTracked(path: string): DirectoryError {
     return new DirectoryError('AlreadyTracked', path, `directory ${path} is already tracked`);
