@@ -11,6 +11,8 @@ packages=(
   etcd-server golang-go rsync golang-github-modern-go-reflect2-dev openssl
   # deploy/helm/render (the chart renderer the Helm chart's test uses)
   golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
+  # the Argo CD health check's test (Argo CD runs Lua 5.1)
+  lua5.1 lua-cjson
 )
 
 missing=()
