@@ -26,6 +26,7 @@ import {
 } from './mirror-info.js';
 import { fetchFsMap, monCommand } from './mon.js';
 import { fsMirrorPeerAdd, fsMirrorPeerRemove } from './mon-commands.js';
+import { compareCredentials, locatePeer, type PeerLocation } from './peer-drift.js';
 import { withRemoteFs, type RemoteConnectOptions, type RemoteSite } from './remote.js';
 
 export interface AddPeerOptions extends RemoteConnectOptions {
@@ -67,57 +68,113 @@ export async function addPeer(
   options: AddPeerOptions,
 ): Promise<string> {
   const remoteFsName = options.remoteFsName ?? fsName;
-  const conf = options.conf ?? {};
   const filesystem = requireMirrored(await fetchFsMap(local), fsName);
   const existing = findPeer(filesystem, options.spec, remoteFsName);
   if (existing !== undefined) return existing;
+  return (await addNewPeer(local, fsName, { ...options, remoteFsName }, randomUUID())).uuid;
+}
 
-  const { clientName, siteName } = splitSpec(options.spec);
-  const site: RemoteSite = { clientName, siteName, fsName: remoteFsName };
-  if (conf.mon_host && conf.key) {
-    site.monHost = conf.mon_host;
-    site.key = conf.key;
-  }
-  return withRemoteFs(
-    site,
-    async (remote) => {
-      const localFsid = await local.fsid();
-      const remoteFsid = await remote.rados.fsid();
-      if (conf.fsid !== undefined && conf.fsid.toLowerCase() !== remoteFsid) {
-        throw new CephOpError(
-          ERRNO.EINVAL,
-          'FSID mismatch between bootstrap token and remote cluster',
-          { reason: 'FsidMismatch' },
-        );
-      }
-      const remoteFscid = await remote.fs.fscid();
-      const localFscid = await refuseActivePeer(
-        local,
-        fsName,
-        remoteFsid,
-        remoteFscid,
-        remoteFsName,
+export interface EnsurePeerOptions extends RemoteConnectOptions {
+  /** `client.<id>@<site>`. */
+  spec: string;
+  remoteFsName: string;
+  /**
+   * What config-key must hold: `mon_host` and `key` (how the daemons reach the remote), and
+   * `fsid` when declared, which must then be the remote cluster's.
+   */
+  conf: PeerCredentials & { mon_host: string; key: string };
+  /** The uuid recorded for this peer: a peer missing from the FSMap is re-added under it. */
+  uuid?: string;
+  /**
+   * Connect to the remote even when the peer is in the FSMap, to check its fsid and the claim
+   * on its root. A re-add, a first add and a credentials change always connect.
+   */
+  verifyRemote: boolean;
+  /**
+   * Called once the FSMap has been read and shows the recorded peer missing, before anything is
+   * changed (so the caller can say so while the re-add is under way).
+   */
+  onMissing?: (uuid: string, fsmapEpoch: number) => Promise<void>;
+}
+
+/** What was set back because it had gone missing behind the operator's back. */
+export type PeerPart = 'peer' | 'credentials' | 'claim';
+
+export interface EnsurePeerResult {
+  uuid: string;
+  /** Where the FSMap showed the peer before this call (see PeerLocation). */
+  found: PeerLocation['state'];
+  /** The FSMap epoch read first. */
+  fsmapEpoch: number;
+  /** Parts restored because they were missing (a first add restores nothing). */
+  restored: PeerPart[];
+  /** The stored credentials differed from the declared ones and were rewritten. */
+  credentialsUpdated: boolean;
+  /** The remote cluster as seen now, when it was contacted. */
+  remote?: { fsid: string; fscid: number };
+}
+
+/**
+ * Level-based peer convergence for the operator: reads the FSMap, and makes the declared peer
+ * exist with its FSMap entry, its credentials in config-key and this filesystem's claim on the
+ * remote root. Unlike addPeer (the mgr module's peer_add), it checks the remote's fsid whenever
+ * it contacts the remote, also for a peer that already exists, and re-adds a missing peer under
+ * its recorded uuid. A refusal (FsidMismatch, a claim held by another source, ...) changes
+ * nothing in Ceph.
+ */
+export async function ensurePeer(
+  local: Rados,
+  fsName: string,
+  options: EnsurePeerOptions,
+): Promise<EnsurePeerResult> {
+  const map = await fetchFsMap(local);
+  const filesystem = requireMirrored(map, fsName);
+  const identity = { spec: options.spec, remoteFsName: options.remoteFsName };
+  const location = locatePeer(filesystem, identity, options.uuid);
+  const restored: PeerPart[] = [];
+  const result = { found: location.state, fsmapEpoch: map.epoch, restored };
+
+  if (location.state === 'present' || location.state === 'moved') {
+    const uuid = location.uuid;
+    const credentials = compareCredentials(
+      await storedCredentials(local, fsName, uuid),
+      options.conf,
+    );
+    let remote: EnsurePeerResult['remote'];
+    // New credentials are only written once the remote they name has been checked.
+    if (options.verifyRemote || credentials === 'different') {
+      remote = await withRemoteFs(
+        remoteSiteOf(options),
+        async (r) => {
+          const seen = await checkRemoteFsid(r.rados, options.conf.fsid);
+          const ours: MirrorInfo = { clusterId: await local.fsid(), fsId: filesystem.fscid };
+          if (await claimMirrorInfo(r.fs, ours)) restored.push('claim');
+          return { fsid: seen, fscid: await r.fs.fscid() };
+        },
+        options,
       );
-      if (localFsid === remoteFsid && localFscid === remoteFscid) {
-        throw new CephOpError(
-          ERRNO.EINVAL,
-          "Source and destination cluster fsid and file-system name can't be the same",
-          { reason: 'PeerIsSelf' },
-        );
-      }
-      const ours: MirrorInfo = { clusterId: localFsid, fsId: localFscid };
-      const claimed = await claimMirrorInfo(remote.fs, ours);
-      try {
-        return await registerPeer(local, fsName, options.spec, remoteFsName, conf);
-      } catch (e) {
-        // Deliberate difference: the mgr module leaves the claim behind. Lift it only when this
-        // call made it, so a retry (or another source) is not refused for a peer that never was.
-        if (claimed) await removeMirrorInfo(remote.fs).catch(() => undefined);
-        throw e;
-      }
-    },
-    options,
-  );
+    }
+    if (credentials !== 'same') await setPeerCredentials(local, fsName, uuid, options.conf);
+    if (credentials === 'missing') restored.push('credentials');
+    return {
+      ...result,
+      uuid,
+      credentialsUpdated: credentials === 'different',
+      ...(remote ? { remote } : {}),
+    };
+  }
+
+  let uuid: string = randomUUID();
+  if (location.state === 'missing') {
+    uuid = location.uuid;
+    await options.onMissing?.(uuid, map.epoch);
+    restored.push('peer');
+    if ((await storedCredentials(local, fsName, uuid)) === undefined) restored.push('credentials');
+  }
+  const added = await addNewPeer(local, fsName, options, uuid);
+  // A claim made by a first add is part of adding, not a correction.
+  if (added.claimed && location.state === 'missing') restored.push('claim');
+  return { ...result, uuid: added.uuid, credentialsUpdated: false, remote: added.remote };
 }
 
 /** The peers of a mirrored filesystem, as `fs snapshot mirror peer_list` shows them. */
@@ -201,6 +258,106 @@ export function splitSpec(spec: string): {
 
 // ---- steps ------------------------------------------------------------------------------------
 
+interface AddedPeer {
+  uuid: string;
+  /** This call wrote the claim on the remote root (there was none). */
+  claimed: boolean;
+  remote: { fsid: string; fscid: number };
+}
+
+/**
+ * The mgr module's peer_add for a peer not in the FSMap: connect to the remote, check its fsid,
+ * refuse a remote that is this filesystem or mirrors into it, claim its root, store the
+ * credentials and add the FSMap entry under `uuid`.
+ */
+async function addNewPeer(
+  local: Rados,
+  fsName: string,
+  options: AddPeerOptions & { remoteFsName: string },
+  uuid: string,
+): Promise<AddedPeer> {
+  const remoteFsName = options.remoteFsName;
+  const conf = options.conf ?? {};
+  return withRemoteFs(
+    remoteSiteOf({ spec: options.spec, remoteFsName, conf }),
+    async (remote) => {
+      const localFsid = await local.fsid();
+      const remoteFsid = await checkRemoteFsid(remote.rados, conf.fsid);
+      const remoteFscid = await remote.fs.fscid();
+      const localFscid = await refuseActivePeer(
+        local,
+        fsName,
+        remoteFsid,
+        remoteFscid,
+        remoteFsName,
+      );
+      if (localFsid === remoteFsid && localFscid === remoteFscid) {
+        throw new CephOpError(
+          ERRNO.EINVAL,
+          "Source and destination cluster fsid and file-system name can't be the same",
+          { reason: 'PeerIsSelf' },
+        );
+      }
+      const ours: MirrorInfo = { clusterId: localFsid, fsId: localFscid };
+      const claimed = await claimMirrorInfo(remote.fs, ours);
+      try {
+        const added = await registerPeer(local, fsName, options.spec, remoteFsName, conf, uuid);
+        return { uuid: added, claimed, remote: { fsid: remoteFsid, fscid: remoteFscid } };
+      } catch (e) {
+        // Deliberate difference: the mgr module leaves the claim behind. Lift it only when this
+        // call made it, so a retry (or another source) is not refused for a peer that never was.
+        if (claimed) await removeMirrorInfo(remote.fs).catch(() => undefined);
+        throw e;
+      }
+    },
+    options,
+  );
+}
+
+/** Where the remote is: from the spec, with mon_host and key when both are given. */
+function remoteSiteOf(o: {
+  spec: string;
+  remoteFsName: string;
+  conf?: PeerCredentials;
+}): RemoteSite {
+  const { clientName, siteName } = splitSpec(o.spec);
+  const site: RemoteSite = { clientName, siteName, fsName: o.remoteFsName };
+  if (o.conf?.mon_host && o.conf.key) {
+    site.monHost = o.conf.mon_host;
+    site.key = o.conf.key;
+  }
+  return site;
+}
+
+/** The remote cluster's fsid; FsidMismatch when an expected one is given and differs. */
+async function checkRemoteFsid(remote: Rados, expected: string | undefined): Promise<string> {
+  const actual = await remote.fsid();
+  if (expected !== undefined && expected.toLowerCase() !== actual) {
+    throw new CephOpError(
+      ERRNO.EINVAL,
+      'FSID mismatch between bootstrap token and remote cluster',
+      {
+        reason: 'FsidMismatch',
+      },
+    );
+  }
+  return actual;
+}
+
+/** The stored credentials; an unreadable value counts as different (it is rewritten). */
+async function storedCredentials(
+  local: Rados,
+  fsName: string,
+  uuid: string,
+): Promise<PeerCredentials | undefined> {
+  try {
+    return await getPeerCredentials(local, fsName, uuid);
+  } catch (e) {
+    if (isCephOpError(e) && e.reason === 'InvalidPeerCredentials') return {};
+    throw e;
+  }
+}
+
 /**
  * Mounts the local filesystem (through the local handle) for its fscid and its own claim, and
  * refuses a remote that mirrors into this filesystem: the two would mirror into each other.
@@ -238,7 +395,7 @@ async function refuseActivePeer(
 }
 
 /**
- * Stores the credentials (when complete) and adds the FSMap peer under a new uuid; undoes the
+ * Stores the credentials (when complete) and adds the FSMap peer under `uuid`; undoes the
  * first if the second fails. Returns the uuid the FSMap holds for this peer.
  */
 async function registerPeer(
@@ -247,8 +404,8 @@ async function registerPeer(
   spec: string,
   remoteFsName: string,
   conf: PeerCredentials,
+  uuid: string,
 ): Promise<string> {
-  const uuid = randomUUID();
   const command = fsMirrorPeerAdd({ fsName, uuid, remoteClusterSpec: spec, remoteFsName });
   const storeCredentials = Boolean(conf.mon_host && conf.key);
   if (storeCredentials) await setPeerCredentials(local, fsName, uuid, conf);
