@@ -24,6 +24,8 @@ import {
   pathFromDirMapKey,
   instanceIdFromKey,
 } from './dir-map-codec.js';
+import { ERRNO } from './errors.js';
+import type { MirrorObjectFence } from './mirror-fence.js';
 import { returnCodeOf } from './return-code.js';
 
 /** Entries per omap read and per write op, as the mgr module does. */
@@ -39,34 +41,68 @@ export interface LoadedDirMap extends InitialState {
   instances: Array<[string, InstanceRecord]>;
   /** Entries that could not be decoded: left in place, untouched, and reported. */
   unreadable: UnreadableEntry[];
+  /** The `cephfs_mirror` object's user version that every page was read at. */
+  version: bigint;
 }
 
+/** A listing is retried this often when the object changes while it is being paged through. */
+const LOAD_ATTEMPTS = 5;
+
 export class RadosDirMapStore implements DirMapStore {
+  /**
+   * With a fence, every write is guarded by it (lock held, no foreign write since our last one);
+   * without one (tests, tools), writes are plain.
+   */
   constructor(
     private readonly ioctx: IoCtx,
     private readonly maxKeysPerOp = OMAP_PAGE,
+    private readonly fence?: MirrorObjectFence,
   ) {}
 
-  /** Reads every directory and instance record, a page at a time. */
+  /**
+   * Reads every directory and instance record, a page at a time, all at one object version: a
+   * listing that saw the object change part-way is read again.
+   */
   async load(): Promise<LoadedDirMap> {
+    for (let attempt = 1; ; attempt++) {
+      const versions = new Set<bigint>();
+      const dirs = await this.readAll(DIR_MAP_PREFIX, versions);
+      const insts = await this.readAll(INSTANCE_PREFIX, versions);
+      if (versions.size === 1 || attempt === LOAD_ATTEMPTS) {
+        // After the last attempt the newest version is adopted: a write in between is then
+        // refused as foreign, and the engine restarts with a fresh load.
+        return this.decode(
+          dirs,
+          insts,
+          [...versions].reduce((a, b) => (a > b ? a : b), 0n),
+        );
+      }
+    }
+  }
+
+  private decode(
+    dirs: Array<[string, Buffer]>,
+    insts: Array<[string, Buffer]>,
+    version: bigint,
+  ): LoadedDirMap {
     const unreadable: UnreadableEntry[] = [];
     const directories: Array<[string, DirMapRecord]> = [];
     const instances: Array<[string, InstanceRecord]> = [];
-    for (const [key, value] of await this.readAll(DIR_MAP_PREFIX)) {
+    for (const [key, value] of dirs) {
       try {
         directories.push([pathFromDirMapKey(key), decodeDirMapRecord(key, value)]);
       } catch (e) {
         unreadable.push({ key, problem: (e as Error).message });
       }
     }
-    for (const [key, value] of await this.readAll(INSTANCE_PREFIX)) {
+    for (const [key, value] of insts) {
       try {
         instances.push([instanceIdFromKey(key), decodeInstanceRecord(key, value)]);
       } catch (e) {
         unreadable.push({ key, problem: (e as Error).message });
       }
     }
-    return { directories, instances, unreadable };
+    return { directories, instances, unreadable, version };
   }
 
   writeDirMap(batch: DirMapWriteBatch): Promise<number> {
@@ -82,10 +118,11 @@ export class RadosDirMapStore implements DirMapStore {
   }
 
   async removeInstanceObject(instanceId: string): Promise<number> {
+    if (this.fence && !this.fence.owned()) return -ERRNO.ESHUTDOWN;
     return returnCodeOf(this.ioctx.remove(instanceObjectName(instanceId)));
   }
 
-  private async readAll(prefix: string): Promise<Array<[string, Buffer]>> {
+  private async readAll(prefix: string, versions: Set<bigint>): Promise<Array<[string, Buffer]>> {
     const all: Array<[string, Buffer]> = [];
     let startAfter: string | undefined;
     for (;;) {
@@ -95,6 +132,7 @@ export class RadosDirMapStore implements DirMapStore {
         ...(startAfter === undefined ? {} : { startAfter }),
       });
       all.push(...page.entries);
+      versions.add(page.version);
       const last = page.entries.at(-1);
       if (!page.more || last === undefined) return all;
       startAfter = last[0];
@@ -116,7 +154,9 @@ export class RadosDirMapStore implements DirMapStore {
         if ('set' in e) op.set.push(e.set);
         else op.remove.push(e.remove);
       }
-      const r = await returnCodeOf(this.ioctx.omapWrite(MIRROR_OBJECT_NAME, op));
+      const r = this.fence
+        ? await this.fence.write(op.set, op.remove)
+        : await returnCodeOf(this.ioctx.omapWrite(MIRROR_OBJECT_NAME, op));
       if (r < 0) return r;
     }
     return 0;

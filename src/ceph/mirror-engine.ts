@@ -13,7 +13,9 @@ import {
   type Tunables,
 } from '../reconcile/index.js';
 import { MonBlocklister } from './blocklister.js';
-import { RadosDirMapStore, type UnreadableEntry } from './dir-map-store.js';
+import { OMAP_PAGE, RadosDirMapStore, type UnreadableEntry } from './dir-map-store.js';
+import { FencedBlocklister, FencedNotifier } from './fenced-ports.js';
+import { MirrorObjectFence } from './mirror-fence.js';
 import { requireMirrored, type CephFilesystem } from './fsmap.js';
 import { InstanceWatcher } from './instance-watcher.js';
 import { fetchFsMap } from './mon.js';
@@ -63,10 +65,21 @@ export interface MirrorEngineOptions {
   onNotify?: NotifyObserver;
 }
 
+/** Tests and tools without an owner: one identity per process, so a restart in-process takes over. */
+const PROCESS_OWNER: EngineOwner = {
+  holder: `process-${process.pid}`,
+  mirror: '',
+  lease: { namespace: 'process', name: String(process.pid) },
+};
+
 export class MirrorEngine {
+  private failureSeen: EngineFailure | undefined;
+  private stopping: Promise<void> | undefined;
+
   private constructor(
     readonly filesystem: CephFilesystem,
     private readonly ioctx: IoCtx,
+    private readonly fence: MirrorObjectFence,
     private readonly driver: FilesystemMirrorDriver,
     private readonly watcher: InstanceWatcher,
     /** Dir-map entries that could not be decoded at start-up (left untouched). */
@@ -74,20 +87,43 @@ export class MirrorEngine {
   ) {}
 
   /**
-   * Loads the dir map of a filesystem that has mirroring enabled and starts driving it. The
-   * caller owns `rados` and keeps it open until `stop()` resolved.
+   * Takes the filesystem's lock, loads its dir map and starts driving it. The caller owns
+   * `rados` and keeps it open until `stop()` resolved. Rejects with reason
+   * FilesystemLockedByOther when another operator process holds the filesystem.
    */
   static async start(o: MirrorEngineOptions): Promise<MirrorEngine> {
     const filesystem = requireMirrored(await fetchFsMap(o.rados), o.fsName);
     const ioctx = await o.rados.openIoCtx(filesystem.metadataPool);
+    let engine: MirrorEngine | undefined;
+    let failedEarly: EngineFailure | undefined;
+    let fence: MirrorObjectFence | undefined;
     try {
-      const store = new RadosDirMapStore(ioctx);
-      const loaded = await store.load();
+      fence = await MirrorObjectFence.acquire({
+        ioctx,
+        rados: o.rados,
+        owner: o.owner ?? PROCESS_OWNER,
+        onFailed: (f) => {
+          if (engine) engine.failed(f, o.onFailed);
+          else failedEarly = f;
+        },
+        ...(o.logger ? { warn: (m, d) => o.logger?.warn(m, d) } : {}),
+      });
+      const owned = fence;
+      const store = new RadosDirMapStore(ioctx, OMAP_PAGE, owned);
+      // Read at a version no renewal can move between the read and its adoption.
+      const loaded = await owned.exclusively(async () => {
+        const map = await store.load();
+        owned.adoptVersion(map.version);
+        return map;
+      });
       const clock = o.clock ?? systemClock;
       const driver = new FilesystemMirrorDriver({
         store,
-        notifier: new RadosDirectoryNotifier(ioctx, undefined, o.onNotify),
-        blocklister: new MonBlocklister(o.rados),
+        notifier: new FencedNotifier(
+          new RadosDirectoryNotifier(ioctx, undefined, o.onNotify),
+          owned,
+        ),
+        blocklister: new FencedBlocklister(new MonBlocklister(o.rados), owned),
         clock,
         ...(o.tunables ? { tunables: o.tunables } : {}),
         ...(o.logger ? { logger: o.logger } : {}),
@@ -103,11 +139,21 @@ export class MirrorEngine {
         onError: (e) => o.logger?.warn('instance discovery notify failed', { error: String(e) }),
       });
       watcher.start();
-      return new MirrorEngine(filesystem, ioctx, driver, watcher, loaded.unreadable);
+      engine = new MirrorEngine(filesystem, ioctx, owned, driver, watcher, loaded.unreadable);
+      if (failedEarly) engine.failed(failedEarly, o.onFailed);
+      return engine;
     } catch (e) {
-      await ioctx.close();
+      if (!engine) {
+        await fence?.release().catch(() => undefined);
+        await ioctx.close();
+      }
       throw e;
     }
+  }
+
+  /** Why the engine stopped by itself, once it did. */
+  get failure(): EngineFailure | undefined {
+    return this.failureSeen;
   }
 
   /** Tracks a directory; resolves with the normalised path once its dir-map key is written. */
@@ -146,10 +192,25 @@ export class MirrorEngine {
     return this.driver.isQuiet();
   }
 
-  /** Stops discovery and ticking, waits for writes and notifies in flight, closes the pool. */
-  async stop(): Promise<void> {
-    await this.watcher.stop();
-    await this.driver.stop();
-    await this.ioctx.close();
+  /**
+   * Stops discovery and ticking, waits for writes and notifies in flight, gives the lock up and
+   * closes the pool. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.watcher.stop();
+      await this.driver.stop();
+      await this.fence.release();
+      await this.ioctx.close();
+    })();
+    return this.stopping;
+  }
+
+  /** The fence refused us: stop acting at once, then tell the owner of the engine. */
+  private failed(f: EngineFailure, notify: ((f: EngineFailure) => void) | undefined): void {
+    if (this.failureSeen) return;
+    this.failureSeen = f;
+    void this.stop().catch(() => undefined);
+    notify?.(f);
   }
 }

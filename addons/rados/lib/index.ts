@@ -11,6 +11,12 @@ export {
 } from './rados.js';
 export {
   IoCtx,
+  LOCK_FLAG_MAY_RENEW,
+  LOCK_FLAG_MUST_RENEW,
+  type ClassCall,
+  type LockInfo,
+  type Locker,
+  type WriteGuard,
   type NotifyAck,
   type NotifyResult,
   type NotifyTimeout,

@@ -22,7 +22,45 @@ export interface OmapPage {
   entries: Array<[string, Buffer]>;
   /** True if more keys (matching the prefix) follow the last one returned. */
   more: boolean;
+  /**
+   * The object's user version when the page was read. Every write that changes the object
+   * raises it (watches and notifies do not), so equal versions mean an unchanged object.
+   */
+  version: bigint;
 }
+
+/** A class method run inside a write op, e.g. cls_lock's `assert_locked`. */
+export interface ClassCall {
+  cls: string;
+  method: string;
+  input: Buffer;
+}
+
+/** Conditions the OSD checks before applying a write op; if one fails nothing is applied. */
+export interface WriteGuard {
+  /** The object's user version must be exactly this (else ERANGE if older, EOVERFLOW if newer). */
+  assertVersion?: bigint;
+  /** Class methods that must succeed (their error code fails the op). */
+  calls?: ClassCall[];
+}
+
+export interface Locker {
+  /** The locking client's entity name, e.g. `client.4123`. */
+  client: string;
+  cookie: string;
+  /** The locking client's address, e.g. `127.0.0.1:0/3271223`: what `osd blocklist` takes. */
+  addr: string;
+}
+
+export interface LockInfo {
+  exclusive: boolean;
+  tag: string;
+  lockers: Locker[];
+}
+
+/** cls_lock flags (src/cls/lock/cls_lock_types.h). */
+export const LOCK_FLAG_MAY_RENEW = 0x1;
+export const LOCK_FLAG_MUST_RENEW = 0x2;
 
 export interface OmapWrite {
   set?: Array<[string, Buffer]>;
@@ -106,6 +144,60 @@ export class IoCtx {
       set.map(([, v]) => v),
       remove,
     );
+  }
+
+  /**
+   * One atomic write op guarded by `guard`: the OSD runs the class methods, then checks the
+   * version, and applies the omap sets and removals only if all of them passed (the first
+   * failure is the op's error). Resolves
+   * with the object's user version after the write. An op with guards and no omap change is
+   * allowed (it still raises the version): it proves the guards hold at this moment.
+   */
+  async guardedOmapWrite(oid: string, write: OmapWrite, guard: WriteGuard): Promise<bigint> {
+    return this.#handle.omapWrite(
+      oid,
+      (write.set ?? []).map(([k]) => k),
+      (write.set ?? []).map(([, v]) => v),
+      write.remove ?? [],
+      guard.assertVersion,
+      (guard.calls ?? []).map((c) => [c.cls, c.method, c.input]),
+    );
+  }
+
+  /**
+   * Takes (or with LOCK_FLAG_MUST_RENEW/MAY_RENEW renews) an exclusive advisory lock on `oid`.
+   * `durationMs` 0 never expires. Rejects with EBUSY when another locker holds it, EEXIST when
+   * this client already holds it with this cookie and no renew flag was given.
+   */
+  async lockExclusive(
+    oid: string,
+    name: string,
+    cookie: string,
+    opts: { description?: string; durationMs?: number; flags?: number } = {},
+  ): Promise<void> {
+    await this.#handle.lockExclusive(
+      oid,
+      name,
+      cookie,
+      opts.description ?? '',
+      opts.durationMs ?? 0,
+      opts.flags ?? 0,
+    );
+  }
+
+  /** Releases this client's lock `name` with `cookie`; ENOENT when it does not hold it. */
+  async unlock(oid: string, name: string, cookie: string): Promise<void> {
+    await this.#handle.unlock(oid, name, cookie);
+  }
+
+  /** Removes another client's lock entry (`client` as in `listLockers`, e.g. `client.4123`). */
+  async breakLock(oid: string, name: string, client: string, cookie: string): Promise<void> {
+    await this.#handle.breakLock(oid, name, client, cookie);
+  }
+
+  /** The current (unexpired) holders of lock `name` on `oid`. */
+  async listLockers(oid: string, name: string): Promise<LockInfo> {
+    return this.#handle.listLockers(oid, name);
   }
 
   /**

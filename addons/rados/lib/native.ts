@@ -11,6 +11,13 @@ export interface NativeCommandResult {
 export interface NativeOmapPage {
   entries: Array<[string, Buffer]>;
   more: boolean;
+  version: bigint;
+}
+
+export interface NativeLockers {
+  exclusive: boolean;
+  tag: string;
+  lockers: Array<{ client: string; cookie: string; addr: string }>;
 }
 
 export interface NativeNotifyResult {
@@ -49,7 +56,7 @@ export interface NativeRadosHandle {
 }
 
 export interface NativeIoCtxHandle {
-  createObject(oid: string, exclusive: boolean): Promise<void>;
+  createObject(oid: string, exclusive: boolean): Promise<bigint>;
   stat(oid: string): Promise<{ size: number; mtime: Date }>;
   remove(oid: string): Promise<void>;
   omapGetVals(
@@ -63,7 +70,9 @@ export interface NativeIoCtxHandle {
     setKeys: string[],
     setValues: Buffer[],
     removeKeys: string[],
-  ): Promise<void>;
+    assertVersion?: bigint,
+    exec?: Array<[string, string, Buffer]>,
+  ): Promise<bigint>;
   notify(oid: string, payload: Buffer, timeoutMs: number): Promise<NativeNotifyResult>;
   watch(
     oid: string,
@@ -79,6 +88,17 @@ export interface NativeIoCtxHandle {
   ): Promise<void>;
   close(): Promise<void>;
   poolId(): number;
+  lockExclusive(
+    oid: string,
+    name: string,
+    cookie: string,
+    description: string,
+    durationMs: number,
+    flags: number,
+  ): Promise<void>;
+  unlock(oid: string, name: string, cookie: string): Promise<void>;
+  breakLock(oid: string, name: string, client: string, cookie: string): Promise<void>;
+  listLockers(oid: string, name: string): Promise<NativeLockers>;
 }
 
 interface NativeModule {

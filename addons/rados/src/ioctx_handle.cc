@@ -1,6 +1,9 @@
 #include "ioctx_handle.h"
 
 #include <errno.h>
+#include <sys/time.h>
+
+#include <cstring>
 
 #include <string>
 #include <utility>
@@ -22,20 +25,24 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Aio operations
 
-// A write op (object create, omap set/remove) that resolves to undefined.
+// A write op (object create, omap set/remove, guarded by asserts) that resolves to the object's
+// user version after the write: the version a later op asserts to detect any write in between.
 class WriteOp : public AioOp {
  public:
   WriteOp(Napi::Env env, std::string operation, InflightHold hold)
       : AioOp(env, std::move(operation), std::move(hold)), op_(rados_create_write_op()) {}
   ~WriteOp() override { rados_release_write_op(op_); }
   rados_write_op_t op() const { return op_; }
+  // Inputs of the class-method calls in the op: librados keeps pointers to them until it is sent.
+  std::vector<std::string> execInputs;
+  std::vector<std::string> execNames;
 
  protected:
   void Settle(Napi::Env env, int rc) override {
     if (rc < 0) {
       RejectErrno(env, rc);
     } else {
-      deferred_.Resolve(env.Undefined());
+      deferred_.Resolve(Napi::BigInt::New(env, rados_aio_get_version(completion())));
     }
   }
 
@@ -118,6 +125,9 @@ class OmapReadOp : public AioOp {
     Napi::Object result = Napi::Object::New(env);
     result.Set("entries", entries);
     result.Set("more", Napi::Boolean::New(env, more != 0));
+    // The object's user version when this page was read: pages of one listing with the same
+    // version saw the same omap.
+    result.Set("version", Napi::BigInt::New(env, rados_aio_get_version(completion())));
     deferred_.Resolve(result);
   }
 
@@ -300,6 +310,112 @@ class CloseWorker : public PromiseWorker {
   std::vector<WatchCtx*> watches_;
 };
 
+// Advisory locks (cls_lock) have no aio form in the C API: these run on the thread pool.
+class LockWorker : public PromiseWorker {
+ public:
+  enum class Kind { kLockExclusive, kUnlock, kBreak };
+  LockWorker(Napi::Env env, rados_ioctx_t io, Kind kind, std::string oid, std::string name,
+             std::string cookie, std::string descOrClient, uint64_t durationMs, uint8_t flags)
+      : PromiseWorker(env, "lock(" + oid + ")"),
+        io_(io),
+        kind_(kind),
+        oid_(std::move(oid)),
+        name_(std::move(name)),
+        cookie_(std::move(cookie)),
+        extra_(std::move(descOrClient)),
+        durationMs_(durationMs),
+        flags_(flags) {}
+  void Execute() override {
+    int r = 0;
+    switch (kind_) {
+      case Kind::kLockExclusive: {
+        struct timeval tv = {static_cast<time_t>(durationMs_ / 1000),
+                             static_cast<suseconds_t>((durationMs_ % 1000) * 1000)};
+        r = rados_lock_exclusive(io_, oid_.c_str(), name_.c_str(), cookie_.c_str(),
+                                 extra_.c_str(), durationMs_ > 0 ? &tv : nullptr, flags_);
+        break;
+      }
+      case Kind::kUnlock:
+        r = rados_unlock(io_, oid_.c_str(), name_.c_str(), cookie_.c_str());
+        break;
+      case Kind::kBreak:
+        r = rados_break_lock(io_, oid_.c_str(), name_.c_str(), extra_.c_str(), cookie_.c_str());
+        break;
+    }
+    if (r < 0) Fail(r);
+  }
+
+ private:
+  rados_ioctx_t io_;
+  Kind kind_;
+  std::string oid_, name_, cookie_, extra_;
+  uint64_t durationMs_;
+  uint8_t flags_;
+};
+
+class ListLockersWorker : public PromiseWorker {
+ public:
+  ListLockersWorker(Napi::Env env, rados_ioctx_t io, std::string oid, std::string name)
+      : PromiseWorker(env, "listLockers(" + oid + ")"),
+        io_(io),
+        oid_(std::move(oid)),
+        name_(std::move(name)) {}
+  void Execute() override {
+    // Sizes grow until they fit (the call says -ERANGE and writes the sizes it needs).
+    size_t tagLen = 256, clientsLen = 1024, cookiesLen = 1024, addrsLen = 1024;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      tag_.assign(tagLen, '\0');
+      clients_.assign(clientsLen, '\0');
+      cookies_.assign(cookiesLen, '\0');
+      addrs_.assign(addrsLen, '\0');
+      ssize_t n = rados_list_lockers(io_, oid_.c_str(), name_.c_str(), &exclusive_, tag_.data(),
+                                     &tagLen, clients_.data(), &clientsLen, cookies_.data(),
+                                     &cookiesLen, addrs_.data(), &addrsLen);
+      if (n == -ERANGE) continue;
+      if (n < 0) {
+        Fail(static_cast<int>(n));
+        return;
+      }
+      count_ = static_cast<size_t>(n);
+      tag_.resize(tagLen);
+      clients_.resize(clientsLen);
+      cookies_.resize(cookiesLen);
+      addrs_.resize(addrsLen);
+      return;
+    }
+    Fail(-ERANGE, "locker list keeps growing");
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("exclusive", Napi::Boolean::New(env, exclusive_ != 0));
+    result.Set("tag", Napi::String::New(env, tag_.c_str()));
+    Napi::Array lockers = Napi::Array::New(env, count_);
+    // Each list is count_ NUL-terminated strings back to back.
+    const char* c = clients_.data();
+    const char* k = cookies_.data();
+    const char* a = addrs_.data();
+    for (size_t i = 0; i < count_; ++i) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("client", Napi::String::New(env, c));
+      l.Set("cookie", Napi::String::New(env, k));
+      l.Set("addr", Napi::String::New(env, a));
+      lockers.Set(static_cast<uint32_t>(i), l);
+      c += strlen(c) + 1;
+      k += strlen(k) + 1;
+      a += strlen(a) + 1;
+    }
+    result.Set("lockers", lockers);
+    return result;
+  }
+
+ private:
+  rados_ioctx_t io_;
+  std::string oid_, name_;
+  int exclusive_ = 0;
+  size_t count_ = 0;
+  std::string tag_, clients_, cookies_, addrs_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // IoCtxHandle
 
@@ -317,6 +433,10 @@ Napi::Function IoCtxHandle::Init(Napi::Env env) {
                          InstanceMethod<&IoCtxHandle::NotifyAck>("notifyAck"),
                          InstanceMethod<&IoCtxHandle::Close>("close"),
                          InstanceMethod<&IoCtxHandle::PoolId>("poolId"),
+                         InstanceMethod<&IoCtxHandle::LockExclusive>("lockExclusive"),
+                         InstanceMethod<&IoCtxHandle::Unlock>("unlock"),
+                         InstanceMethod<&IoCtxHandle::BreakLock>("breakLock"),
+                         InstanceMethod<&IoCtxHandle::ListLockers>("listLockers"),
                      });
 }
 
@@ -526,10 +646,44 @@ Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "keys to remove must be strings");
     }
   }
+  // Optional guards, evaluated by the OSD before the writes of the same op: each class method
+  // (e.g. lock.assert_locked) must succeed and the object's user version must equal
+  // `assertVersion`; otherwise nothing of the op is applied.
+  const bool hasVersion = info.Length() > 4 && !info[4].IsUndefined();
+  const uint64_t assertVersion = hasVersion ? BigIntArg(info, 4, "assertVersion") : 0;
   CheckUsable(env, "omapWrite");
   auto* op = new WriteOp(env, "omapWrite(" + oid + ")", InflightHold(rados_, this));
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    if (!info[5].IsArray()) {
+      delete op;
+      throw Napi::TypeError::New(env, "exec must be an array of [class, method, input]");
+    }
+    Napi::Array calls = info[5].As<Napi::Array>();
+    for (uint32_t i = 0; i < calls.Length(); ++i) {
+      Napi::Value c = calls.Get(i);
+      Napi::Array call = c.IsArray() ? c.As<Napi::Array>() : Napi::Array::New(env);
+      if (call.Length() != 3 || !call.Get(0u).IsString() || !call.Get(1u).IsString() ||
+          !call.Get(2u).IsBuffer()) {
+        delete op;
+        throw Napi::TypeError::New(env, "exec entries are [class, method, input Buffer]");
+      }
+      auto input = call.Get(2u).As<Napi::Buffer<char>>();
+      op->execNames.push_back(call.Get(0u).As<Napi::String>().Utf8Value());
+      op->execNames.push_back(call.Get(1u).As<Napi::String>().Utf8Value());
+      op->execInputs.emplace_back(input.Data(), input.Length());
+    }
+  }
   return op->Submit(env, [op, io = io_, oid = std::move(oid), keys = std::move(keys),
-                          values = std::move(values), rmKeys = std::move(rmKeys)] {
+                          values = std::move(values), rmKeys = std::move(rmKeys), hasVersion,
+                          assertVersion] {
+    // The OSD runs the parts of an op in order and stops at the first failure: class methods
+    // (a lock check) first, so that a lost lock is reported as such even when the lock's new
+    // holder has also changed the version.
+    for (size_t i = 0; i < op->execInputs.size(); ++i) {
+      rados_write_op_exec(op->op(), op->execNames[2 * i].c_str(), op->execNames[2 * i + 1].c_str(),
+                          op->execInputs[i].data(), op->execInputs[i].size(), nullptr);
+    }
+    if (hasVersion) rados_write_op_assert_version(op->op(), assertVersion);
     // Sets first, then removals, in one atomic op. Both calls copy what they are given.
     if (!keys.empty()) {
       Spans k(keys);
@@ -610,6 +764,60 @@ Napi::Value IoCtxHandle::NotifyAck(const Napi::CallbackInfo& info) {
                             payload.empty() ? nullptr : payload.data(),
                             static_cast<int>(payload.size()));
   });
+}
+
+Napi::Value IoCtxHandle::LockExclusive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string name = StringArg(info, 1, "name");
+  std::string cookie = StringArg(info, 2, "cookie");
+  std::string desc = StringArg(info, 3, "description");
+  const double durationMs = NumberArg(info, 4, "durationMs");
+  const double flags = NumberArg(info, 5, "flags");
+  if (!(durationMs >= 0) || !(flags >= 0 && flags <= 255)) {
+    throw Napi::RangeError::New(env, "durationMs >= 0 and flags 0..255");
+  }
+  CheckUsable(env, "lockExclusive");
+  auto* worker = new LockWorker(env, io_, LockWorker::Kind::kLockExclusive, std::move(oid),
+                                std::move(name), std::move(cookie), std::move(desc),
+                                static_cast<uint64_t>(durationMs), static_cast<uint8_t>(flags));
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
+}
+
+Napi::Value IoCtxHandle::Unlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string name = StringArg(info, 1, "name");
+  std::string cookie = StringArg(info, 2, "cookie");
+  CheckUsable(env, "unlock");
+  auto* worker = new LockWorker(env, io_, LockWorker::Kind::kUnlock, std::move(oid),
+                                std::move(name), std::move(cookie), "", 0, 0);
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
+}
+
+Napi::Value IoCtxHandle::BreakLock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string name = StringArg(info, 1, "name");
+  std::string client = StringArg(info, 2, "client");
+  std::string cookie = StringArg(info, 3, "cookie");
+  CheckUsable(env, "breakLock");
+  auto* worker = new LockWorker(env, io_, LockWorker::Kind::kBreak, std::move(oid),
+                                std::move(name), std::move(cookie), std::move(client), 0, 0);
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
+}
+
+Napi::Value IoCtxHandle::ListLockers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string oid = StringArg(info, 0, "oid");
+  std::string name = StringArg(info, 1, "name");
+  CheckUsable(env, "listLockers");
+  auto* worker = new ListLockersWorker(env, io_, std::move(oid), std::move(name));
+  worker->SetHold(InflightHold(rados_, this));
+  return worker->Start();
 }
 
 Napi::Value IoCtxHandle::PoolId(const Napi::CallbackInfo& info) {

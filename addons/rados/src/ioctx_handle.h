@@ -52,6 +52,10 @@ class IoCtxHandle : public Napi::ObjectWrap<IoCtxHandle> {
   Napi::Value NotifyAck(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value PoolId(const Napi::CallbackInfo& info);
+  Napi::Value LockExclusive(const Napi::CallbackInfo& info);
+  Napi::Value Unlock(const Napi::CallbackInfo& info);
+  Napi::Value BreakLock(const Napi::CallbackInfo& info);
+  Napi::Value ListLockers(const Napi::CallbackInfo& info);
 
   // Throws a JS error unless both this ioctx and its Rados handle are usable.
   void CheckUsable(Napi::Env env, const char* operation) const;
