@@ -51,6 +51,8 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Fires when leadership must be given up: renewDeadlineMs after the last successful renewal. */
+  private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly api: KubeApi,
@@ -71,26 +73,39 @@ export class LeaderElector {
    * caller must then stop writing to Ceph at once.
    */
   async run(onLost: () => void): Promise<void> {
+    let attemptAtMs = Date.now();
     while (!this.stopped) {
+      attemptAtMs = Date.now();
       if (await this.tryAcquireOrRenew()) break;
       await this.sleep(this.retryPeriodMs);
     }
     if (this.stopped) return;
     this.leading = true;
     this.log.info('became leader', { lease: this.options.name, identity: this.options.identity });
-    let lastRenewMs = Date.now();
+    const lose = (): void => {
+      if (!this.leading || this.stopped) return;
+      this.leading = false;
+      if (this.timer) clearTimeout(this.timer);
+      if (this.deadline) clearTimeout(this.deadline);
+      this.log.error('lost leadership: could not renew the lease in time', {
+        lease: this.options.name,
+      });
+      onLost();
+    };
+    // The deadline runs on a timer of its own, counted from when the last successful renewal was
+    // sent (the renewTime others see): a renewal request that hangs must not stretch it.
+    const armDeadline = (fromMs: number): void => {
+      if (this.deadline) clearTimeout(this.deadline);
+      this.deadline = setTimeout(lose, Math.max(0, fromMs + this.renewDeadlineMs - Date.now()));
+    };
+    armDeadline(attemptAtMs);
     const renew = async (): Promise<void> => {
-      if (this.stopped) return;
+      if (this.stopped || !this.leading) return;
+      const at = Date.now();
       const ok = await this.tryAcquireOrRenew();
-      if (ok) lastRenewMs = Date.now();
-      if (!ok && Date.now() - lastRenewMs > this.renewDeadlineMs) {
-        this.leading = false;
-        this.log.error('lost leadership: could not renew the lease in time', {
-          lease: this.options.name,
-        });
-        onLost();
-        return;
-      }
+      // Lost (or released) while the request was out: its answer changes nothing.
+      if (this.stopped || !this.leading) return;
+      if (ok) armDeadline(at);
       this.timer = setTimeout(() => void renew(), this.retryPeriodMs);
     };
     this.timer = setTimeout(() => void renew(), this.retryPeriodMs);
@@ -100,6 +115,7 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) clearTimeout(this.deadline);
     if (!this.leading) return;
     this.leading = false;
     try {
