@@ -10,6 +10,12 @@
  * Monitors are separated by commas, semicolons or whitespace; a bracketed group is one monitor
  * with several addresses. Each address may carry a `v1:`/`v2:`/`any:` type, an optional port
  * (1-65535) and an optional `/nonce`. Pure: names are checked for syntax, never resolved.
+ *
+ * This is the only mon_host parser of the operator: CephFSMirror Secrets, MirrorPeer
+ * `spec.remote.monHost` and bootstrap tokens all go through it (tokens when decoded, the others
+ * in connect.ts before any connection). `monitorTransport` says which messenger protocol Ceph's
+ * client will use for each monitor, so a v1-only (unencrypted) monitor can be refused before
+ * anything is sent to it.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -38,6 +44,12 @@ export class MonHostParseError extends CephOpError {
   }
 }
 
+/**
+ * Longest mon_host accepted (characters). 64 monitors in the longest bracketed IPv6 form with
+ * nonces fit; a value beyond this is not a monitor list someone meant to write.
+ */
+export const MAX_MON_HOST_LENGTH = 4096;
+
 const SEPARATORS = new Set([',', ';', ' ', '\t', '\n', '\r']);
 const TYPED = /^(v1|v2|any):/;
 const HOSTNAME =
@@ -45,6 +57,9 @@ const HOSTNAME =
 
 /** Parse a mon_host value into monitors; throws MonHostParseError. */
 export function parseMonHost(text: string): MonAddrVec[] {
+  if (text.length > MAX_MON_HOST_LENGTH) {
+    throw new MonHostParseError(`${text.length} characters long (at most ${MAX_MON_HOST_LENGTH})`);
+  }
   const monitors: MonAddrVec[] = [];
   let i = 0;
   while (i < text.length) {
@@ -183,4 +198,75 @@ function parseAddr(raw: string, where: string, inGroup: boolean): MonAddr {
     addr.port = port;
   }
   return addr;
+}
+
+// ---- Which protocol Ceph's client speaks to a monitor -------------------------------------------
+
+/**
+ * The messenger protocol a Ceph client (librados 16.2) uses for one monitor of a mon_host:
+ * - `v2`: msgr2 only, where `ms_mon_client_mode = secure` gives an encrypted connection;
+ * - `v1`: the legacy protocol only, never encrypted (cephx authenticates, nobody hides the bytes);
+ * - `v1-possible`: Ceph may try v1 (an untyped address on a port other than 3300, an `any:`
+ *   address, or no port at all: MonMap::_add_ambiguous_addr adds a v1 candidate then).
+ *
+ * For a group `[a,b,...]` the client dials the first v1 or v2 address and nothing else of the
+ * group (AsyncMessenger::create_connect), so `[v2:...,v1:...]` is v2 and `[v1:...,v2:...]` is v1.
+ * A single untyped address is v2 on port 3300 and v1 on port 6789 (Ceph infers the protocol
+ * from the IANA and legacy ports).
+ */
+export type MonTransport = 'v2' | 'v1' | 'v1-possible';
+
+export const MSGR2_PORT = 3300;
+export const MSGR1_PORT = 6789;
+
+export function monitorTransport(addrs: MonAddrVec): MonTransport {
+  if (addrs.length > 1) {
+    const dialled = addrs.find((a) => a.type === 'v1' || a.type === 'v2');
+    // A group with no typed v1/v2 address is not dialable at all; count it as not secure.
+    return dialled?.type === 'v2' ? 'v2' : dialled?.type === 'v1' ? 'v1' : 'v1-possible';
+  }
+  const [a] = addrs;
+  if (a === undefined) return 'v1-possible';
+  if (a.type === 'v2') return 'v2';
+  if (a.type === 'v1') return 'v1';
+  if (a.type === undefined && a.port === MSGR2_PORT) return 'v2';
+  if (a.type === undefined && a.port === MSGR1_PORT) return 'v1';
+  return 'v1-possible';
+}
+
+/** A mon_host that would let the client talk to a monitor over the unencrypted v1 protocol. */
+export class InsecureMonHostError extends CephOpError {
+  override name = 'InsecureMonHostError';
+  constructor(
+    /** 1-based index of the first offending monitor. */
+    readonly monitor: number,
+    readonly transport: Exclude<MonTransport, 'v2'>,
+  ) {
+    const why =
+      transport === 'v1'
+        ? 'is reachable only over the unencrypted v1 protocol'
+        : 'may be reached over the unencrypted v1 protocol (no v2 address first, or no port 3300)';
+    super(
+      ERRNO.EINVAL,
+      `mon_host monitor ${monitor} ${why}; give each monitor's v2 address first ` +
+        `(e.g. [v2:<ip>:3300,v1:<ip>:6789]) or allow v1 explicitly with allowInsecureV1`,
+      { reason: 'InsecureMonHost' },
+    );
+  }
+}
+
+/**
+ * Parse a mon_host and, unless `allowInsecureV1`, require every monitor to be reached over v2
+ * (see monitorTransport). Throws MonHostParseError or InsecureMonHostError (both EINVAL, reasons
+ * InvalidMonHost / InsecureMonHost); neither message quotes the value.
+ */
+export function parseSecureMonHost(text: string, allowInsecureV1: boolean): MonAddrVec[] {
+  const monitors = parseMonHost(text);
+  if (!allowInsecureV1) {
+    monitors.forEach((addrs, i) => {
+      const transport = monitorTransport(addrs);
+      if (transport !== 'v2') throw new InsecureMonHostError(i + 1, transport);
+    });
+  }
+  return monitors;
 }
