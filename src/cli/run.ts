@@ -28,6 +28,7 @@ export async function run(opts: RunOptions): Promise<void> {
     log,
     metrics,
     namespaces: opts.namespace,
+    identity,
     ...(opts.leaderElect
       ? { leaderElection: { namespace: opts.leaseNamespace, name: opts.leaseName, identity } }
       : {}),
@@ -71,7 +72,8 @@ export async function run(opts: RunOptions): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
   await manager.start(() => {
-    // Another replica may already be writing to Ceph: stop at once, let the Deployment restart us.
+    // Another replica may already be writing to Ceph. The manager has stopped every engine by
+    // now; drain the rest and exit, and let the Deployment restart us as a standby.
     log.error('lost leadership; exiting');
     void shutdown('lost-leadership', 1);
   });

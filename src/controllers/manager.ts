@@ -39,6 +39,8 @@ export interface ManagerOptions {
   metrics: OperatorMetrics;
   /** Namespaces to watch; undefined or empty: all. */
   namespaces?: string[];
+  /** This process in Ceph's RADOS locks and in Events (the Lease identity when leading). */
+  identity?: string;
   leaderElection?: { namespace: string; name: string; identity?: string };
   concurrency?: { mirror?: number; peer?: number; directory?: number };
 }
@@ -82,6 +84,8 @@ export class Manager {
   private readonly refused = new Map<string, Set<string>>();
   /** Directory key → generation and deletion mark last seen, to tell spec changes from status. */
   private readonly lastSeenSpec = new Map<string, string>();
+  /** Mirror key → generation and deletion mark last seen (see claimChanged). */
+  private readonly lastSeenMirror = new Map<string, string>();
   /** Directories whose engine state changed, flushed to the queue every CHANGE_COALESCE_MS. */
   private readonly changed = new Set<string>();
   private changedFlush: NodeJS.Timeout | undefined;
@@ -101,10 +105,18 @@ export class Manager {
       directories: watch(customTarget(this.api, KINDS.directory)),
       secrets: watch(secretTarget(this.api)),
     };
-    this.runtimes = new MirrorRuntimes(o.log, (mode, r, seconds) =>
-      o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
-    );
-    const identity = o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
+    const identity = o.identity ?? o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
+    this.runtimes = new MirrorRuntimes(o.log, {
+      onNotify: (mode, r, seconds) =>
+        o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
+      // Written into each filesystem's RADOS lock: who drives it, under which Lease.
+      owner: {
+        holder: identity,
+        ...(o.leaderElection
+          ? { lease: { namespace: o.leaderElection.namespace, name: o.leaderElection.name } }
+          : {}),
+      },
+    });
     this.ctx = {
       api: this.api,
       mirrors: new TypedCache<CephFSMirror>(this.watches.mirrors),
@@ -136,7 +148,11 @@ export class Manager {
       ),
     };
     this.elector = o.leaderElection
-      ? new LeaderElector(this.api, { ...o.leaderElection, identity }, o.log)
+      ? new LeaderElector(
+          this.api,
+          { ...o.leaderElection, identity: o.leaderElection.identity ?? identity },
+          o.log,
+        )
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
       for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`)) this.changed.add(key);
@@ -189,7 +205,7 @@ export class Manager {
     });
     if (this.elector) {
       this.log.info('waiting for leadership');
-      await this.elector.run(onLostLeadership);
+      await this.elector.run(() => void this.lostLeadership(onLostLeadership));
       if (this.stopping) return;
     }
     this.leading = true;
@@ -198,6 +214,14 @@ export class Manager {
       // Peers and directories that said MirrorNotFound (or name a mirror that is now gone) only
       // learn of it by reconciling again.
       if (type !== 'update') this.enqueueDependents(obj as unknown as CephFSMirror);
+      // A mirror that comes, goes or names another filesystem may change who owns a filesystem:
+      // every other mirror decides again (there are few CephFSMirrors; the queue coalesces).
+      if (this.claimChanged(obj as unknown as CephFSMirror, type)) {
+        for (const m of this.ctx.mirrors.list()) {
+          const other = objectKey(m.metadata);
+          if (other !== keyOf(obj)) this.queues.mirror.add(other);
+        }
+      }
     });
     this.watches.peers.on((obj) => this.queues.peer.add(keyOf(obj)));
     this.watches.directories.on((obj, type) => {
@@ -211,6 +235,37 @@ export class Manager {
     for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
     for (const p of this.watches.peers.list()) this.queues.peer.add(keyOf(p));
     for (const d of this.watches.directories.list()) this.queues.directory.add(keyOf(d));
+  }
+
+  /**
+   * The Lease could not be renewed in time: another replica may take it at any moment, so every
+   * engine stops first (nothing written or notified from now on), then the caller drains the
+   * queues and exits.
+   */
+  private async lostLeadership(onLostLeadership: () => void): Promise<void> {
+    this.leading = false;
+    this.log.error('lost leadership: stopping every engine before anything else');
+    try {
+      await this.runtimes.close();
+    } catch (e) {
+      this.log.error('stopping the engines after losing leadership failed', {
+        error: (e as Error).message,
+      });
+    }
+    onLostLeadership();
+  }
+
+  /** True for an add or delete, and for an update of the spec (generation) or a deletion start. */
+  private claimChanged(mirror: CephFSMirror, type: 'add' | 'update' | 'delete'): boolean {
+    const key = objectKey(mirror.metadata);
+    const seen = `${mirror.metadata.generation ?? 0}|${mirror.metadata.deletionTimestamp ?? ''}`;
+    const last = this.lastSeenMirror.get(key);
+    if (type === 'delete') {
+      this.lastSeenMirror.delete(key);
+      return true;
+    }
+    this.lastSeenMirror.set(key, seen);
+    return last !== seen;
   }
 
   /** Graceful stop: no new work, in-flight reconciles and Ceph writes finish, lease released. */

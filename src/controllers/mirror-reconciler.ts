@@ -1,17 +1,42 @@
-// CephFSMirror: connect to the cluster, make sure mirroring is enabled on the filesystem, run
-// its engine, publish a bootstrap token when asked, apply the unmanaged-directories policy, and
-// report instances and directory counts. Deletion waits for the mirror's peers and directories to
-// be gone, then disables mirroring (unless the mgr module holds the filesystem: then it undoes
-// nothing).
+// CephFSMirror: find out which filesystem (cluster fsid, fscid) it names and whether it owns it,
+// connect to the cluster, make sure mirroring is enabled on the filesystem, run its engine, publish
+// a bootstrap token when asked, apply the unmanaged-directories policy, and report instances and
+// directory counts; on every status refresh, stop at once if the mgr `mirroring` module was
+// enabled behind its back. A mirror refused because an older one owns its filesystem changes
+// nothing in Ceph. Deletion waits for the mirror's peers and directories to be gone, then
+// disables mirroring (unless the mgr module holds the filesystem, or another CephFSMirror takes
+// it over: then it undoes nothing).
 import { createBootstrapToken } from '../ceph/bootstrap.js';
-import { disableMirroring, isMgrModuleConflict } from '../ceph/filesystem.js';
+import { isCephOpError } from '../ceph/errors.js';
+import {
+  disableMirroring,
+  isMgrModuleConflict,
+  mgrMirroringModuleEnabled,
+} from '../ceph/filesystem.js';
 import { normalizeDirectoryPath } from '../reconcile/index.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
 import type { ControllerContext } from './context.js';
+import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
 import { secretValue } from './kube-api.js';
-import type { ConnectionSettings, MirrorRuntime, RuntimeSpec } from './mirror-runtimes.js';
+import {
+  mgrModuleProblem,
+  type ConnectionSettings,
+  type MirrorRuntime,
+  type RuntimeClaim,
+  type RuntimeSpec,
+} from './mirror-runtimes.js';
 import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
+import {
+  decideOwnership,
+  describeIdentity,
+  olderFirst,
+  successors,
+  type Claimant,
+  type FilesystemIdentity,
+  type OwnershipDecision,
+  type Resolution,
+} from './ownership.js';
 import {
   KINDS,
   objectKey,
@@ -23,53 +48,119 @@ import {
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const STATUS_REFRESH_MS = 10_000;
+/** A refused mirror looks again now and then (its owner's deletion also enqueues it at once). */
+const OWNERSHIP_RECHECK_MS = 30_000;
+/** An older claimant is being resolved by another reconcile: look again shortly. */
+const CLAIM_WAIT_MS = 2_000;
+/** Another operator process holds the filesystem's RADOS lock. */
+const LOCKED_RETRY_MS = 15_000;
+/** The mgr module check runs at most this often per mirror (every reconcile would be too many). */
+const MGR_CHECK_MIN_INTERVAL_MS = 5_000;
+/** After an engine stopped by itself: the first restart after this, doubling, capped. */
+const RESTART_BASE_MS = 5_000;
+const RESTART_MAX_MS = 120_000;
+/** Resolution failures that no retry will fix without a change (of the spec, or in Ceph). */
+const SETTLED_FAILURES = new Set(['FilesystemNotFound', 'FsidMismatch']);
+
+export const OWNED_BY_OTHER = 'FilesystemOwnedByOther';
+
+export function restartDelayMs(consecutiveStops: number): number {
+  return Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** Math.max(0, consecutiveStops - 1));
+}
+
+interface Ownership {
+  own: Resolution;
+  decision: OwnershipDecision;
+  claimants: Claimant[];
+}
 
 export class MirrorReconciler {
   /** Mirror key → generation whose bootstrap token Secret is written. */
   private readonly tokensWritten = new Map<string, number>();
+  /** Mirror key → when the mgr module was last checked for it. */
+  private readonly moduleCheckedAt = new Map<string, number>();
 
-  constructor(private readonly ctx: ControllerContext) {}
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly identities = new FilesystemIdentities(),
+  ) {
+    // An engine that stopped by itself (fenced, or displaced by an older claimant): say so now,
+    // and reconcile the mirror (it reports the stop, then starts afresh after a backoff) and its
+    // dependents (their runtime is gone).
+    ctx.runtimes.onEngineStopped((key, stop) => {
+      const mirror = ctx.mirrors.getByKey(key);
+      if (!mirror) return;
+      ctx.events.record(mirror, 'Warning', stop.reason, stop.message);
+      ctx.enqueue.mirror(key);
+      this.enqueueDependents(mirror);
+    });
+  }
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
     const cached = this.ctx.mirrors.get(namespace, name);
     if (!cached) {
-      await this.ctx.runtimes.stop(key);
+      await this.ctx.runtimes.forget(key);
+      this.identities.forget(key);
+      this.moduleCheckedAt.delete(key);
+      this.tokensWritten.delete(key);
       this.forgetMetrics(namespace, name);
       return;
     }
-    if (isBeingDeleted(cached)) return this.finalize(key, cached);
+    const input = this.identityInput(cached);
+    if (isBeingDeleted(cached)) return this.finalize(key, cached, input);
     // Carry on with the object as written: its resourceVersion is the one the status write needs.
     const mirror = await ensureFinalizer(this.ctx.api, KINDS.mirror, cached);
     if (!mirror) return;
 
-    const settings = this.connectionSettings(mirror);
-    if ('reason' in settings) return this.fail(mirror, settings);
-    const spec: RuntimeSpec = {
-      connection: settings,
-      fsName: mirror.spec.filesystem,
-      tunables: {
-        ...(mirror.spec.policy?.shuffleThrottleSeconds !== undefined
-          ? { shuffleThrottleSeconds: mirror.spec.policy.shuffleThrottleSeconds }
-          : {}),
-        ...(mirror.spec.policy?.instanceTimeoutSeconds !== undefined
-          ? { instanceTimeoutSeconds: mirror.spec.policy.instanceTimeoutSeconds }
-          : {}),
-        ...(mirror.spec.policy?.tickSeconds !== undefined
-          ? { tickSeconds: mirror.spec.policy.tickSeconds }
-          : {}),
-      },
-      takeOverFromMgrModule: mirror.spec.takeOverFromMgrModule === true,
-    };
-    let runtime: MirrorRuntime;
+    if ('reason' in input) {
+      // Others deciding ownership learn that this one claims nothing (until its Secret changes).
+      await this.identities.resolve(key, input, true);
+      return this.fail(mirror, input);
+    }
+    const spec = this.runtimeSpec(mirror, input.settings);
+    const ownership = await this.ownership(key, mirror, input);
+    const { own, decision } = ownership;
+    if (own.state !== 'resolved' || decision.kind === 'unresolved') {
+      const problem: Problem =
+        own.state === 'failed'
+          ? own
+          : { reason: 'ResolutionFailed', message: 'the filesystem could not be identified' };
+      // Whatever ran before ran for a spec that no longer resolves: it must not go on.
+      await this.ctx.runtimes.stop(key);
+      this.ctx.runtimes.setNotRunning(key, problem);
+      await this.fail(mirror, problem);
+      if (SETTLED_FAILURES.has(problem.reason)) return { requeueAfterMs: OWNERSHIP_RECHECK_MS };
+      throw new Error(`${problem.reason}: ${problem.message}`);
+    }
+    if (decision.kind === 'refused') return this.refuse(key, mirror, decision.owner, own.identity);
+    if (decision.kind === 'wait') {
+      await this.fail(mirror, waitingProblem(decision.for), false);
+      return { requeueAfterMs: CLAIM_WAIT_MS };
+    }
+
     const previous = this.ctx.runtimes.get(key);
+    if (previous) {
+      const stopped = await this.checkMgrModule(key, mirror, previous);
+      if (stopped) return stopped;
+    }
+    const backoff = this.restartBackoff(key);
+    if (backoff) {
+      await this.fail(mirror, backoff.problem, false);
+      return { requeueAfterMs: backoff.waitMs };
+    }
+    let runtime: MirrorRuntime;
     try {
-      runtime = await this.ctx.runtimes.ensure(key, spec);
+      runtime = await this.ctx.runtimes.ensure(key, spec, this.claim(key, own.identity));
     } catch (e) {
-      await this.fail(mirror, problemOf(e, 'MirroringUnavailable'));
-      throw e;
+      return this.startFailed(key, mirror, e);
+    }
+    if (runtime !== this.ctx.runtimes.get(key)) {
+      // Displaced by an older claimant while starting: its reconcile has taken over.
+      return { requeueAfterMs: CLAIM_WAIT_MS };
     }
     if (runtime !== previous) {
+      this.moduleCheckedAt.set(key, Date.now());
       this.ctx.events.record(
         mirror,
         'Normal',
@@ -95,8 +186,193 @@ export class MirrorReconciler {
       await this.fail(mirror, problemOf(e));
       throw e;
     }
+    if (runtime !== this.ctx.runtimes.get(key)) return { requeueAfterMs: CLAIM_WAIT_MS };
     await writeStatus(this.ctx.api, KINDS.mirror, mirror, this.healthyStatus(mirror, runtime));
     return { requeueAfterMs: STATUS_REFRESH_MS };
+  }
+
+  // ---- ownership ------------------------------------------------------------------------------
+
+  /** What the mirror's spec gives to find its filesystem: settings, or why there are none. */
+  private identityInput(mirror: CephFSMirror): IdentityInput {
+    const settings = this.connectionSettings(mirror);
+    if ('reason' in settings) return settings;
+    return { settings, fsName: mirror.spec.filesystem };
+  }
+
+  private claimant(mirror: CephFSMirror, resolution: Resolution): Claimant {
+    return {
+      key: objectKey(mirror.metadata),
+      ...(mirror.metadata.creationTimestamp
+        ? { creationTimestamp: String(mirror.metadata.creationTimestamp) }
+        : {}),
+      ...(mirror.metadata.uid ? { uid: mirror.metadata.uid } : {}),
+      resolution,
+    };
+  }
+
+  /**
+   * Resolves this mirror (retrying a failure: this is its own reconcile) and every older one
+   * whose identity is not known yet (a failure stays a failure: it claims nothing), then decides.
+   * Younger claimants are taken as they are known: they cannot take the filesystem from this one.
+   */
+  private async ownership(
+    key: string,
+    mirror: CephFSMirror,
+    input: IdentityInput,
+  ): Promise<Ownership> {
+    const own = await this.identities.resolve(key, input, true);
+    const me = this.claimant(mirror, own);
+    const claimants = await Promise.all(
+      this.ctx.mirrors.list().map(async (m): Promise<Claimant> => {
+        const mKey = objectKey(m.metadata);
+        if (mKey === key) return me;
+        const mInput = this.identityInput(m);
+        const known = this.claimant(m, this.known(mKey, mInput));
+        if (known.resolution.state !== 'unknown' || olderFirst(known, me) > 0) return known;
+        return this.claimant(m, await this.identities.resolve(mKey, mInput));
+      }),
+    );
+    if (!claimants.includes(me)) claimants.push(me);
+    return { own, decision: decideOwnership(key, claimants), claimants };
+  }
+
+  /**
+   * What is known of another mirror's identity: the filesystem its engine drives, when it runs
+   * one here (its Secret may be gone since: it still holds the filesystem), else its resolution.
+   */
+  private known(key: string, input: IdentityInput): Resolution {
+    const running = this.ctx.runtimes.get(key);
+    if (running) return { state: 'resolved', identity: running.identity };
+    return this.identities.peek(key, input);
+  }
+
+  /** The same decision from what is known now, without Ceph round trips (under the start lock). */
+  private claim(key: string, identity: FilesystemIdentity): RuntimeClaim {
+    return {
+      identity,
+      check: () => {
+        const claimants = this.ctx.mirrors
+          .list()
+          .map((m) => this.claimant(m, this.known(objectKey(m.metadata), this.identityInput(m))));
+        const decision = decideOwnership(key, claimants);
+        if (decision.kind === 'owner') return undefined;
+        if (decision.kind === 'refused') return ownedByOther(identity, decision.owner);
+        if (decision.kind === 'wait') return waitingProblem(decision.for);
+        return {
+          reason: 'OwnershipUndecided',
+          message: 'the CephFSMirror changed while its filesystem was being identified',
+        };
+      },
+    };
+  }
+
+  /** Another CephFSMirror owns the filesystem: run nothing, write nothing in Ceph, say who. */
+  private async refuse(
+    key: string,
+    mirror: CephFSMirror,
+    owner: string,
+    identity: FilesystemIdentity,
+  ): Promise<WorkResult> {
+    const wasRunning = this.ctx.runtimes.get(key) !== undefined;
+    await this.ctx.runtimes.stop(key);
+    const problem = ownedByOther(identity, owner);
+    this.ctx.runtimes.setNotRunning(key, problem);
+    if (wasRunning) this.enqueueDependents(mirror);
+    this.forgetMetrics(mirror.metadata.namespace, mirror.metadata.name);
+    const generation = mirror.metadata.generation;
+    let conditions = readyCondition(
+      mirror.status?.conditions,
+      generation,
+      false,
+      problem.reason,
+      problem.message,
+    );
+    conditions = setCondition(conditions, {
+      type: 'MirroringEnabled',
+      status: 'Unknown',
+      reason: problem.reason,
+      message: `not driven by this CephFSMirror: see ${owner}`,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
+    // Only what is true of this object: no instances or counts of an engine it does not run.
+    await writeStatus(this.ctx.api, KINDS.mirror, mirror, {
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      state: 'Refused',
+      fscid: identity.fscid,
+      conditions,
+    });
+    this.ctx.events.record(mirror, 'Warning', problem.reason, problem.message);
+    return { requeueAfterMs: OWNERSHIP_RECHECK_MS };
+  }
+
+  // ---- the mgr module and engine stops ---------------------------------------------------------
+
+  /**
+   * The mgr `mirroring` module enabled while the engine runs: without a takeover, stop the engine
+   * at once (the module writes the same dir map) and report `MgrModuleEnabled`; with one, stop it
+   * too and let this reconcile start a fresh engine, which disables the module again.
+   */
+  private async checkMgrModule(
+    key: string,
+    mirror: CephFSMirror,
+    runtime: MirrorRuntime,
+  ): Promise<WorkResult | undefined> {
+    const now = Date.now();
+    if (now - (this.moduleCheckedAt.get(key) ?? 0) < MGR_CHECK_MIN_INTERVAL_MS) return undefined;
+    this.moduleCheckedAt.set(key, now);
+    if (!(await mgrMirroringModuleEnabled(runtime.rados))) return undefined;
+    await this.ctx.runtimes.stop(key);
+    this.enqueueDependents(mirror);
+    if (runtime.takeOverFromMgrModule) {
+      this.ctx.events.record(
+        mirror,
+        'Warning',
+        'MgrModuleReenabled',
+        `the Ceph mgr "mirroring" module was enabled again: stopped the engine of ` +
+          `${runtime.fsName} to take the filesystem over once more (spec.takeOverFromMgrModule)`,
+      );
+      return undefined;
+    }
+    const problem = mgrModuleProblem();
+    this.ctx.runtimes.setNotRunning(key, problem);
+    await this.fail(mirror, problem);
+    return { requeueAfterMs: STATUS_REFRESH_MS };
+  }
+
+  /** While an engine that stopped by itself waits for its restart: what to report, how long. */
+  private restartBackoff(key: string): { problem: Problem; waitMs: number } | undefined {
+    if (this.ctx.runtimes.get(key)) return undefined;
+    const stop = this.ctx.runtimes.lastStop(key);
+    if (!stop || stop.reason === OWNED_BY_OTHER) return undefined;
+    const waitMs = stop.at + restartDelayMs(stop.count) - Date.now();
+    if (waitMs <= 0) return undefined;
+    return { problem: { reason: stop.reason, message: stop.message }, waitMs };
+  }
+
+  private async startFailed(key: string, mirror: CephFSMirror, e: unknown): Promise<WorkResult> {
+    const problem = problemOf(e, 'MirroringUnavailable');
+    this.ctx.runtimes.setNotRunning(key, problem);
+    if (isMgrModuleConflict(e)) {
+      // Looked at again every refresh: the module going away is noticed without a long backoff.
+      await this.fail(mirror, mgrModuleProblem());
+      return { requeueAfterMs: STATUS_REFRESH_MS };
+    }
+    if (isCephOpError(e) && e.reason === 'FilesystemLockedByOther') {
+      await this.fail(mirror, problem);
+      return { requeueAfterMs: LOCKED_RETRY_MS };
+    }
+    if (
+      isCephOpError(e) &&
+      [OWNED_BY_OTHER, 'WaitingForOlderClaimant', 'OwnershipUndecided'].includes(e.reason)
+    ) {
+      // The start lock's check saw a change since this reconcile decided: decide again.
+      await this.fail(mirror, problem, false);
+      return { requeueAfterMs: CLAIM_WAIT_MS };
+    }
+    if (isCephOpError(e) && e.reason === 'FilesystemIdentityChanged') this.identities.forget(key);
+    await this.fail(mirror, problem);
+    throw e;
   }
 
   private connectionSettings(mirror: CephFSMirror): ConnectionSettings | Problem {
@@ -120,10 +396,29 @@ export class MirrorReconciler {
     };
   }
 
+  private runtimeSpec(mirror: CephFSMirror, connection: ConnectionSettings): RuntimeSpec {
+    const policy = mirror.spec.policy;
+    return {
+      connection,
+      fsName: mirror.spec.filesystem,
+      tunables: {
+        ...(policy?.shuffleThrottleSeconds !== undefined
+          ? { shuffleThrottleSeconds: policy.shuffleThrottleSeconds }
+          : {}),
+        ...(policy?.instanceTimeoutSeconds !== undefined
+          ? { instanceTimeoutSeconds: policy.instanceTimeoutSeconds }
+          : {}),
+        ...(policy?.tickSeconds !== undefined ? { tickSeconds: policy.tickSeconds } : {}),
+      },
+      takeOverFromMgrModule: mirror.spec.takeOverFromMgrModule === true,
+    };
+  }
+
   private async publishBootstrapToken(mirror: CephFSMirror, runtime: MirrorRuntime): Promise<void> {
     const want = mirror.spec.bootstrapTokenSecret;
     const key = objectKey(mirror.metadata);
     if (!want || this.tokensWritten.get(key) === mirror.metadata.generation) return;
+    if (this.ctx.runtimes.get(key) !== runtime) return;
     const token = await runtime.serial(() =>
       createBootstrapToken(
         runtime.rados,
@@ -170,7 +465,10 @@ export class MirrorReconciler {
   private async applyUnmanagedPolicy(mirror: CephFSMirror, runtime: MirrorRuntime): Promise<void> {
     const policy = mirror.spec.unmanagedDirectories ?? 'Retain';
     if (policy === 'Retain') return;
+    const key = objectKey(mirror.metadata);
     for (const path of this.undeclared(mirror, runtime)) {
+      // Displaced or stopped meanwhile (an older claimant, the mgr module): not ours to change.
+      if (this.ctx.runtimes.get(key) !== runtime) return;
       const status = runtime.engine.status(path);
       if (!status || status.purging) continue;
       if (policy === 'Prune') {
@@ -260,12 +558,12 @@ export class MirrorReconciler {
     };
   }
 
-  private async fail(mirror: CephFSMirror, problem: Problem): Promise<WorkResult> {
+  private async fail(mirror: CephFSMirror, problem: Problem, event = true): Promise<WorkResult> {
     await writeStatus(this.ctx.api, KINDS.mirror, mirror, {
       ...notReadyStatus(mirror, problem),
       state: 'Error',
     });
-    this.ctx.events.record(mirror, 'Warning', problem.reason, problem.message);
+    if (event) this.ctx.events.record(mirror, 'Warning', problem.reason, problem.message);
     return;
   }
 
@@ -292,20 +590,48 @@ export class MirrorReconciler {
     }
   }
 
-  private async finalize(key: string, mirror: CephFSMirror): Promise<WorkResult> {
+  private async finalize(
+    key: string,
+    mirror: CephFSMirror,
+    input: IdentityInput,
+  ): Promise<WorkResult> {
+    let runtime = this.ctx.runtimes.get(key);
+    let ownership: Ownership | undefined;
+    let unreachable: Problem | undefined = 'reason' in input ? input : undefined;
+    if (!('reason' in input)) {
+      ownership = await this.ownership(key, mirror, input);
+      const { own, decision } = ownership;
+      if (decision.kind === 'refused') {
+        // It never drove the filesystem (or no longer does): nothing in Ceph is its to undo, and
+        // its dependents touched nothing either (they do not wait for it).
+        await this.ctx.runtimes.forget(key);
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'DeletedWithoutChanges',
+          `CephFSMirror ${decision.owner} drives ${
+            own.state === 'resolved' ? describeIdentity(own.identity) : mirror.spec.filesystem
+          }: nothing in Ceph was changed`,
+        );
+        return this.release(key, mirror);
+      }
+      if (decision.kind === 'wait') return { requeueAfterMs: CLAIM_WAIT_MS };
+      if (own.state === 'failed' && !runtime) {
+        // No filesystem by that name (any more), or another cluster: there is nothing to undo.
+        if (!SETTLED_FAILURES.has(own.reason)) throw new Error(`${own.reason}: ${own.message}`);
+        unreachable = own;
+      }
+    }
     // After a restart the engine may not run yet: start it, since the mirror's peers and
     // directories need it to finalize too. If the Secret is gone nothing can be done in Ceph,
     // and the object must not hang forever.
-    const settings = this.connectionSettings(mirror);
-    let runtime = this.ctx.runtimes.get(key);
-    if (!runtime && !('reason' in settings)) {
+    if (!runtime && !unreachable && !('reason' in input) && ownership?.own.state === 'resolved') {
       try {
-        runtime = await this.ctx.runtimes.ensure(key, {
-          connection: settings,
-          fsName: mirror.spec.filesystem,
-          tunables: {},
-          takeOverFromMgrModule: mirror.spec.takeOverFromMgrModule === true,
-        });
+        runtime = await this.ctx.runtimes.ensure(
+          key,
+          { ...this.runtimeSpec(mirror, input.settings), tunables: {} },
+          this.claim(key, ownership.own.identity),
+        );
       } catch (e) {
         if (!isMgrModuleConflict(e)) throw e;
         // The module drives the filesystem and the mirror was refused (or the module has taken it
@@ -318,9 +644,7 @@ export class MirrorReconciler {
           `the Ceph mgr "mirroring" module is enabled: mirroring of ${mirror.spec.filesystem} ` +
             'and its directory map are left to it',
         );
-        this.tokensWritten.delete(key);
-        await removeFinalizer(this.ctx.api, KINDS.mirror, mirror);
-        return;
+        return this.release(key, mirror);
       }
       this.enqueueDependents(mirror);
     }
@@ -334,26 +658,68 @@ export class MirrorReconciler {
     }
     if (runtime) {
       await runtime.engine.stop();
-      await disableMirroring(runtime.rados, runtime.fsName);
-      this.ctx.events.record(
-        mirror,
-        'Normal',
-        'MirroringDisabled',
-        `mirroring disabled on ${runtime.fsName}`,
-      );
-    } else if ('reason' in settings) {
+      // Another CephFSMirror names the same filesystem: it carries on from here, with the dir
+      // map as it is (this mirror's own directories are gone with their objects).
+      const next = successors(key, ownership?.claimants ?? []).find((c) => {
+        const m = this.ctx.mirrors.getByKey(c.key);
+        return m !== undefined && !isBeingDeleted(m);
+      });
+      if (next) {
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'OwnershipHandedOver',
+          `mirroring of ${runtime.fsName} left enabled: CephFSMirror ${next.key} drives it next`,
+        );
+      } else {
+        await disableMirroring(runtime.rados, runtime.fsName);
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'MirroringDisabled',
+          `mirroring disabled on ${runtime.fsName}`,
+        );
+      }
+    } else if (unreachable) {
       this.ctx.events.record(
         mirror,
         'Warning',
         'MirroringLeftEnabled',
-        `cannot reach Ceph to disable mirroring: ${settings.message}`,
+        `cannot reach Ceph to disable mirroring: ${unreachable.message}`,
       );
     }
-    await this.ctx.runtimes.stop(key);
+    await this.ctx.runtimes.forget(key);
+    return this.release(key, mirror);
+  }
+
+  /** The finalizer goes; whoever claims the same filesystem next decides again at once. */
+  private async release(key: string, mirror: CephFSMirror): Promise<WorkResult> {
     this.tokensWritten.delete(key);
+    this.moduleCheckedAt.delete(key);
+    this.identities.forget(key);
     await removeFinalizer(this.ctx.api, KINDS.mirror, mirror);
+    for (const m of this.ctx.mirrors.list()) {
+      const other = objectKey(m.metadata);
+      if (other !== key) this.ctx.enqueue.mirror(other);
+    }
     return;
   }
+}
+
+function ownedByOther(identity: FilesystemIdentity, owner: string): Problem {
+  return {
+    reason: OWNED_BY_OTHER,
+    message:
+      `${describeIdentity(identity)} is driven by CephFSMirror ${owner}, the oldest ` +
+      'CephFSMirror naming it: this one changes nothing in Ceph while that one exists',
+  };
+}
+
+function waitingProblem(older: readonly string[]): Problem {
+  return {
+    reason: 'WaitingForOlderClaimant',
+    message: `waiting until the filesystem of older CephFSMirror(s) ${older.join(', ')} is known`,
+  };
 }
 
 /** A stable, valid object name for an adopted directory. */
