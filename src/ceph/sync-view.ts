@@ -7,6 +7,7 @@ import { getPeerCredentials } from './config-key.js';
 import { findFilesystem, type FsMirrorPeer } from './fsmap.js';
 import { fetchFsMap } from './mon.js';
 import { closeRemote, connectRemote, type RemoteFs } from './remote.js';
+import { checkSourceDirectory, type SourceDirectoryState } from './source-directory.js';
 
 export interface PeerSyncView {
   peerUUID: string;
@@ -15,12 +16,22 @@ export interface PeerSyncView {
   lastLocalSnapshot?: string;
   /** Newest local snapshot that is also on the peer. */
   lastMirroredSnapshot?: string;
-  /** Local snapshots not (yet) on the peer. */
-  pendingSnapshots: number;
+  /** Local snapshots not (yet) on the peer; absent when the local list could not be read. */
+  pendingSnapshots?: number;
+  /** True only when both snapshot lists were read in this refresh and nothing is pending. */
   inSync: boolean;
-  /** Why the peer could not be compared, when it could not. */
-  error?: string;
+  /** Why the two sites could not be compared, when they could not. */
+  problem?: SyncProblem;
 }
+
+export interface SyncProblem {
+  /** CamelCase: SourceDirectoryMissing, SourceUnreadable, PeerDirectoryMissing, PeerUnreadable. */
+  reason: string;
+  message: string;
+}
+
+/** One site's snapshot list as read in a refresh: the names, or why there are none. */
+export type SnapshotList = { snaps: readonly string[] } | { problem: SyncProblem };
 
 /** Compares two snapshot lists, each in creation order (the order `.snap` lists them). */
 export function compareSnapshots(
@@ -39,6 +50,37 @@ export function compareSnapshots(
     pendingSnapshots: pending,
     inSync: pending === 0,
   };
+}
+
+/**
+ * The comparison of one peer, from the two lists as read. In sync only when both were read; a
+ * list that could not be read makes the view unknown (never in sync), with the reason. What is
+ * known is kept: a readable local list with a peer directory that does not exist yet counts
+ * every local snapshot as pending.
+ */
+export function compareLists(
+  local: SnapshotList,
+  remote: SnapshotList,
+): Pick<
+  PeerSyncView,
+  'lastLocalSnapshot' | 'lastMirroredSnapshot' | 'pendingSnapshots' | 'inSync' | 'problem'
+> {
+  if ('snaps' in local && 'snaps' in remote) return compareSnapshots(local.snaps, remote.snaps);
+  if ('problem' in local) return { inSync: false, problem: local.problem };
+  return {
+    ...compareSnapshots(local.snaps, []),
+    inSync: false,
+    problem: (remote as { problem: SyncProblem }).problem,
+  };
+}
+
+function codeOf(e: unknown): string | undefined {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 const FSMAP_TTL_MS = 10_000;
@@ -72,36 +114,81 @@ export class SyncViewer {
     if (this.closed) return [];
     const peers = await this.currentPeers();
     if (Object.keys(peers).length === 0) return [];
-    this.local ??= CephFS.mount({ rados: this.rados, fsName: this.fsName });
-    const localSnaps = await (await this.local).listSnaps(path).catch((e: unknown) => {
-      if ((e as { code?: string }).code === 'ENOENT') return [];
-      throw e;
+    const local = await this.readList(this.localMount(), path, {
+      missing: {
+        reason: 'SourceDirectoryMissing',
+        message: `${path} does not exist on filesystem ${this.fsName}`,
+      },
+      unreadable: 'SourceUnreadable',
+      where: `filesystem ${this.fsName}`,
     });
     return Promise.all(
-      Object.entries(peers).map(async ([uuid, peer]) => {
+      Object.entries(peers).map(async ([uuid, peer]): Promise<PeerSyncView> => {
+        const site = `peer ${peer.clusterName} (filesystem ${peer.fsName})`;
+        let remote: SnapshotList;
         try {
-          const remote = await this.peerMount(uuid, peer);
-          const remoteSnaps = await remote.fs.listSnaps(path).catch((e: unknown) => {
-            if ((e as { code?: string }).code === 'ENOENT') return [];
-            throw e;
+          const mount = await this.peerMount(uuid, peer);
+          remote = await this.readList(mount.fs, path, {
+            // The daemon creates the directory on the peer the first time it picks it up.
+            missing: {
+              reason: 'PeerDirectoryMissing',
+              message: `${path} does not exist on ${site} yet`,
+            },
+            unreadable: 'PeerUnreadable',
+            where: site,
           });
-          return {
-            peerUUID: uuid,
-            siteName: peer.clusterName,
-            ...compareSnapshots(localSnaps, remoteSnaps),
-          };
         } catch (e) {
-          this.dropPeer(uuid);
-          return {
-            peerUUID: uuid,
-            siteName: peer.clusterName,
-            ...compareSnapshots(localSnaps, []),
-            inSync: false,
-            error: e instanceof Error ? e.message : String(e),
+          remote = {
+            problem: { reason: 'PeerUnreadable', message: `${site}: ${messageOf(e)}` },
           };
         }
+        // A mount that failed is opened anew next time (its credentials may have changed).
+        if ('problem' in remote && remote.problem.reason === 'PeerUnreadable') {
+          void this.dropPeer(uuid);
+        }
+        return { peerUUID: uuid, siteName: peer.clusterName, ...compareLists(local, remote) };
       }),
     );
+  }
+
+  /** Whether `path` exists as a directory on the source filesystem: one stat on the local mount. */
+  sourceDirectory(path: string): Promise<SourceDirectoryState> {
+    if (this.closed) {
+      return Promise.resolve({ state: 'unknown', message: 'the mirror is shutting down' });
+    }
+    return checkSourceDirectory(this.localMount(), this.fsName, path);
+  }
+
+  private localMount(): Promise<CephFS> {
+    if (!this.local) {
+      const mounting = CephFS.mount({ rados: this.rados, fsName: this.fsName });
+      // A failed mount is tried again on the next call rather than remembered.
+      mounting.catch(() => {
+        if (this.local === mounting) this.local = undefined;
+      });
+      this.local = mounting;
+    }
+    return this.local;
+  }
+
+  /** The snapshot names of `path` on one site, or why they could not be read. */
+  private async readList(
+    mount: CephFS | Promise<CephFS>,
+    path: string,
+    d: { missing: SyncProblem; unreadable: string; where: string },
+  ): Promise<SnapshotList> {
+    try {
+      return { snaps: await (await mount).listSnaps(path) };
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: d.missing };
+      return {
+        problem: {
+          reason: d.unreadable,
+          message: `could not list snapshots of ${path} on ${d.where}: ${messageOf(e)}`,
+        },
+      };
+    }
   }
 
   async close(): Promise<void> {

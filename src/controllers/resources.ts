@@ -97,7 +97,11 @@ export interface PeerSyncStatus {
   lastLocalSnapshot?: string;
   lastMirroredSnapshot?: string;
   pendingSnapshots?: number;
+  /** True only when both sites' snapshot lists were read in the last refresh. */
   inSync?: boolean;
+  /** Why the sites could not be compared (then inSync is false), e.g. PeerDirectoryMissing. */
+  reason?: string;
+  message?: string;
 }
 
 export type DirectoryPhase =
@@ -111,6 +115,9 @@ export type DirectoryPhase =
 
 export interface MirroredDirectoryStatus {
   observedGeneration?: number;
+  /** The CephFSMirror this object was admitted with: spec.mirrorRef may not change after it. */
+  mirrorRef?: string;
+  /** The path of the dir-map entry this object manages, while it manages one. */
   path?: string;
   state?: DirectoryPhase;
   instanceID?: string;

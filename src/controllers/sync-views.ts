@@ -1,8 +1,11 @@
-// Per-directory sync views, computed in the background and cached: comparing snapshot lists on two
-// sites costs a few round trips per directory, so it must never hold up a directory's Ready
-// status, and many thousands of directories must not compute theirs all at once.
+// Per-directory sync views and source-directory checks, computed in the background and cached:
+// comparing snapshot lists on two sites costs a few round trips per directory, so it must never
+// hold up a directory's Ready status, and many thousands of directories must not compute theirs
+// all at once. A view is "in sync" only when both lists were read in its refresh; one that
+// could not be made says why and is never in sync.
 import { isDeepStrictEqual } from 'node:util';
-import type { SyncViewer } from '../ceph/sync-view.js';
+import type { SourceDirectoryState } from '../ceph/source-directory.js';
+import type { PeerSyncView, SyncViewer } from '../ceph/sync-view.js';
 import type { PeerSyncStatus } from './resources.js';
 
 interface Cached {
@@ -10,10 +13,60 @@ interface Cached {
   peers: PeerSyncStatus[];
 }
 
+interface SourceCheck {
+  at: number;
+  state: SourceDirectoryState;
+}
+
+/** How long a source check holds: a present directory rarely goes, a missing one is awaited. */
+export const SOURCE_PRESENT_TTL_MS = 30_000;
+export const SOURCE_ABSENT_TTL_MS = 5_000;
+
+/** The status form of a view (no field for what is not known). */
+export function toPeerStatus(p: PeerSyncView): PeerSyncStatus {
+  return {
+    peerUUID: p.peerUUID,
+    siteName: p.siteName,
+    ...(p.lastLocalSnapshot ? { lastLocalSnapshot: p.lastLocalSnapshot } : {}),
+    ...(p.lastMirroredSnapshot ? { lastMirroredSnapshot: p.lastMirroredSnapshot } : {}),
+    ...(p.pendingSnapshots !== undefined ? { pendingSnapshots: p.pendingSnapshots } : {}),
+    inSync: p.inSync,
+    ...(p.problem ? { reason: p.problem.reason, message: p.problem.message } : {}),
+  };
+}
+
+/**
+ * A refresh that failed as a whole (the FSMap could not be read, the mount failed...): what was
+ * known before is no longer known now, so every peer of the old view becomes unknown, keeping its
+ * snapshot names as last seen.
+ */
+export function failedRefresh(
+  before: readonly PeerSyncStatus[],
+  message: string,
+): PeerSyncStatus[] {
+  return before.map((p) => ({ ...p, inSync: false, reason: 'SyncViewFailed', message }));
+}
+
+/** What a refresh tells about the source directory, when it tells anything. */
+function sourceSeenIn(peers: readonly PeerSyncView[]): SourceDirectoryState | undefined {
+  const first = peers[0];
+  if (!first) return undefined;
+  if (first.problem?.reason === 'SourceDirectoryMissing') {
+    return { state: 'missing', message: first.problem.message };
+  }
+  // The local list is the same for every peer; a problem of the local side has its own reasons.
+  if (first.problem?.reason === 'SourceUnreadable') return undefined;
+  return { state: 'present' };
+}
+
 export class SyncViewCache {
   private readonly views = new Map<string, Cached>();
   private readonly pending = new Map<string, () => void>();
   private readonly running = new Set<string>();
+  private readonly sources = new Map<string, SourceCheck>();
+  private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
+  private readonly sourceWaiters: Array<() => void> = [];
+  private sourceActive = 0;
   private active = 0;
   private closed = false;
 
@@ -21,6 +74,8 @@ export class SyncViewCache {
     private readonly viewer: SyncViewer,
     private readonly ttlMs = 15_000,
     private readonly maxConcurrent = 4,
+    /** Source stats in flight at once (each holds a libuv thread while the MDS answers). */
+    private readonly maxSourceChecks = 4,
   ) {}
 
   get(path: string): PeerSyncStatus[] | undefined {
@@ -36,6 +91,30 @@ export class SyncViewCache {
   forget(path: string): void {
     this.views.delete(path);
     this.pending.delete(path);
+    this.sources.delete(path);
+  }
+
+  /** The last source check of `path`, however old, or undefined when it was never checked. */
+  knownSource(path: string): SourceDirectoryState | undefined {
+    return this.sources.get(path)?.state;
+  }
+
+  /**
+   * Whether `path` exists on the source filesystem: the cached answer while it holds
+   * (SOURCE_PRESENT_TTL_MS, SOURCE_ABSENT_TTL_MS), else one stat, shared by concurrent callers
+   * and at most `maxSourceChecks` at a time across the mirror.
+   */
+  source(path: string): Promise<SourceDirectoryState> {
+    const cached = this.sources.get(path);
+    if (cached) {
+      const ttl = cached.state.state === 'present' ? SOURCE_PRESENT_TTL_MS : SOURCE_ABSENT_TTL_MS;
+      if (Date.now() - cached.at < ttl) return Promise.resolve(cached.state);
+    }
+    const inFlight = this.sourceChecks.get(path);
+    if (inFlight) return inFlight;
+    const check = this.checkSource(path).finally(() => this.sourceChecks.delete(path));
+    this.sourceChecks.set(path, check);
+    return check;
   }
 
   /** Schedules a refresh when the cached view is missing or old; `onDone` runs when it lands. */
@@ -50,7 +129,23 @@ export class SyncViewCache {
   async close(): Promise<void> {
     this.closed = true;
     this.pending.clear();
+    for (const wake of this.sourceWaiters.splice(0)) wake();
     await this.viewer.close();
+  }
+
+  private async checkSource(path: string): Promise<SourceDirectoryState> {
+    if (this.sourceActive >= this.maxSourceChecks) {
+      await new Promise<void>((resolve) => this.sourceWaiters.push(resolve));
+    }
+    this.sourceActive++;
+    try {
+      const state = await this.viewer.sourceDirectory(path);
+      this.sources.set(path, { at: Date.now(), state });
+      return state;
+    } finally {
+      this.sourceActive--;
+      this.sourceWaiters.shift()?.();
+    }
   }
 
   private pump(): void {
@@ -61,32 +156,26 @@ export class SyncViewCache {
       this.pending.delete(path);
       this.running.add(path);
       this.active++;
-      let changed = false;
+      const before = this.views.get(path)?.peers;
+      let after: PeerSyncStatus[] = before ?? [];
       void this.viewer
         .view(path)
         .then(
-          (peers) => {
-            const before = this.views.get(path)?.peers;
-            this.views.set(path, {
-              at: Date.now(),
-              peers: peers.map((p) => ({
-                peerUUID: p.peerUUID,
-                siteName: p.siteName,
-                ...(p.lastLocalSnapshot ? { lastLocalSnapshot: p.lastLocalSnapshot } : {}),
-                ...(p.lastMirroredSnapshot ? { lastMirroredSnapshot: p.lastMirroredSnapshot } : {}),
-                pendingSnapshots: p.pendingSnapshots,
-                inSync: p.inSync,
-              })),
-            });
-            changed = !isDeepStrictEqual(before ?? [], this.views.get(path)?.peers);
+          (views) => {
+            after = views.map(toPeerStatus);
+            const seen = sourceSeenIn(views);
+            if (seen) this.sources.set(path, { at: Date.now(), state: seen });
           },
-          () => undefined,
+          (e: unknown) => {
+            after = failedRefresh(before ?? [], e instanceof Error ? e.message : String(e));
+          },
         )
         .finally(() => {
+          this.views.set(path, { at: Date.now(), peers: after });
           this.active--;
           this.running.delete(path);
           // Only a view that says something new is worth another reconcile of the directory.
-          if (!this.closed && changed) onDone();
+          if (!this.closed && !isDeepStrictEqual(before ?? [], after)) onDone();
           this.pump();
         });
     }

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SourceDirectoryState } from '../../../src/ceph/source-directory.js';
+import type { PeerSyncView, SyncViewer } from '../../../src/ceph/sync-view.js';
+import { SyncViewCache, failedRefresh, toPeerStatus } from '../../../src/controllers/sync-views.js';
+
+/** A SyncViewer stand-in whose answers the test releases by hand. */
+class FakeViewer {
+  stats: Array<{ path: string; answer: (s: SourceDirectoryState) => void }> = [];
+  views: Array<{ path: string; ok: (v: PeerSyncView[]) => void; fail: (e: Error) => void }> = [];
+  sourceDirectory(path: string): Promise<SourceDirectoryState> {
+    return new Promise((answer) => this.stats.push({ path, answer }));
+  }
+  view(path: string): Promise<PeerSyncView[]> {
+    return new Promise((ok, fail) => this.views.push({ path, ok, fail }));
+  }
+  forgetPeers(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function cacheWith(viewer: FakeViewer, maxSourceChecks = 2): SyncViewCache {
+  return new SyncViewCache(viewer as unknown as SyncViewer, 15_000, 4, maxSourceChecks);
+}
+
+test('one stat per path while its answer holds, shared by concurrent callers', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer);
+  const first = cache.source('/a');
+  const second = cache.source('/a');
+  await tick();
+  assert.equal(viewer.stats.length, 1);
+  viewer.stats[0]?.answer({ state: 'present' });
+  assert.deepEqual(await first, { state: 'present' });
+  assert.deepEqual(await second, { state: 'present' });
+  assert.deepEqual(await cache.source('/a'), { state: 'present' }, 'cached');
+  assert.equal(viewer.stats.length, 1);
+  assert.deepEqual(cache.knownSource('/a'), { state: 'present' });
+  cache.forget('/a');
+  assert.equal(cache.knownSource('/a'), undefined);
+});
+
+test('source stats in flight are bounded', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer, 2);
+  const all = ['/1', '/2', '/3', '/4'].map((p) => cache.source(p));
+  await tick();
+  assert.deepEqual(
+    viewer.stats.map((s) => s.path),
+    ['/1', '/2'],
+  );
+  viewer.stats[0]?.answer({ state: 'missing', message: '/1 does not exist on filesystem a' });
+  await tick();
+  await tick();
+  assert.equal(viewer.stats.length, 3);
+  for (const s of viewer.stats.slice(1)) s.answer({ state: 'present' });
+  await tick();
+  await tick();
+  for (const s of viewer.stats.slice(3)) s.answer({ state: 'present' });
+  const states = await Promise.all(all);
+  assert.deepEqual(
+    states.map((s) => s.state),
+    ['missing', 'present', 'present', 'present'],
+  );
+});
+
+test('a refresh that finds the source missing says so, for the view and the source check', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer);
+  let done = 0;
+  cache.refreshIfStale('/d', () => done++);
+  await tick();
+  const problem = {
+    reason: 'SourceDirectoryMissing',
+    message: '/d does not exist on filesystem a',
+  };
+  viewer.views[0]?.ok([{ peerUUID: 'u1', siteName: 'b', inSync: false, problem }]);
+  await tick();
+  await tick();
+  assert.equal(done, 1);
+  assert.deepEqual(cache.get('/d'), [{ peerUUID: 'u1', siteName: 'b', inSync: false, ...problem }]);
+  assert.deepEqual(cache.knownSource('/d'), { state: 'missing', message: problem.message });
+});
+
+test('a refresh that fails makes the last view unknown instead of keeping it in sync', () => {
+  const before = [
+    { peerUUID: 'u1', siteName: 'b', lastLocalSnapshot: 's1', pendingSnapshots: 0, inSync: true },
+  ];
+  assert.deepEqual(failedRefresh(before, 'fsmap: ETIMEDOUT'), [
+    {
+      peerUUID: 'u1',
+      siteName: 'b',
+      lastLocalSnapshot: 's1',
+      pendingSnapshots: 0,
+      inSync: false,
+      reason: 'SyncViewFailed',
+      message: 'fsmap: ETIMEDOUT',
+    },
+  ]);
+});
+
+test('the status form of a view carries the reason and leaves out what is not known', () => {
+  assert.deepEqual(
+    toPeerStatus({
+      peerUUID: 'u',
+      siteName: 'b',
+      inSync: false,
+      problem: { reason: 'PeerUnreadable', message: 'peer b: EACCES' },
+    }),
+    {
+      peerUUID: 'u',
+      siteName: 'b',
+      inSync: false,
+      reason: 'PeerUnreadable',
+      message: 'peer b: EACCES',
+    },
+  );
+});
