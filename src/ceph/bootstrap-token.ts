@@ -30,12 +30,15 @@ export const TOKEN_FIELDS = ['fsid', 'filesystem', 'user', 'site_name', 'key', '
 export type TokenField = (typeof TOKEN_FIELDS)[number];
 
 export type BootstrapTokenProblem =
+  | 'TooLarge'
+  | 'TooDeep'
   | 'NotBase64'
   | 'NotJson'
   | 'NotObject'
   | 'MissingField'
   | 'FieldNotString'
   | 'FieldEmpty'
+  | 'FieldTooLong'
   | 'InvalidFsid'
   | 'InvalidFilesystem'
   | 'InvalidUser'
@@ -65,19 +68,50 @@ const FS_NAME = /^[^@\s/]+$/;
 const CEPHX_KEY_BYTES = 28;
 
 /**
+ * Longest token accepted, in characters. A real one is about 400; 64 KiB leaves room for long
+ * mon_host lists and stops a Secret of megabytes from being decoded, parsed and scanned.
+ */
+export const MAX_TOKEN_LENGTH = 64 * 1024;
+/**
+ * Deepest JSON nesting accepted: a token is one flat object of strings (depth 1); a little
+ * slack keeps the precise "not a string" message for a field holding an object or array.
+ */
+export const MAX_TOKEN_JSON_DEPTH = 4;
+/** Longest name field (filesystem, user, site_name): Ceph's own names are far shorter. */
+export const MAX_TOKEN_NAME_LENGTH = 255;
+
+/**
  * Decode and validate a token. Whitespace anywhere is ignored (a trailing newline from a Secret,
  * or base64 wrapped over lines), as Python's b64decode does.
  */
 export function decodeBootstrapToken(token: string): BootstrapToken {
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new BootstrapTokenError(
+      'TooLarge',
+      `the token is ${token.length} characters long (at most ${MAX_TOKEN_LENGTH})`,
+    );
+  }
   const compact = token.replace(/\s+/g, '');
   if (compact === '' || !BASE64.test(compact)) {
     throw new BootstrapTokenError('NotBase64', 'not base64');
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));
+  } catch {
+    throw new BootstrapTokenError('NotJson', 'the decoded token is not JSON (not UTF-8 text)');
+  }
+  const depth = jsonDepth(text, MAX_TOKEN_JSON_DEPTH);
+  if (depth > MAX_TOKEN_JSON_DEPTH) {
+    throw new BootstrapTokenError(
+      'TooDeep',
+      `the decoded token nests JSON more than ${MAX_TOKEN_JSON_DEPTH} levels deep ` +
+        '(a token is one flat object of strings)',
+    );
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64')),
-    );
+    parsed = JSON.parse(text);
   } catch {
     throw new BootstrapTokenError('NotJson', 'the decoded token is not JSON');
   }
@@ -154,6 +188,19 @@ function validate(t: BootstrapToken): BootstrapToken {
     if (v.trim() === '')
       throw new BootstrapTokenError('FieldEmpty', `field "${name}" is empty`, name);
   }
+  for (const [name, v] of [
+    ['filesystem', t.filesystem],
+    ['user', t.user],
+    ['site_name', t.siteName],
+  ] as [TokenField, string][]) {
+    if (v.length > MAX_TOKEN_NAME_LENGTH) {
+      throw new BootstrapTokenError(
+        'FieldTooLong',
+        `field "${name}" is ${v.length} characters long (at most ${MAX_TOKEN_NAME_LENGTH})`,
+        name,
+      );
+    }
+  }
   if (!UUID.test(t.fsid))
     throw new BootstrapTokenError('InvalidFsid', 'fsid is not a UUID', 'fsid');
   if (!FS_NAME.test(t.filesystem)) {
@@ -193,6 +240,29 @@ function validate(t: BootstrapToken): BootstrapToken {
     throw e;
   }
   return { ...t, fsid: t.fsid.toLowerCase() };
+}
+
+/**
+ * The deepest nesting of arrays/objects in JSON text, counting stops once past `limit` (so a
+ * megabyte of `[` costs one pass and no recursion). Brackets inside strings do not count.
+ */
+function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+      if (max > limit) return max;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
 }
 
 // ---- Python json.dumps, for flat objects of strings --------------------------------------------
