@@ -62,6 +62,17 @@ export class InstanceWatcher {
     }, this.o.intervalSeconds);
   }
 
+  /**
+   * The daemon behind `id` is known to be gone (a notify to its mailbox answered ENOENT: the
+   * object it watches no longer exists): report it removed now instead of after the timeout, so
+   * that a stale instance record never receives directories.
+   */
+  drop(id: string): void {
+    if (this.stopped) return;
+    const gone = this.liveness.drop(id);
+    if (gone) void this.report({ added: [], removed: [gone] });
+  }
+
   private async runRound(): Promise<void> {
     let acks: InstanceInfo[];
     try {
@@ -72,18 +83,21 @@ export class InstanceWatcher {
       );
       acks = result.acks.flatMap((a) => instanceFromAck(a) ?? []);
     } catch (e) {
-      // A failed notify says nothing about the daemons; silence is judged by time alone.
+      // Our own notify failed: that says nothing about the daemons, so this round ages no one.
       this.o.onError?.(e);
-      acks = [];
+      this.liveness.roundFailed(this.o.clock.now());
+      return;
     }
     if (this.stopped) return;
-    const change = this.liveness.observe(acks, this.o.clock.now());
-    if (change.added.length > 0 || change.removed.length > 0) {
-      try {
-        await this.o.onChange(change);
-      } catch (e) {
-        this.o.onError?.(e);
-      }
+    await this.report(this.liveness.observe(acks, this.o.clock.now()));
+  }
+
+  private async report(change: InstanceChange): Promise<void> {
+    if (change.added.length === 0 && change.removed.length === 0) return;
+    try {
+      await this.o.onChange(change);
+    } catch (e) {
+      this.o.onError?.(e);
     }
   }
 }

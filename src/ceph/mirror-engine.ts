@@ -117,7 +117,9 @@ export class MirrorEngine {
         return map;
       });
       const clock = o.clock ?? systemClock;
+      let watcher: InstanceWatcher | undefined;
       const driver = new FilesystemMirrorDriver({
+        onInstanceGone: (id) => watcher?.drop(id),
         store,
         notifier: new FencedNotifier(
           new RadosDirectoryNotifier(ioctx, undefined, o.onNotify),
@@ -129,7 +131,7 @@ export class MirrorEngine {
         ...(o.logger ? { logger: o.logger } : {}),
       });
       driver.start(loaded);
-      const watcher = new InstanceWatcher({
+      watcher = new InstanceWatcher({
         ioctx,
         clock,
         initial: loaded.instances.map(([id, r]) => ({ id, addr: r.addr })),

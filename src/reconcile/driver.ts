@@ -1,3 +1,4 @@
+import { DeliveryLedger } from './delivery-ledger.js';
 import { DirectoryError, Errno } from './errors.js';
 import { normalizeDirectoryPath } from './paths.js';
 import { dirMapRecord, planActions } from './planner.js';
@@ -28,6 +29,11 @@ export interface DriverOptions {
   clock?: Clock;
   tunables?: Partial<Tunables>;
   logger?: DriverLogger;
+  /**
+   * A notify to this instance's mailbox answered ENOENT: the object its daemon watches is gone,
+   * so the daemon is too. The engine tells its instance watcher, which reports it removed.
+   */
+  onInstanceGone?: (instanceId: string) => void;
 }
 
 /** What was read from the `cephfs_mirror` omap at start-up. */
@@ -115,6 +121,8 @@ export class FilesystemMirrorDriver {
   private rebalanceWhenQuiet = false;
 
   private readonly listeners = new Set<DirectoryListener>();
+  /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
+  private readonly ledger = new DeliveryLedger();
 
   constructor(private readonly options: DriverOptions) {
     this.tunables = resolveTunables(options.tunables);
@@ -139,6 +147,11 @@ export class FilesystemMirrorDriver {
     if (this.runState !== 'new') throw new Error('driver already started');
     this.runState = 'running';
     this.policy.init(initial.directories);
+    // Whoever wrote this map (an earlier operator, the mgr module) may have acquired each
+    // mapped directory already: a plain acquire could be its second one.
+    for (const [path, record] of initial.directories) {
+      if (record.instanceId !== '') this.ledger.markUncertain(path, record.instanceId);
+    }
     const ids: string[] = [];
     for (const [id, record] of initial.instances) {
       ids.push(id);
@@ -304,6 +317,11 @@ export class FilesystemMirrorDriver {
     );
   }
 
+  /** (directory, daemon) pairs that get a release before their next acquire. */
+  get uncertainDeliveries(): number {
+    return this.ledger.size;
+  }
+
   /** For tests: throws when the policy's indexes disagree. */
   checkConsistency(): void {
     this.policy.checkConsistency();
@@ -358,17 +376,45 @@ export class FilesystemMirrorDriver {
     for (const [path, record] of plan.dirMapSets) this.writeRecord(path, record, this.actionDone);
     for (const path of plan.dirMapRemovals) this.writes.remove(path, this.actionDone);
     for (const { path, instanceId, mode } of plan.notifies) {
-      const sent: Promise<void> = this.options.notifier
-        .notify(instanceId, { dir_path: path, mode })
-        .catch(() => -Errno.EIO)
-        .then((r) => {
-          this.notifiesInFlight.delete(sent);
-          if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
-          if (r < 0 && this.isUnfenced(instanceId)) this.retryAction(path);
-          else this.actionDone(path, r);
-        });
+      const sent: Promise<void> = (
+        mode === 'acquire' ? this.safeAcquire(path, instanceId) : this.release(path, instanceId)
+      ).then((r) => {
+        this.notifiesInFlight.delete(sent);
+        if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
+        if (r === -Errno.ENOENT) this.options.onInstanceGone?.(instanceId);
+        if (r < 0 && this.isUnfenced(instanceId)) this.retryAction(path);
+        else this.actionDone(path, r);
+      });
       this.notifiesInFlight.add(sent);
     }
+  }
+
+  /**
+   * Acquire without ever giving a daemon a directory twice: where an earlier acquire may have
+   * arrived unacknowledged, release first and acquire only once the daemon acked the release
+   * (its notifies are handled in order, and a release of a directory it does not hold is a
+   * no-op). A failed release fails the step; the policy retries it like a failed acquire.
+   */
+  private async safeAcquire(path: string, instanceId: string): Promise<number> {
+    if (this.ledger.needsReleaseFirst(path, instanceId)) {
+      const r = await this.release(path, instanceId);
+      if (r < 0) return r;
+    }
+    const r = await this.send(instanceId, path, 'acquire');
+    this.ledger.acquired(path, instanceId, r);
+    return r;
+  }
+
+  private async release(path: string, instanceId: string): Promise<number> {
+    const r = await this.send(instanceId, path, 'release');
+    this.ledger.released(path, instanceId, r);
+    return r;
+  }
+
+  private send(instanceId: string, path: string, mode: 'acquire' | 'release'): Promise<number> {
+    return this.options.notifier
+      .notify(instanceId, { dir_path: path, mode })
+      .catch(() => -Errno.EIO);
   }
 
   /** Result of a directory's action: feed the policy and schedule what follows. */
@@ -379,6 +425,7 @@ export class FilesystemMirrorDriver {
     const more = this.policy.finishAction(path, r);
     if (!this.policy.has(path)) {
       this.recheck.delete(path);
+      this.ledger.forgetPath(path);
       this.emit(path);
       this.rebalanceWhenQuiet = true;
     } else {
@@ -494,6 +541,8 @@ export class FilesystemMirrorDriver {
       removed.map(async ({ id, addr }) => {
         const r = await blocklister.blocklist(addr).catch(() => -Errno.EIO);
         if (r < 0) this.log.warn('blocklisting instance failed', { id, addr, r });
+        // Fenced: its RADOS client (and with it whatever it held) is gone for good.
+        else this.ledger.forgetInstance(id);
       }),
     );
     await Promise.all(

@@ -160,6 +160,12 @@ export class InMemoryNotifier implements DirectoryNotifier {
   readonly down = new Set<string>();
   readonly gone = new Set<string>();
   readonly sent: SentNotify[] = [];
+  /**
+   * Acquires that reached a daemon already holding the directory: a released cephfs-mirror
+   * daemon keeps a second list entry for each, and aborts after the next release (protocol
+   * note, section 3). Tests assert this stays empty.
+   */
+  readonly duplicateAcquires: SentNotify[] = [];
   readonly heldNotifies: Array<
     HeldCall<SentNotify> & { settleApplied(r: number, applied: boolean): void }
   > = [];
@@ -223,8 +229,10 @@ export class InMemoryNotifier implements DirectoryNotifier {
       dirs = new Set();
       this.held.set(instanceId, dirs);
     }
-    if (message.mode === 'acquire') dirs.add(message.dir_path);
-    else dirs.delete(message.dir_path);
+    if (message.mode === 'acquire') {
+      if (dirs.has(message.dir_path)) this.duplicateAcquires.push({ instanceId, message });
+      dirs.add(message.dir_path);
+    } else dirs.delete(message.dir_path);
   }
 }
 

@@ -310,6 +310,9 @@ function checkAlways(w: World, m: Model): void {
     const holders = w.notifier.holders(path, excluded);
     assert.ok(holders.length <= 1, `${path} held by ${holders.join(',')}`);
   }
+  // No daemon ever gets an acquire for a directory it already holds (it would abort at the
+  // next release), across timeouts whose notify was applied and driver restarts.
+  assert.deepEqual(w.notifier.duplicateAcquires, [], 'duplicate acquire');
   // The dir map never names a directory the driver has forgotten.
   for (const path of w.store.dirMap.keys()) {
     assert.ok(w.driver.status(path), `stale key ${path}`);

@@ -8,6 +8,7 @@ import {
   instanceRecord,
   liveLoads,
   makeWorld,
+  restartDriver,
   runFor,
   runUntilQuiet,
 } from './world.js';
@@ -169,7 +170,7 @@ describe('FilesystemMirrorDriver: directories', () => {
 });
 
 describe('FilesystemMirrorDriver: start-up', () => {
-  it('reproduces the mgr module start-up: acquire, map, resume removal, remap from the dead', async () => {
+  it('reproduces the mgr module start-up, daemon-safe: release then acquire, map, resume removal, remap from the dead', async () => {
     const w = makeWorld({
       start: {
         directories: [
@@ -199,15 +200,23 @@ describe('FilesystemMirrorDriver: start-up', () => {
       w.notifier.sent.some((s) => s.message.dir_path === '/purging-unmapped'),
       false,
     );
-    // The dead instance was never fenced (no address): failures towards it are retried for
-    // the instance timeout in case it is alive, then count as done and the directory moves.
+    // A directory mapped at start-up may already be held (whoever wrote the map may have
+    // acquired it): its daemon gets a release before the acquire, never a second acquire.
+    assert.deepEqual(
+      w.notifier.sent.filter((s) => s.message.dir_path === '/on-i1').map((s) => s.message.mode),
+      ['release', 'acquire'],
+    );
+    // The dead instance was never fenced (no address): failures towards it (the release that
+    // must precede its acquire) are retried for the instance timeout in case it is alive, then
+    // count as done and the directory moves.
     const toDead = w.notifier.sent
       .filter((s) => s.message.dir_path === '/on-dead')
       .map((s) => `${s.instanceId}:${s.message.mode}`);
     const collapsed = toDead.filter((x, i) => x !== toDead[i - 1]);
-    assert.deepEqual(collapsed, ['dead:acquire', 'dead:release', `${moved}:acquire`]);
-    const acquires = toDead.filter((x) => x === 'dead:acquire').length;
-    assert.ok(acquires >= 29 && acquires <= 31, `retried for ~30 s (${acquires})`);
+    assert.deepEqual(collapsed, ['dead:release', `${moved}:acquire`]);
+    const releases = toDead.filter((x) => x === 'dead:release').length;
+    assert.ok(releases >= 30 && releases <= 32, `retried for ~30 s (${releases})`);
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
     assert.equal(
       w.driver.distribution().instances.some((i) => i.id === 'dead'),
       false,
@@ -324,5 +333,70 @@ describe('FilesystemMirrorDriver: instances', () => {
     assert.equal(w.driver.status('/d')?.state, 'mapped');
     assert.equal(w.notifier.holders('/d').length, 1, 'released before re-acquired');
     assert.equal(w.blocklister.addrs.length, 0);
+  });
+});
+
+describe('FilesystemMirrorDriver: daemon-safe acquire', () => {
+  it('an acquire that timed out after reaching the daemon is followed by release, then acquire', async () => {
+    const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
+    const added = w.driver.addDirectory('/d');
+    await settle();
+    w.store.settleDirMapWrite(0);
+    await added;
+    await runFor(w, 1);
+    w.store.settleDirMapWrite(0); // MAP_UPDATE to i1
+    await runFor(w, 1);
+    assert.equal(w.notifier.heldNotifies[0]?.request.message.mode, 'acquire');
+    // The daemon applied it, but its ack did not arrive in time.
+    w.notifier.settleNotify(0, -110, true);
+    await runFor(w, 1);
+    assert.deepEqual(w.notifier.heldNotifies[0]?.request.message, {
+      dir_path: '/d',
+      mode: 'release',
+    });
+    // A release that fails too: no acquire may follow it.
+    w.notifier.settleNotify(0, -110, false);
+    await settle();
+    assert.equal(w.notifier.heldNotifies.length, 0, 'no acquire after an unacked release');
+    await runFor(w, 1);
+    assert.equal(w.notifier.heldNotifies[0]?.request.message.mode, 'release');
+    w.notifier.settleNotify(0, 0);
+    await settle();
+    assert.equal(w.notifier.heldNotifies[0]?.request.message.mode, 'acquire');
+    w.notifier.settleNotify(0, 0);
+    await settle();
+    assert.equal(w.driver.status('/d')?.state, 'mapped');
+    assert.deepEqual([...w.notifier.holdings('i1')], ['/d']);
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
+    assert.equal(w.driver.uncertainDeliveries, 0);
+  });
+
+  it('a restarted driver releases before re-acquiring what the previous one had acquired', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    for (const d of ['/a', '/b', '/c', '/d']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    await w.driver.stop();
+    const before = w.notifier.sent.length;
+    restartDriver(w);
+    await runUntilQuiet(w);
+    const after = w.notifier.sent
+      .slice(before)
+      .map((s) => `${s.message.dir_path}:${s.message.mode}`);
+    for (const d of ['/a', '/b', '/c', '/d']) {
+      assert.deepEqual(
+        after.filter((x) => x.startsWith(`${d}:`)),
+        [`${d}:release`, `${d}:acquire`],
+      );
+    }
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
+    assert.deepEqual([...liveLoads(w).values()], [2, 2]);
+  });
+
+  it('a notify answered ENOENT (the mailbox object is gone) reports the instance gone at once', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('stale')] } });
+    w.notifier.gone.add('stale');
+    for (const d of ['/a', '/b']) await w.driver.addDirectory(d);
+    await runFor(w, 3);
+    assert.ok(w.gone.includes('stale'), JSON.stringify(w.gone));
   });
 });

@@ -21,3 +21,24 @@ it('when stopping, drops every instance that did not ack this round', () => {
   assert.deepEqual(l.observe([a], 1001, true), { added: [], removed: [b] });
   assert.deepEqual(l.observe([], 1002, true), { added: [], removed: [a] });
 });
+
+it('ages instances only across rounds the operator completed: a failed notify blames no daemon', () => {
+  const l = new InstanceLiveness([a], 1000, 30);
+  l.observe([a], 1001);
+  // The operator loses the cluster for a minute: its own notifies fail.
+  for (let t = 1002; t <= 1062; t++) l.roundFailed(t);
+  assert.deepEqual(l.observe([a], 1063), { added: [], removed: [] }, 'a still acks: kept');
+  // After another outage, a daemon that stays silent ages from the first completed round on.
+  for (let t = 1064; t <= 1120; t++) l.roundFailed(t);
+  assert.deepEqual(l.observe([], 1121).removed, [], 'silent, but not for 30 s of completed rounds');
+  assert.deepEqual(l.observe([], 1150).removed, [], '29 s of completed rounds');
+  assert.deepEqual(l.observe([], 1152).removed, [a], '31 s of completed rounds');
+});
+
+it('drops an instance known to be gone at once, and only once', () => {
+  const l = new InstanceLiveness([a, b], 1000, 30);
+  assert.deepEqual(l.drop('1'), a);
+  assert.equal(l.drop('1'), undefined);
+  assert.deepEqual(l.known(), [b]);
+  assert.deepEqual(l.observe([b], 1001), { added: [], removed: [] });
+});

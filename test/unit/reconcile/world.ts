@@ -15,6 +15,8 @@ import {
 } from '../../../src/reconcile/testing.js';
 
 export interface World {
+  /** Instances the driver reported gone (a notify answered ENOENT). */
+  gone: string[];
   clock: FakeClock;
   store: InMemoryDirMapStore;
   notifier: InMemoryNotifier;
@@ -32,8 +34,10 @@ function newDriver(
   warnings: string[],
   changed: string[],
   tunables: Partial<Tunables> | undefined,
+  gone: string[] = [],
 ): FilesystemMirrorDriver {
   const driver = new FilesystemMirrorDriver({
+    onInstanceGone: (id) => void gone.push(id),
     store,
     notifier,
     blocklister,
@@ -55,6 +59,7 @@ export function restartDriver(w: World, tunables?: Partial<Tunables>): void {
     w.warnings,
     w.changed,
     tunables,
+    w.gone,
   );
   w.driver.start({
     directories: [...w.store.dirMap].map(([p, r]) => [p, { ...r }] as const),
@@ -75,7 +80,17 @@ export function makeWorld(
   const blocklister = new RecordingBlocklister();
   const warnings: string[] = [];
   const changed: string[] = [];
-  const driver = newDriver(clock, store, notifier, blocklister, warnings, changed, opts.tunables);
+  const gone: string[] = [];
+  const driver = newDriver(
+    clock,
+    store,
+    notifier,
+    blocklister,
+    warnings,
+    changed,
+    opts.tunables,
+    gone,
+  );
   if (opts.start !== false) {
     const dirs = opts.start?.directories ?? [];
     const instances = opts.start?.instances ?? [];
@@ -83,7 +98,7 @@ export function makeWorld(
     for (const [id, record] of instances) store.instances.set(id, record);
     driver.start({ directories: dirs, instances });
   }
-  return { clock, store, notifier, blocklister, driver, changed, warnings };
+  return { gone, clock, store, notifier, blocklister, driver, changed, warnings };
 }
 
 /** Advance fake time second by second, letting promise chains run after each tick. */

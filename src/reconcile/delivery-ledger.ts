@@ -1,0 +1,78 @@
+/**
+ * Which daemons may hold a directory without the driver knowing it for sure.
+ *
+ * Released cephfs-mirror daemons (Pacific to Tentacle) keep a list entry per acquire: a second
+ * acquire of a directory the daemon holds adds a second entry, and the next release then leaves
+ * an entry without its sync stats, which aborts the daemon (protocol note, section 3;
+ * PeerReplayer::add_directory / remove_directory / pick_directory). A release of a directory the
+ * daemon does not hold is harmless (FSMirror::handle_release_directory ignores it), and a
+ * release followed by an acquire leaves exactly one entry. So the one safe way to acquire where
+ * an earlier acquire may have arrived is: release, wait for the daemon's ack, then acquire.
+ *
+ * A pair (directory, instance) is uncertain when an acquire to that instance may have been
+ * delivered without its ack reaching us: at start-up for every mapped directory (an earlier
+ * operator, or the mgr module, may have acquired it), and after an acquire whose notify failed
+ * or timed out. An acked acquire makes the holding certain; an acked release ends it.
+ */
+export class DeliveryLedger {
+  /** path → instances that may hold it unbeknown to us. */
+  private readonly uncertain = new Map<string, Set<string>>();
+
+  /** An acquire of `path` by `instanceId` may have been delivered. */
+  markUncertain(path: string, instanceId: string): void {
+    let set = this.uncertain.get(path);
+    if (!set) {
+      set = new Set();
+      this.uncertain.set(path, set);
+    }
+    set.add(instanceId);
+  }
+
+  /** Before acquiring `path` on `instanceId`: must a release go first? */
+  needsReleaseFirst(path: string, instanceId: string): boolean {
+    return this.uncertain.get(path)?.has(instanceId) ?? false;
+  }
+
+  /** The result of an acquire notify: acked → the holding is known; otherwise it may exist. */
+  acquired(path: string, instanceId: string, r: number): void {
+    if (r === 0) this.clear(path, instanceId);
+    else this.markUncertain(path, instanceId);
+  }
+
+  /**
+   * The result of a release notify: acked → the daemon no longer holds it. Unacked, it may
+   * still hold it (the policy may count the step as done for a dead instance, and an instance
+   * that was only slow can come back under the same id).
+   */
+  released(path: string, instanceId: string, r: number): void {
+    if (r === 0) this.clear(path, instanceId);
+    else this.markUncertain(path, instanceId);
+  }
+
+  /** The instance was fenced (blocklisted): whatever it held dies with its RADOS client. */
+  forgetInstance(instanceId: string): void {
+    for (const [path, set] of this.uncertain) {
+      set.delete(instanceId);
+      if (set.size === 0) this.uncertain.delete(path);
+    }
+  }
+
+  /** The directory is no longer tracked. */
+  forgetPath(path: string): void {
+    this.uncertain.delete(path);
+  }
+
+  /** Number of uncertain pairs (metrics, tests). */
+  get size(): number {
+    let n = 0;
+    for (const set of this.uncertain.values()) n += set.size;
+    return n;
+  }
+
+  private clear(path: string, instanceId: string): void {
+    const set = this.uncertain.get(path);
+    if (!set) return;
+    set.delete(instanceId);
+    if (set.size === 0) this.uncertain.delete(path);
+  }
+}
