@@ -117,9 +117,10 @@ export class MirrorEngine {
         return map;
       });
       const clock = o.clock ?? systemClock;
-      let watcher: InstanceWatcher | undefined;
+      // The driver and the watcher each need the other; the driver's call comes later.
+      const watcherRef: { current?: InstanceWatcher } = {};
       const driver = new FilesystemMirrorDriver({
-        onInstanceGone: (id) => watcher?.drop(id),
+        onInstanceGone: (id) => watcherRef.current?.drop(id),
         store,
         notifier: new FencedNotifier(
           new RadosDirectoryNotifier(ioctx, undefined, o.onNotify),
@@ -131,7 +132,7 @@ export class MirrorEngine {
         ...(o.logger ? { logger: o.logger } : {}),
       });
       driver.start(loaded);
-      watcher = new InstanceWatcher({
+      const watcher = new InstanceWatcher({
         ioctx,
         clock,
         initial: loaded.instances.map(([id, r]) => ({ id, addr: r.addr })),
@@ -140,6 +141,7 @@ export class MirrorEngine {
         onChange: (change) => driver.updateInstances(change),
         onError: (e) => o.logger?.warn('instance discovery notify failed', { error: String(e) }),
       });
+      watcherRef.current = watcher;
       watcher.start();
       engine = new MirrorEngine(filesystem, ioctx, owned, driver, watcher, loaded.unreadable);
       if (failedEarly) engine.failed(failedEarly, o.onFailed);
