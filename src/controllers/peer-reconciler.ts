@@ -1,40 +1,66 @@
-// MirrorPeer: add the remote site to the mirrored filesystem (bootstrap token or explicit
-// settings), replace it when the spec points elsewhere, remove it (FSMap peer, stored
-// credentials, claim on the remote root) when the object is deleted.
-import { importBootstrapToken } from '../ceph/bootstrap.js';
+// MirrorPeer: keeps the remote site a peer of the mirrored filesystem (bootstrap token or explicit
+// settings), as Ceph shows it now, not as it was once added: every reconcile (at least every
+// RESYNC_MS) reads the FSMap and the stored credentials, and puts back what went missing behind
+// the operator's back under the recorded uuid (Warning Event DriftCorrected, a metric, and
+// Ready=False PeerMissing while it lasts). One MirrorPeer owns each Ceph peer (peer-ownership.ts);
+// the others say DuplicatePeer and never touch Ceph. Deleting the owner removes the peer (FSMap
+// entry, credentials, claim on the remote root), unless another MirrorPeer declares it too: then
+// it is handed over.
+import { createHash } from 'node:crypto';
 import { decodeBootstrapToken, peerSpecOf, type BootstrapToken } from '../ceph/bootstrap-token.js';
-import { addPeer, removePeer } from '../ceph/peers.js';
+import type { PeerCredentials } from '../ceph/config-key.js';
 import { isCephOpError } from '../ceph/errors.js';
+import { peerConfigKey } from '../ceph/mon-commands.js';
+import { sameIdentity, type PeerIdentity } from '../ceph/peer-drift.js';
+import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
 import { directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
 import { secretValue } from './kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
-import { KINDS, splitKey, type MirrorPeer, type MirrorPeerStatus } from './resources.js';
+import { ownerOf, sameObject } from './peer-ownership.js';
+import { KINDS, objectKey, splitKey, type MirrorPeer, type MirrorPeerStatus } from './resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
+/** An owner reads the FSMap at least this often: Ready=True says what was seen that recently. */
+const RESYNC_MS = 10_000;
+/**
+ * Without a change to the spec or Secret, the remote's fsid and the claim on its root are read
+ * again after this long: each check is a connection and a mount on the remote site.
+ */
+const REMOTE_RECHECK_MS = 60_000;
+/** A refused peer (wrong fsid, claimed remote, mirroring off) is looked at again this often. */
+const REFUSED_RETRY_MS = 15_000;
+/** A duplicate looks at its owner again this often (caches only, nothing in Ceph). */
+const DUPLICATE_RECHECK_MS = 15_000;
 
 /** What the spec resolves to, with the secret material in hand (never logged or reported). */
 interface DesiredPeer {
-  spec: string;
-  remoteFsName: string | undefined;
-  token?: string;
-  conf?: { mon_host: string; key: string; fsid?: string };
+  identity: PeerIdentity;
+  conf: PeerCredentials & { mon_host: string; key: string };
   remote: NonNullable<MirrorPeerStatus['remote']>;
+  /** Hash of identity and credentials: a change means the remote must be checked again. */
+  fingerprint: string;
 }
 
 export class PeerReconciler {
+  /** Object key → when its remote was last checked, and for which spec and Secret. */
+  private readonly remoteChecked = new Map<string, { fingerprint: string; at: number }>();
+
   constructor(private readonly ctx: ControllerContext) {}
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
     const cached = this.ctx.peers.get(namespace, name);
-    if (!cached) return;
+    if (!cached) {
+      this.remoteChecked.delete(key);
+      return;
+    }
     const mirrorKey = mirrorKeyOf(cached);
     const runtime = this.ctx.runtimes.get(mirrorKey);
-    if (isBeingDeleted(cached)) return this.finalize(cached, runtime);
+    if (isBeingDeleted(cached)) return this.finalize(key, cached, runtime);
     // Carry on with the object as written: its resourceVersion is the one the status write needs.
     const peer = await ensureFinalizer(this.ctx.api, KINDS.peer, cached);
     if (!peer) return;
@@ -46,6 +72,12 @@ export class PeerReconciler {
         message: `CephFSMirror ${peer.spec.mirrorRef.name} does not exist`,
       });
     }
+    const desired = this.desired(peer, mirror.spec.filesystem);
+    if ('reason' in desired) return this.fail(peer, desired);
+    // Ownership is decided from the Kubernetes objects alone, before anything is read from or
+    // written to Ceph: a duplicate must not depend on (or disturb) the sites.
+    const owner = ownerOf(this.candidates(peer, mirror.spec.filesystem), desired.identity);
+    if (owner && !sameObject(owner, peer)) return this.duplicate(peer, owner, desired, runtime);
     if (!runtime) {
       await this.fail(peer, {
         reason: 'MirrorNotReady',
@@ -53,68 +85,287 @@ export class PeerReconciler {
       });
       return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
     }
-    const desired = this.desired(peer, runtime);
-    if ('reason' in desired) return this.fail(peer, desired);
+    return this.converge(key, peer, desired, runtime);
+  }
 
-    let uuid: string;
+  /** The owner's pass: make Ceph show the declared peer, and say what was seen. */
+  private async converge(
+    key: string,
+    peer: MirrorPeer,
+    desired: DesiredPeer,
+    runtime: MirrorRuntime,
+  ): Promise<WorkResult> {
+    const { spec, remoteFsName } = desired.identity;
+    const previousUuid = peer.status?.peerUUID;
+    const previousIdentity = statusIdentity(peer);
+    const sameAsBefore =
+      previousIdentity !== undefined && sameIdentity(previousIdentity, desired.identity);
+    const recorded = sameAsBefore ? previousUuid : undefined;
+    // The spec named another remote before: that peer goes (or passes to whoever declares it).
+    const replaced =
+      previousUuid !== undefined && !sameAsBefore && previousIdentity !== undefined
+        ? { uuid: previousUuid, identity: previousIdentity }
+        : undefined;
+    const checked = this.remoteChecked.get(key);
+    const verifyRemote =
+      checked?.fingerprint !== desired.fingerprint || Date.now() - checked.at >= REMOTE_RECHECK_MS;
+
+    let current = peer;
+    let missing: string | undefined;
+    let result: EnsurePeerResult;
     try {
-      uuid = await runtime.serial(async () => {
-        const id = desired.token
-          ? await importBootstrapToken(runtime.rados, runtime.fsName, desired.token)
-          : await addPeer(runtime.rados, runtime.fsName, {
-              spec: desired.spec,
-              ...(desired.remoteFsName ? { remoteFsName: desired.remoteFsName } : {}),
-              ...(desired.conf ? { conf: desired.conf } : {}),
+      result = await runtime.serial(async () => {
+        const r = await ensurePeer(runtime.rados, runtime.fsName, {
+          spec,
+          remoteFsName,
+          conf: desired.conf,
+          ...(recorded !== undefined ? { uuid: recorded } : {}),
+          verifyRemote,
+          onMissing: async (uuid, epoch) => {
+            // Said before the re-add: if it fails or hangs, the status already tells the truth.
+            missing = `peer ${spec} (${uuid}) is missing from the FSMap of ${runtime.fsName} (epoch ${epoch})`;
+            const status = notReadyStatus(current, {
+              reason: 'PeerMissing',
+              message: `${missing}; re-adding it`,
             });
-        const previous = peer.status?.peerUUID;
-        if (previous && previous !== id) {
-          // The spec now names another remote: the old peer goes.
-          await removePeer(runtime.rados, runtime.fsName, previous);
-        }
-        return id;
+            await writeStatus(this.ctx.api, KINDS.peer, current, status);
+            current = { ...current, status };
+          },
+        });
+        if (replaced) await this.release(peer, runtime, replaced.uuid, replaced.identity);
+        return r;
       });
     } catch (e) {
-      const problem = problemOf(e, 'PeerAddFailed');
-      await this.fail(peer, problem);
-      // Refusals (bad token, wrong fsid, a claimed remote) wait for the spec or Secret to change;
-      // anything else (an unreachable site) is retried with backoff.
-      if (isCephOpError(e) && ['EINVAL', 'EEXIST'].includes(e.code)) return;
+      this.remoteChecked.delete(key);
+      let problem = problemOf(e, 'PeerAddFailed');
+      if (missing !== undefined) {
+        problem = {
+          reason: 'PeerMissing',
+          message: `${missing}; re-adding it failed: ${problem.message}`,
+        };
+      }
+      await this.fail(current, problem);
+      // Refusals (wrong fsid, a claimed remote, mirroring off, a bad spec) change nothing until
+      // something else does, and are looked at again now and then; anything else (an
+      // unreachable site) is retried with backoff.
+      if (isCephOpError(e) && ['EINVAL', 'EEXIST'].includes(e.code)) {
+        return { requeueAfterMs: REFUSED_RETRY_MS };
+      }
       throw e;
     }
-    if (peer.status?.peerUUID !== uuid) {
+    if (result.remote) {
+      this.remoteChecked.set(key, { fingerprint: desired.fingerprint, at: Date.now() });
+    }
+    this.report(peer, desired, runtime, result, previousUuid);
+
+    const generation = peer.metadata.generation;
+    let conditions = readyCondition(
+      current.status?.conditions,
+      generation,
+      true,
+      'PeerAdded',
+      `mirroring to ${spec} (filesystem ${remoteFsName}); peer ${result.uuid} is in the FSMap`,
+    );
+    if (result.remote) {
+      conditions = setCondition(conditions, {
+        type: 'MirrorInfoSet',
+        status: 'True',
+        reason: 'Claimed',
+        message: `ceph.mirror.info set on the root of ${remoteFsName}`,
+        ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      });
+    }
+    const before = sameAsBefore ? peer.status?.remote : undefined;
+    const fsid = result.remote?.fsid ?? before?.fsid ?? desired.remote.fsid;
+    const fscid = result.remote?.fscid ?? before?.fscid;
+    await writeStatus(this.ctx.api, KINDS.peer, current, {
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      peerUUID: result.uuid,
+      remote: {
+        ...(fsid !== undefined ? { fsid } : {}),
+        ...(fscid !== undefined ? { fscid } : {}),
+        clientName: desired.remote.clientName,
+        siteName: desired.remote.siteName,
+        fsName: desired.remote.fsName,
+      },
+      conditions,
+    });
+    return { requeueAfterMs: RESYNC_MS };
+  }
+
+  /** Events, metrics and logs for what a converge pass found and did. */
+  private report(
+    peer: MirrorPeer,
+    desired: DesiredPeer,
+    runtime: MirrorRuntime,
+    result: EnsurePeerResult,
+    previousUuid: string | undefined,
+  ): void {
+    const { spec, remoteFsName } = desired.identity;
+    const fsName = runtime.fsName;
+    const uuid = result.uuid;
+    if (result.restored.length > 0) {
+      const fixed: string[] = [];
+      for (const what of result.restored) {
+        this.ctx.metrics.driftCorrections.inc({ kind: KINDS.peer.kind, what });
+        if (what === 'peer') {
+          fixed.push(
+            `peer ${spec} (${uuid}) was missing from the FSMap of ${fsName}: re-added with the same UUID`,
+          );
+        } else if (what === 'credentials') {
+          fixed.push(
+            `its credentials (config-key ${peerConfigKey(fsName, uuid)}) were missing: restored`,
+          );
+        } else {
+          fixed.push(
+            `the ceph.mirror.info claim on the root of ${remoteFsName} was missing: restored`,
+          );
+        }
+      }
+      const subject = result.restored.includes('peer') ? '' : `peer ${spec} (${uuid}): `;
+      const message = `${subject}${fixed.join('; ')} (FSMap epoch ${result.fsmapEpoch})`;
+      this.ctx.events.record(peer, 'Warning', 'DriftCorrected', message);
+      this.ctx.log.warn('peer drift corrected', {
+        peer: objectKey(peer.metadata),
+        uuid,
+        restored: result.restored,
+      });
+    }
+    if (result.found === 'absent') {
       this.ctx.events.record(
         peer,
         'Normal',
         'PeerAdded',
-        `peer ${desired.spec} (${uuid}) added to ${runtime.fsName}`,
+        `peer ${spec} (${uuid}) added to ${fsName}`,
       );
-      this.syncViewsChanged(peer, runtime);
+    } else if (result.found === 'moved') {
+      this.ctx.events.record(
+        peer,
+        'Warning',
+        'PeerAdopted',
+        `peer ${spec} is in the FSMap of ${fsName} under ${uuid}, not ${previousUuid ?? '?'} as recorded (re-added outside the operator): adopted`,
+      );
+    } else if (result.found === 'present' && previousUuid !== uuid) {
+      this.ctx.events.record(
+        peer,
+        'Normal',
+        'PeerAdopted',
+        `peer ${spec} (${uuid}), already in the FSMap of ${fsName}, is managed by this MirrorPeer now`,
+      );
     }
+    if (result.credentialsUpdated) {
+      this.ctx.events.record(
+        peer,
+        'Normal',
+        'PeerCredentialsUpdated',
+        `credentials of peer ${spec} (${uuid}) rewritten from the spec`,
+      );
+    }
+    if (previousUuid !== uuid || result.restored.includes('peer')) {
+      this.syncViewsChanged(peer);
+      runtime.syncViews.peersChanged();
+    }
+  }
+
+  /** A MirrorPeer that declares a peer another one owns: say so, touch nothing in Ceph. */
+  private async duplicate(
+    peer: MirrorPeer,
+    owner: MirrorPeer,
+    desired: DesiredPeer,
+    runtime: MirrorRuntime | undefined,
+  ): Promise<WorkResult> {
+    const previousUuid = peer.status?.peerUUID;
+    const previousIdentity = statusIdentity(peer);
+    if (
+      previousUuid !== undefined &&
+      previousIdentity !== undefined &&
+      !sameIdentity(previousIdentity, desired.identity)
+    ) {
+      // Its spec named another remote, whose peer it owned: that one is still its to let go.
+      if (!runtime) return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+      await runtime.serial(() => this.release(peer, runtime, previousUuid, previousIdentity));
+    }
+    const { spec, remoteFsName } = desired.identity;
+    const problem: Problem = {
+      reason: 'DuplicatePeer',
+      message:
+        `peer ${spec} (filesystem ${remoteFsName}) of CephFSMirror ${peer.spec.mirrorRef.name} ` +
+        `is owned by MirrorPeer ${objectKey(owner.metadata)}; this one changes nothing in Ceph`,
+    };
     const generation = peer.metadata.generation;
-    let conditions = readyCondition(
-      peer.status?.conditions,
+    // No peerUUID: the uuid is the owner's, and what a MirrorPeer records is what its deletion
+    // removes. No MirrorInfoSet either: this object claimed nothing.
+    const { peerUUID: _notOurs, ...rest } = peer.status ?? {};
+    const conditions = readyCondition(
+      rest.conditions?.filter((c) => c.type !== 'MirrorInfoSet'),
       generation,
-      true,
-      'PeerAdded',
-      `mirroring to ${desired.spec}`,
+      false,
+      problem.reason,
+      problem.message,
     );
-    conditions = setCondition(conditions, {
-      type: 'MirrorInfoSet',
-      status: 'True',
-      reason: 'Claimed',
-      message: `ceph.mirror.info set on the root of ${desired.remote.fsName ?? runtime.fsName}`,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    });
     await writeStatus(this.ctx.api, KINDS.peer, peer, {
+      ...rest,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      peerUUID: uuid,
       remote: desired.remote,
       conditions,
     });
-    return;
+    this.ctx.events.record(peer, 'Warning', problem.reason, problem.message);
+    return { requeueAfterMs: DUPLICATE_RECHECK_MS };
   }
 
-  private desired(peer: MirrorPeer, runtime: MirrorRuntime): DesiredPeer | Problem {
+  /**
+   * Lets go of peer `uuid` (`identity`), which `peer` owned: handed over when another MirrorPeer
+   * of the mirror declares it (that one adopts it under the same uuid), removed otherwise.
+   * Called inside the mirror's serial section, so the decision sees every object an earlier
+   * pass of another MirrorPeer acted on.
+   */
+  private async release(
+    peer: MirrorPeer,
+    runtime: MirrorRuntime,
+    uuid: string,
+    identity: PeerIdentity,
+  ): Promise<void> {
+    const heir = ownerOf(
+      this.candidates(peer, runtime.fsName).filter((c) => !sameObject(c.object, peer)),
+      identity,
+    );
+    if (heir) {
+      this.ctx.events.record(
+        peer,
+        'Normal',
+        'PeerHandedOver',
+        `peer ${identity.spec} (${uuid}) left in Ceph: MirrorPeer ${objectKey(heir.metadata)} declares it too and owns it now`,
+      );
+      this.ctx.enqueue.peer(objectKey(heir.metadata));
+      return;
+    }
+    await removePeer(runtime.rados, runtime.fsName, uuid);
+    this.ctx.events.record(
+      peer,
+      'Normal',
+      'PeerRemoved',
+      `peer ${identity.spec} (${uuid}) removed from ${runtime.fsName}`,
+    );
+    this.syncViewsChanged(peer);
+    runtime.syncViews.peersChanged();
+  }
+
+  /** The MirrorPeers of the same mirror (this one included) with the peer each resolves to. */
+  private candidates(
+    peer: MirrorPeer,
+    fsName: string,
+  ): Array<{ object: MirrorPeer; identity: PeerIdentity | undefined }> {
+    const mirrorName = peer.spec.mirrorRef.name;
+    const others = this.ctx.peers
+      .list(peer.metadata.namespace)
+      .filter((p) => p.spec.mirrorRef?.name === mirrorName && !sameObject(p, peer));
+    return [peer, ...others].map((p) => {
+      const d = this.desired(p, fsName);
+      return { object: p, identity: 'reason' in d ? undefined : d.identity };
+    });
+  }
+
+  private desired(peer: MirrorPeer, localFsName: string): DesiredPeer | Problem {
     const ns = peer.metadata.namespace;
     const tokenRef = peer.spec.bootstrapTokenSecretRef;
     if (tokenRef) {
@@ -131,12 +382,12 @@ export class PeerReconciler {
       } catch (e) {
         return { reason: 'InvalidBootstrapToken', message: problemOf(e).message };
       }
-      return {
-        spec: peerSpecOf(t),
-        remoteFsName: t.filesystem,
-        token,
+      // In the order the mgr module stores them (the token minus user, site_name, filesystem).
+      return withFingerprint(peer, {
+        identity: { spec: peerSpecOf(t), remoteFsName: t.filesystem },
+        conf: { fsid: t.fsid, key: t.key, mon_host: t.monHost },
         remote: { fsid: t.fsid, clientName: t.user, siteName: t.siteName, fsName: t.filesystem },
-      };
+      });
     }
     const remote = peer.spec.remote;
     if (!remote) {
@@ -158,10 +409,9 @@ export class PeerReconciler {
         reason: 'SecretInvalid',
         message: `Secret ${remote.keySecretRef.name} has no ${field}`,
       };
-    const fsName = remote.fsName ?? runtime.fsName;
-    return {
-      spec: `${remote.clientName}@${remote.siteName}`,
-      remoteFsName: fsName,
+    const fsName = remote.fsName ?? localFsName;
+    return withFingerprint(peer, {
+      identity: { spec: `${remote.clientName}@${remote.siteName}`, remoteFsName: fsName },
       conf: { mon_host: remote.monHost, key, ...(remote.fsid ? { fsid: remote.fsid } : {}) },
       remote: {
         ...(remote.fsid ? { fsid: remote.fsid } : {}),
@@ -169,7 +419,7 @@ export class PeerReconciler {
         siteName: remote.siteName,
         fsName,
       },
-    };
+    });
   }
 
   private async fail(peer: MirrorPeer, problem: Problem): Promise<WorkResult> {
@@ -179,13 +429,34 @@ export class PeerReconciler {
   }
 
   private async finalize(
+    key: string,
     peer: MirrorPeer,
     runtime: MirrorRuntime | undefined,
   ): Promise<WorkResult> {
+    this.remoteChecked.delete(key);
     const uuid = peer.status?.peerUUID;
-    if (uuid) {
+    const mirror = this.ctx.mirrors.getByKey(mirrorKeyOf(peer));
+    const fsName = runtime?.fsName ?? mirror?.spec.filesystem;
+    const identity = fsName === undefined ? undefined : this.identityToRelease(peer, fsName);
+    if (uuid !== undefined && fsName !== undefined && identity !== undefined) {
+      // Another MirrorPeer declaring the same peer takes it over: nothing in Ceph to undo, and
+      // the mirror's engine is not needed to decide that.
+      const heir = ownerOf(this.candidates(peer, fsName), identity);
+      if (heir) {
+        this.ctx.events.record(
+          peer,
+          'Normal',
+          'PeerHandedOver',
+          `peer ${identity.spec} (${uuid}) left in Ceph: MirrorPeer ${objectKey(heir.metadata)} declares it too and owns it now`,
+        );
+        this.ctx.enqueue.peer(objectKey(heir.metadata));
+        await removeFinalizer(this.ctx.api, KINDS.peer, peer);
+        return;
+      }
+    }
+    if (uuid !== undefined) {
       if (!runtime) {
-        if (this.ctx.mirrors.getByKey(mirrorKeyOf(peer))) {
+        if (mirror) {
           // The mirror exists but its engine is not running yet (after a restart): wait for it.
           return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
         }
@@ -193,25 +464,55 @@ export class PeerReconciler {
           peer: peer.metadata.name,
         });
       } else {
-        await runtime.serial(() => removePeer(runtime.rados, runtime.fsName, uuid));
-        this.ctx.events.record(
-          peer,
-          'Normal',
-          'PeerRemoved',
-          `peer ${uuid} removed from ${runtime.fsName}`,
-        );
-        this.syncViewsChanged(peer, runtime);
+        await runtime.serial(async () => {
+          if (identity !== undefined) {
+            // Decided again in the serial section: a MirrorPeer created meanwhile may have
+            // adopted the peer.
+            await this.release(peer, runtime, uuid, identity);
+            return;
+          }
+          await removePeer(runtime.rados, runtime.fsName, uuid);
+          this.ctx.events.record(
+            peer,
+            'Normal',
+            'PeerRemoved',
+            `peer ${uuid} removed from ${runtime.fsName}`,
+          );
+          this.syncViewsChanged(peer);
+          runtime.syncViews.peersChanged();
+        });
       }
     }
     await removeFinalizer(this.ctx.api, KINDS.peer, peer);
     return;
   }
 
-  /** The directories' sync views gain or lose a peer: recompute them and update each status. */
-  private syncViewsChanged(peer: MirrorPeer, runtime: MirrorRuntime): void {
-    runtime.syncViews.peersChanged();
+  /** The peer a MirrorPeer being deleted holds: what it recorded, else what its spec says. */
+  private identityToRelease(peer: MirrorPeer, fsName: string): PeerIdentity | undefined {
+    const recorded = statusIdentity(peer);
+    if (recorded) return recorded;
+    const d = this.desired(peer, fsName);
+    return 'reason' in d ? undefined : d.identity;
+  }
+
+  /** The directories' sync views gain or lose a peer: update each directory's status. */
+  private syncViewsChanged(peer: MirrorPeer): void {
     for (const key of directoryKeysOf(this.ctx.directories, mirrorKeyOf(peer))) {
       this.ctx.enqueue.directory(key);
     }
   }
+}
+
+/** The peer a MirrorPeer's status says it was added as (status.remote). */
+function statusIdentity(peer: MirrorPeer): PeerIdentity | undefined {
+  const r = peer.status?.remote;
+  if (!r?.clientName || !r.siteName || !r.fsName) return undefined;
+  return { spec: `${r.clientName}@${r.siteName}`, remoteFsName: r.fsName };
+}
+
+function withFingerprint(peer: MirrorPeer, d: Omit<DesiredPeer, 'fingerprint'>): DesiredPeer {
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([peer.metadata.uid ?? '', d.identity, d.conf]))
+    .digest('hex');
+  return { ...d, fingerprint };
 }
