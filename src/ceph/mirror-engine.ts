@@ -63,6 +63,12 @@ export interface MirrorEngineOptions {
   clock?: Clock;
   /** Called with each acquire/release round trip (for metrics). */
   onNotify?: NotifyObserver;
+  /**
+   * `holdings()` of the previous engine of this filesystem, when this one replaces an engine
+   * that stopped because the map changed behind its back: daemons the new map no longer names
+   * for a directory release it before anyone acquires it.
+   */
+  previousHoldings?: Iterable<readonly [string, string]>;
 }
 
 /** Tests and tools without an owner: one identity per process, so a restart in-process takes over. */
@@ -131,7 +137,9 @@ export class MirrorEngine {
         ...(o.tunables ? { tunables: o.tunables } : {}),
         ...(o.logger ? { logger: o.logger } : {}),
       });
-      driver.start(loaded);
+      driver.start(
+        o.previousHoldings ? { ...loaded, previousHoldings: o.previousHoldings } : loaded,
+      );
       const watcher = new InstanceWatcher({
         ioctx,
         clock,
@@ -181,6 +189,11 @@ export class MirrorEngine {
 
   distribution(): Distribution {
     return this.driver.distribution();
+  }
+
+  /** Which daemon may hold which directory; pass to the next engine as `previousHoldings`. */
+  holdings(): Array<[string, string]> {
+    return this.driver.holdings();
   }
 
   /** The mgr module's `fs snapshot mirror show distribution` output. */

@@ -17,6 +17,12 @@
 export class DeliveryLedger {
   /** path → instances that may hold it unbeknown to us. */
   private readonly uncertain = new Map<string, Set<string>>();
+  /**
+   * path → instances that may hold it although the map names another one (or none): after the
+   * map was changed behind our back, the daemon an earlier engine gave it to was never told to
+   * let go. They are released before the directory is acquired anywhere.
+   */
+  private readonly strays = new Map<string, Set<string>>();
 
   /** An acquire of `path` by `instanceId` may have been delivered. */
   markUncertain(path: string, instanceId: string): void {
@@ -26,6 +32,35 @@ export class DeliveryLedger {
       this.uncertain.set(path, set);
     }
     set.add(instanceId);
+  }
+
+  /** `instanceId` may hold `path` although the map does not give it that directory. */
+  markStray(path: string, instanceId: string): void {
+    let set = this.strays.get(path);
+    if (!set) {
+      set = new Set();
+      this.strays.set(path, set);
+    }
+    set.add(instanceId);
+  }
+
+  /** Instances other than the mapped one that must release `path` before it is acquired. */
+  straysOf(path: string): string[] {
+    return [...(this.strays.get(path) ?? [])];
+  }
+
+  /** Every uncertain and stray (path, instance) pair. */
+  allPairs(): Array<[string, string]> {
+    const out = this.allStrays();
+    for (const [path, set] of this.uncertain) for (const id of set) out.push([path, id]);
+    return out;
+  }
+
+  /** Every (path, instance) stray pair (orphans whose path is no longer tracked included). */
+  allStrays(): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const [path, set] of this.strays) for (const id of set) out.push([path, id]);
+    return out;
   }
 
   /** Before acquiring `path` on `instanceId`: must a release go first? */
@@ -45,28 +80,40 @@ export class DeliveryLedger {
    * that was only slow can come back under the same id).
    */
   released(path: string, instanceId: string, r: number): void {
-    if (r === 0) this.clear(path, instanceId);
-    else this.markUncertain(path, instanceId);
+    if (r === 0) {
+      this.clear(path, instanceId);
+      this.clearStray(path, instanceId);
+    } else if (!this.strays.get(path)?.has(instanceId)) this.markUncertain(path, instanceId);
   }
 
   /** The instance was fenced (blocklisted): whatever it held dies with its RADOS client. */
   forgetInstance(instanceId: string): void {
-    for (const [path, set] of this.uncertain) {
-      set.delete(instanceId);
-      if (set.size === 0) this.uncertain.delete(path);
+    for (const map of [this.uncertain, this.strays]) {
+      for (const [path, set] of map) {
+        set.delete(instanceId);
+        if (set.size === 0) map.delete(path);
+      }
     }
   }
 
-  /** The directory is no longer tracked. */
+  /** The directory is no longer tracked (its strays are kept: they still hold it). */
   forgetPath(path: string): void {
     this.uncertain.delete(path);
   }
 
-  /** Number of uncertain pairs (metrics, tests). */
+  /** Number of uncertain and stray pairs (metrics, tests). */
   get size(): number {
     let n = 0;
     for (const set of this.uncertain.values()) n += set.size;
+    for (const set of this.strays.values()) n += set.size;
     return n;
+  }
+
+  private clearStray(path: string, instanceId: string): void {
+    const set = this.strays.get(path);
+    if (!set) return;
+    set.delete(instanceId);
+    if (set.size === 0) this.strays.delete(path);
   }
 
   private clear(path: string, instanceId: string): void {

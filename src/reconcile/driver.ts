@@ -40,6 +40,12 @@ export interface DriverOptions {
 export interface InitialState {
   directories: Iterable<readonly [string, DirMapRecord]>;
   instances: Iterable<readonly [string, InstanceRecord]>;
+  /**
+   * What an earlier engine of this process had handed out (see `holdings()`), when the map is
+   * reloaded after it changed behind our back: a daemon holding a directory the new map gives
+   * to another daemon, or to none, is told to release it first.
+   */
+  previousHoldings?: Iterable<readonly [string, string]>;
 }
 
 export interface InstanceChange {
@@ -123,6 +129,9 @@ export class FilesystemMirrorDriver {
   private readonly listeners = new Set<DirectoryListener>();
   /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
   private readonly ledger = new DeliveryLedger();
+  /** Background releases of orphaned strays in flight (`<instance> <path>`). */
+  private readonly orphanReleases = new Set<string>();
+  private orphanRetryDue = false;
 
   constructor(private readonly options: DriverOptions) {
     this.tunables = resolveTunables(options.tunables);
@@ -149,8 +158,14 @@ export class FilesystemMirrorDriver {
     this.policy.init(initial.directories);
     // Whoever wrote this map (an earlier operator, the mgr module) may have acquired each
     // mapped directory already: a plain acquire could be its second one.
+    const mapped = new Map<string, string>();
     for (const [path, record] of initial.directories) {
+      mapped.set(path, record.instanceId);
       if (record.instanceId !== '') this.ledger.markUncertain(path, record.instanceId);
+    }
+    for (const [path, instanceId] of initial.previousHoldings ?? []) {
+      if (mapped.get(path) === instanceId) this.ledger.markUncertain(path, instanceId);
+      else this.ledger.markStray(path, instanceId);
     }
     const ids: string[] = [];
     for (const [id, record] of initial.instances) {
@@ -165,6 +180,7 @@ export class FilesystemMirrorDriver {
     for (const path of this.policy.paths()) this.schedule(path);
     // Not in the mgr module: once start-up has settled, check the balance.
     this.rebalanceWhenQuiet = true;
+    this.orphanRetryDue = this.ledger.allStrays().length > 0;
     this.armTimer();
   }
 
@@ -313,8 +329,32 @@ export class FilesystemMirrorDriver {
       this.deferredRecords.length === 0 &&
       this.instanceChangesInProgress === 0 &&
       this.addWaiters.size === 0 &&
-      this.removeWaiters.size === 0
+      this.removeWaiters.size === 0 &&
+      this.orphanReleases.size === 0 &&
+      !this.orphanRetryDue
     );
+  }
+
+  /**
+   * Which daemon may hold which directory, as far as this driver knows: each tracked directory's
+   * instance, plus unacknowledged and stray deliveries. Handed to the next engine when the map
+   * has to be reloaded (InitialState.previousHoldings).
+   */
+  holdings(): Array<[string, string]> {
+    const out = new Set<string>();
+    const pairs: Array<[string, string]> = [];
+    const add = (path: string, id: string): void => {
+      const k = `${id}\u0000${path}`;
+      if (out.has(k)) return;
+      out.add(k);
+      pairs.push([path, id]);
+    };
+    for (const path of this.policy.paths()) {
+      const id = this.policy.lookup(path)?.instanceId;
+      if (id) add(path, id);
+    }
+    for (const [path, id] of this.ledger.allPairs()) add(path, id);
+    return pairs;
   }
 
   /** (directory, daemon) pairs that get a release before their next acquire. */
@@ -351,6 +391,8 @@ export class FilesystemMirrorDriver {
     if ((this.rebalanceAt !== null && now >= this.rebalanceAt) || this.quietForRebalance()) {
       this.rebalance(now);
     }
+    this.orphanRetryDue = false;
+    this.releaseOrphans();
 
     const due: string[] = [];
     for (const path of this.pending) {
@@ -396,6 +438,12 @@ export class FilesystemMirrorDriver {
    * no-op). A failed release fails the step; the policy retries it like a failed acquire.
    */
   private async safeAcquire(path: string, instanceId: string): Promise<number> {
+    // Two daemons must never sync one directory: a stray holder lets go first.
+    for (const stray of this.ledger.straysOf(path)) {
+      const r = await this.release(path, stray);
+      if (r < 0 && r !== -Errno.ENOENT) return r;
+      if (r === -Errno.ENOENT) this.ledger.forgetInstance(stray);
+    }
     if (this.ledger.needsReleaseFirst(path, instanceId)) {
       const r = await this.release(path, instanceId);
       if (r < 0) return r;
@@ -415,6 +463,26 @@ export class FilesystemMirrorDriver {
     return this.options.notifier
       .notify(instanceId, { dir_path: path, mode })
       .catch(() => -Errno.EIO);
+  }
+
+  /**
+   * Stray holders of directories nobody tracks any more (removed from the map behind our back)
+   * are released in the background, retried each tick until acked or the daemon is gone.
+   */
+  private releaseOrphans(): void {
+    for (const [path, id] of this.ledger.allStrays()) {
+      if (this.policy.has(path) || this.orphanReleases.has(`${id} ${path}`)) continue;
+      const key = `${id} ${path}`;
+      this.orphanReleases.add(key);
+      const sent: Promise<void> = this.release(path, id).then((r) => {
+        this.notifiesInFlight.delete(sent);
+        this.orphanReleases.delete(key);
+        if (r === -Errno.ENOENT) this.ledger.forgetInstance(id);
+        else if (r < 0) this.orphanRetryDue = true;
+        this.armTimer();
+      });
+      this.notifiesInFlight.add(sent);
+    }
   }
 
   /** Result of a directory's action: feed the policy and schedule what follows. */
@@ -635,6 +703,7 @@ export class FilesystemMirrorDriver {
       this.pending.size > 0 ||
       this.deferredRecords.length > 0 ||
       (this.instanceWriteFailed && this.instanceChangesInProgress === 0) ||
+      this.orphanRetryDue ||
       this.quietForRebalance()
     ) {
       due = now + this.tunables.tickSeconds;

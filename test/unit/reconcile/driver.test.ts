@@ -400,3 +400,34 @@ describe('FilesystemMirrorDriver: daemon-safe acquire', () => {
     assert.ok(w.gone.includes('stale'), JSON.stringify(w.gone));
   });
 });
+
+describe('FilesystemMirrorDriver: map reloaded after a change behind its back', () => {
+  it('releases a directory from the daemon that held it before the map moved it, then acquires it on the new one', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    for (const d of ['/a', '/b']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    const moved = w.driver.status('/a')?.instanceId;
+    const orphanHolder = w.driver.status('/b')?.instanceId;
+    assert.ok(moved && orphanHolder);
+    const target = moved === 'i1' ? 'i2' : 'i1';
+    const holdings = w.driver.holdings();
+    await w.driver.stop();
+    // By hand: /a's key now names the other daemon, /b's key is gone.
+    w.store.dirMap.set('/a', dirRecord(target));
+    w.store.dirMap.delete('/b');
+    const before = w.notifier.sent.length;
+    restartDriver(w, undefined, holdings);
+    await runUntilQuiet(w);
+    const sent = w.notifier.sent
+      .slice(before)
+      .map((s) => `${s.instanceId}:${s.message.dir_path}:${s.message.mode}`);
+    const strayRelease = sent.indexOf(`${moved}:/a:release`);
+    assert.ok(strayRelease >= 0, sent.join(' '));
+    assert.ok(strayRelease < sent.indexOf(`${target}:/a:acquire`), 'stray lets go first');
+    assert.ok(sent.includes(`${orphanHolder}:/b:release`), 'an orphaned holder lets go');
+    assert.deepEqual(w.notifier.holders('/a'), [target]);
+    assert.deepEqual(w.notifier.holders('/b'), []);
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
+    assert.equal(w.driver.uncertainDeliveries, 0);
+  });
+});

@@ -50,7 +50,11 @@ function newDriver(
 }
 
 /** Replace the driver by a fresh one started from what the store holds (a restart). */
-export function restartDriver(w: World, tunables?: Partial<Tunables>): void {
+export function restartDriver(
+  w: World,
+  tunables?: Partial<Tunables>,
+  previousHoldings?: Array<[string, string]>,
+): void {
   w.driver = newDriver(
     w.clock,
     w.store,
@@ -64,6 +68,7 @@ export function restartDriver(w: World, tunables?: Partial<Tunables>): void {
   w.driver.start({
     directories: [...w.store.dirMap].map(([p, r]) => [p, { ...r }] as const),
     instances: [...w.store.instances],
+    ...(previousHoldings ? { previousHoldings } : {}),
   });
 }
 
