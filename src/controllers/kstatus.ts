@@ -40,6 +40,8 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   MirrorNotFound: 'create the CephFSMirror that spec.mirrorRef names',
   FilesystemNotFound: 'create the filesystem or fix spec.filesystem',
   RemoteFilesystemNotFound: 'create the remote filesystem or fix the peer',
+  InsecureMonHost: "give each monitor's v2 address first in mon_host, or allow v1 explicitly",
+  MirrorRefImmutable: 'set spec.mirrorRef back: it cannot change once admitted',
   // Conflicts with other objects or other owners
   DuplicatePath: 'another MirroredDirectory (the older one) declares the same path',
   AncestorOfTracked: 'a tracked directory lies under this path',
@@ -54,6 +56,7 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   PermissionDenied: 'give the Ceph client the capabilities it needs',
   // Things outside the operator
   Stalled: 'start cephfs-mirror daemons: none is running to take the directory',
+  SourceDirectoryMissing: 'create the directory on the filesystem (it is looked for again)',
 });
 
 /** Ready reasons that are ordinary steps on the way to Ready. */
@@ -66,6 +69,10 @@ export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
   'MirrorNotReady',
   'RemovalInProgress',
   'WaitingForDependents',
+  'WaitingForOlderClaimant',
+  'OwnershipUndecided',
+  'FilesystemLockedByOther',
+  'PeerMissing',
 ]);
 
 export type ReadyClass = 'ready' | 'stalled' | 'progressing' | 'retrying';

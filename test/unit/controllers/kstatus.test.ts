@@ -165,6 +165,11 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'MgrModuleEnabled',
     'FilesystemNotFound',
     'PeerClaimedByOther',
+    'DuplicatePeer',
+    'FilesystemOwnedByOther',
+    'MirrorRefImmutable',
+    'InsecureMonHost',
+    'SourceDirectoryMissing',
     'Stalled',
   ];
   const progressing = [
@@ -175,6 +180,9 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'MirrorNotReady',
     'RemovalInProgress',
     'WaitingForDependents',
+    'WaitingForOlderClaimant',
+    'FilesystemLockedByOther',
+    'PeerMissing',
   ];
   const retrying = [
     'CephUnreachable',
@@ -184,6 +192,8 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'MirroringUnavailable',
     'PeerAddFailed',
     'MgrModuleStillLoaded',
+    'SourceCheckFailed',
+    'ResolutionFailed',
   ];
   for (const r of stalled)
     assert.equal(classifyReady({ status: 'False', reason: r }), 'stalled', r);
