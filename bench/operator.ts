@@ -30,6 +30,7 @@ import {
 } from '@kubernetes/client-node';
 import { Rados } from 'rados-js';
 import { startMirrorDaemon, stopMirrorDaemon } from '../lab/ceph-cluster.js';
+import { createSourceDirs } from '../test/support/source-dirs.js';
 import { connectionSecretYaml } from '../lab/k8s-secrets.js';
 import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
 import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
@@ -421,6 +422,9 @@ async function main(): Promise<void> {
   const tracker = new ReadyTracker();
   try {
     await clearDirMap(rados, site.metadataPool);
+    // The operator tracks a path once it exists on the source (SourceDirectoryMissing before);
+    // paths(n) of a smaller n is a prefix of the largest one's.
+    await createSourceDirs(rados, site.fsName, paths(Math.max(...COUNTS)));
     for (const d of DAEMONS) await startMirrorDaemon(site, d);
     op = await setUpOperatorSide();
     const port = await metricsPort(op);

@@ -29,6 +29,7 @@ import {
 } from '../support/e2e.js';
 import { kubectl, kubectlJson, type KubeHandle } from '../support/kube.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { createSourceDirs } from '../support/source-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const execFileAsync = promisify(execFile);
@@ -617,6 +618,8 @@ test('the operator, run as the ServiceAccount with the chart arguments, takes th
   );
 
   // The samples (deploy/samples/10-site-b.yaml, 20-site-a.yaml) in this file's namespace.
+  const lab = (env as E2eEnv).lab;
+  await createSourceDirs((env as E2eEnv).a, lab.sites.a.fsName, ['/helm-chart/projects']);
   await applyObjects(kube, [
     mirrorObject(NS, 'site-b', 'b', {
       bootstrapTokenSecret: {
@@ -696,6 +699,8 @@ test('with watchNamespaces the operator needs only the Roles in those namespaces
   await clearInstanceRecords(env as E2eEnv);
   const op = startAsServiceAccount(container, 'chart-pod-1');
   await waitHealthyAndReady(port);
+  const lab = (env as E2eEnv).lab;
+  await createSourceDirs((env as E2eEnv).a, lab.sites.a.fsName, ['/helm-chart/ns']);
   await applyObjects(kube, [
     mirrorObject(NS, 'site-a', 'a'),
     directoryObject(NS, 'projects', 'site-a', '/helm-chart/ns'),

@@ -19,6 +19,7 @@ import {
 } from '../support/e2e.js';
 import { kubectl, kubectlJson } from '../support/kube.js';
 import type { OperatorProcess } from '../support/operator.js';
+import { createSourceDirs } from '../support/source-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const NS = 'e2e-leader';
@@ -65,6 +66,7 @@ async function readyz(op: OperatorProcess): Promise<boolean> {
 }
 
 async function readyDir(name: string, path: string): Promise<MirroredDirectory> {
+  await createSourceDirs(env.a, env.lab.sites.a.fsName, [path]);
   await applyObjects(env.kube, [directoryObject(NS, name, MIRROR, path)]);
   return waitForReady<MirroredDirectory>(
     env.kube,

@@ -19,6 +19,7 @@ import {
 } from '../support/e2e.js';
 import { kubectlJson } from '../support/kube.js';
 import type { OperatorProcess } from '../support/operator.js';
+import { createSourceDirs } from '../support/source-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const NS = 'e2e-scale';
@@ -96,10 +97,16 @@ function perInstance(dirs: MirroredDirectory[]): Map<string, number> {
 }
 
 test('100 directories applied at once are all Ready, spread evenly over two daemons', async () => {
+  const first = batch('a', 100);
+  await createSourceDirs(
+    env.a,
+    env.lab.sites.a.fsName,
+    first.map((d) => d.path),
+  );
   const started = Date.now();
   await applyObjects(
     env.kube,
-    batch('a', 100).map((d) => directoryObject(NS, d.name, MIRROR, d.path)),
+    first.map((d) => directoryObject(NS, d.name, MIRROR, d.path)),
   );
   const dirs = await waitAllReady(100, 120_000);
   const seconds = (Date.now() - started) / 1000;
@@ -118,6 +125,11 @@ test('100 directories applied at once are all Ready, spread evenly over two daem
 
 test('the operator SIGKILLed part-way through 100 more: after a restart all are Ready, none mapped twice, none lost', async () => {
   const second = batch('b', 100);
+  await createSourceDirs(
+    env.a,
+    env.lab.sites.a.fsName,
+    second.map((d) => d.path),
+  );
   const pool = (await getMirror()).status?.metadataPool as number;
   const applyStarted = Date.now();
   await applyObjects(

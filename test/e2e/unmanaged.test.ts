@@ -18,6 +18,7 @@ import {
   type E2eEnv,
 } from '../support/e2e.js';
 import { kubectlJson } from '../support/kube.js';
+import { createSourceDirs } from '../support/source-dirs.js';
 import { waitFor } from '../support/wait.js';
 
 const NS = 'e2e-unmanaged';
@@ -34,6 +35,8 @@ after(async () => {
 
 /** Tracks `path` in site-a's dir map directly, as a tool other than the operator would. */
 async function trackOutsideTheOperator(path: string): Promise<void> {
+  // An existing directory: the operator reports a tracked path whose source is missing as not Ready.
+  await createSourceDirs(env.a, env.lab.sites.a.fsName, [path]);
   await enableMirroring(env.a, env.lab.sites.a.fsName);
   const engine = await MirrorEngine.start({ rados: env.a, fsName: env.lab.sites.a.fsName });
   try {
