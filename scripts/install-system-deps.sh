@@ -13,6 +13,8 @@ packages=(
   golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev
   # the Argo CD health check's test (Argo CD runs Lua 5.1)
   lua5.1 lua-cjson
+  # promtool, for the chart's alert rules and their unit tests
+  prometheus
 )
 
 missing=()
