@@ -31,7 +31,8 @@ export interface NamedRef {
 }
 
 export interface CephFSMirrorSpec {
-  cluster: { secretRef: NamedRef; fsid?: string };
+  /** allowInsecureV1: accept monitors reached only over msgr1 (no encryption); default false. */
+  cluster: { secretRef: NamedRef; fsid?: string; allowInsecureV1?: boolean };
   filesystem: string;
   policy?: {
     shuffleThrottleSeconds?: number;
@@ -62,6 +63,8 @@ export interface CephFSMirrorStatus {
 
 export interface MirrorPeerSpec {
   mirrorRef: NamedRef;
+  /** Accept remote monitors reached only over msgr1 (no encryption); default false. */
+  allowInsecureV1?: boolean;
   bootstrapTokenSecretRef?: { name: string; key?: string };
   remote?: {
     clientName: string;
