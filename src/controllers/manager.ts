@@ -32,6 +32,8 @@ import { WorkQueue, type WorkResult } from './work-queue.js';
 const REFUSED_BY_ANOTHER = new Set(['DuplicatePath', 'AncestorOfTracked', 'SubtreeOfTracked']);
 
 const CHANGE_COALESCE_MS = 250;
+/** After losing the Lease: how long the engines' writes in flight may take before moving on. */
+const ENGINE_STOP_BOUND_MS = 15_000;
 
 export interface ManagerOptions {
   kc: KubeConfig;
@@ -245,12 +247,25 @@ export class Manager {
   private async lostLeadership(onLostLeadership: () => void): Promise<void> {
     this.leading = false;
     this.log.error('lost leadership: stopping every engine before anything else');
+    // Every engine is told to stop at once (nothing new is written or notified from then on);
+    // waiting for the writes already in flight is bounded, so that the process still exits.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ENGINE_STOP_BOUND_MS);
+    });
     try {
-      await this.runtimes.close();
+      const outcome = await Promise.race([this.runtimes.close(), bound]);
+      if (outcome === 'timeout') {
+        this.log.error('engines still finishing their last writes; exiting anyway', {
+          afterMs: ENGINE_STOP_BOUND_MS,
+        });
+      }
     } catch (e) {
       this.log.error('stopping the engines after losing leadership failed', {
         error: (e as Error).message,
       });
+    } finally {
+      clearTimeout(timer);
     }
     onLostLeadership();
   }
@@ -273,7 +288,7 @@ export class Manager {
     if (this.stopping) return;
     this.stopping = true;
     await Promise.all(Object.values(this.queues).map((q) => q.shutdown()));
-    await this.runtimes.stopAll();
+    await this.runtimes.close();
     await this.elector?.release();
     await Promise.all(Object.values(this.watches).map((w) => w.stop()));
     this.api.close();
