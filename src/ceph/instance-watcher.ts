@@ -34,13 +34,21 @@ export class InstanceWatcher {
   private timer: ClockTimer | undefined;
   private round: Promise<void> | undefined;
   private stopped = false;
+  private interval: number;
 
   constructor(private readonly o: InstanceWatcherOptions) {
     this.liveness = new InstanceLiveness(o.initial, o.clock.now(), o.timeoutSeconds);
+    this.interval = o.intervalSeconds;
   }
 
   start(): void {
     this.schedule();
+  }
+
+  /** New timing (an edit of the mirror's policy): the next round uses it. */
+  setTiming(timeoutSeconds: number, intervalSeconds: number): void {
+    this.liveness.setTimeout(timeoutSeconds);
+    this.interval = intervalSeconds;
   }
 
   /** Instances currently believed alive. */
@@ -59,7 +67,7 @@ export class InstanceWatcher {
     if (this.stopped) return;
     this.timer = this.o.clock.setTimer(() => {
       this.round = this.runRound().finally(() => this.schedule());
-    }, this.o.intervalSeconds);
+    }, this.interval);
   }
 
   /**

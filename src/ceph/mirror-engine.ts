@@ -191,6 +191,16 @@ export class MirrorEngine {
     return this.driver.distribution();
   }
 
+  /**
+   * Applies an edit of the mirror's policy to the running engine (no restart: a restart costs
+   * a release and an acquire per directory). Throws RangeError for values out of range.
+   */
+  updateTunables(tunables: Partial<Tunables>): void {
+    this.driver.updateTunables(tunables);
+    const t = this.driver.tunables;
+    this.watcher.setTiming(t.instanceTimeoutSeconds, t.tickSeconds);
+  }
+
   /** Which daemon may hold which directory; pass to the next engine as `previousHoldings`. */
   holdings(): Array<[string, string]> {
     return this.driver.holdings();

@@ -83,7 +83,7 @@ type RunState = 'new' | 'running' | 'stopping' | 'stopped';
  * (as in the mgr module), and failed writes are retried on the next tick, never dropped.
  */
 export class FilesystemMirrorDriver {
-  readonly tunables: Tunables;
+  private current: Tunables;
   private readonly policy: DirectoryPolicy;
   private readonly clock: Clock;
   private readonly log: DriverLogger;
@@ -134,8 +134,8 @@ export class FilesystemMirrorDriver {
   private orphanRetryDue = false;
 
   constructor(private readonly options: DriverOptions) {
-    this.tunables = resolveTunables(options.tunables);
-    this.policy = new DirectoryPolicy(this.tunables.shuffleThrottleSeconds);
+    this.current = resolveTunables(options.tunables);
+    this.policy = new DirectoryPolicy(this.current.shuffleThrottleSeconds);
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
     this.writes = new DirMapWriteQueue(options.store, this.tunables.maxKeysPerWrite, (r, b) =>
@@ -355,6 +355,28 @@ export class FilesystemMirrorDriver {
     }
     for (const [path, id] of this.ledger.allPairs()) add(path, id);
     return pairs;
+  }
+
+  get tunables(): Readonly<Tunables> {
+    return this.current;
+  }
+
+  /**
+   * Applies new tunables to the running driver (an edit of the mirror's spec.policy), without a
+   * restart: a restart would cost a release and an acquire per directory. The write size stays
+   * as started (it is the mgr module's fixed 256). Throws RangeError like resolveTunables.
+   */
+  updateTunables(overrides: Partial<Tunables>): void {
+    const next = resolveTunables({ ...overrides, maxKeysPerWrite: this.current.maxKeysPerWrite });
+    const throttleChanged = next.shuffleThrottleSeconds !== this.current.shuffleThrottleSeconds;
+    this.current = next;
+    this.policy.setShuffleThrottle(next.shuffleThrottleSeconds);
+    if (throttleChanged) this.rebalanceWhenQuiet = true;
+    // The timer's due time was computed with the old tick: re-arm from now.
+    this.timer?.cancel();
+    this.timer = null;
+    this.timerDue = Infinity;
+    this.armTimer();
   }
 
   /** (directory, daemon) pairs that get a release before their next acquire. */

@@ -33,7 +33,7 @@ export class InstanceLiveness {
   constructor(
     initial: Iterable<InstanceInfo>,
     now: number,
-    private readonly timeoutSeconds = 30,
+    private timeoutSeconds = 30,
   ) {
     this.lastRound = { at: now, completed: true };
     for (const { id, addr } of initial) this.instances.set(id, { addr, seen: 0 });
@@ -61,6 +61,11 @@ export class InstanceLiveness {
       }
     }
     return change;
+  }
+
+  /** A new instance timeout, from the next round on. */
+  setTimeout(seconds: number): void {
+    this.timeoutSeconds = seconds;
   }
 
   /** A round whose notify failed: it neither ages nor refreshes anyone. */

@@ -81,7 +81,16 @@ export class DirectoryPolicy {
   private readonly trie = new PathTrie();
   private purgingCount = 0;
 
-  constructor(readonly shuffleThrottleSeconds = 300) {}
+  constructor(private throttleSeconds = 300) {}
+
+  get shuffleThrottleSeconds(): number {
+    return this.throttleSeconds;
+  }
+
+  /** A new throttle applies from the next rebalance on. */
+  setShuffleThrottle(seconds: number): void {
+    this.throttleSeconds = seconds;
+  }
 
   get directoryCount(): number {
     return this.dirs.size;

@@ -431,3 +431,38 @@ describe('FilesystemMirrorDriver: map reloaded after a change behind its back', 
     assert.equal(w.driver.uncertainDeliveries, 0);
   });
 });
+
+describe('FilesystemMirrorDriver: tunables edited while running', () => {
+  it('a lower shuffle throttle applies at once: the joined daemon gets its share, nothing else is re-sent', async () => {
+    const w = makeWorld({
+      tunables: { shuffleThrottleSeconds: 3600 },
+      start: { instances: [instanceRecord('i1')] },
+    });
+    for (const d of ['/a', '/b', '/c', '/d']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    await w.driver.addInstances([instance('i2')]);
+    await runFor(w, 10);
+    assert.deepEqual(
+      [...liveLoads(w)],
+      [
+        ['i1', 4],
+        ['i2', 0],
+      ],
+      'held back by the hour-long throttle',
+    );
+    const before = w.notifier.sent.length;
+    assert.throws(() => w.driver.updateTunables({ tickSeconds: 0 }), RangeError);
+    w.driver.updateTunables({ shuffleThrottleSeconds: 5 });
+    assert.equal(w.driver.tunables.shuffleThrottleSeconds, 5);
+    await runFor(w, 2);
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w).values()], [2, 2]);
+    const sent = w.notifier.sent.slice(before).map((s) => s.message.mode);
+    assert.deepEqual(
+      sent.sort(),
+      ['acquire', 'acquire', 'release', 'release'],
+      'only the two moved directories',
+    );
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
+  });
+});
