@@ -156,6 +156,28 @@ export function encodeBootstrapToken(token: BootstrapToken): string {
   return Buffer.from(json, 'utf8').toString('base64');
 }
 
+/**
+ * Users the operator may create for a bootstrap token (CRD pattern of
+ * `spec.bootstrapTokenSecret.clientName`): only `client.mirror_<id>`. The token and the Secret
+ * it lands in hold the user's key, so a name like `client.admin` would publish an admin key.
+ */
+export const BOOTSTRAP_CLIENT_NAME = /^client\.mirror_[A-Za-z0-9_-]{1,200}$/;
+
+/** Throws EINVAL (reason InvalidClientName) for a name BOOTSTRAP_CLIENT_NAME refuses. */
+export function checkBootstrapClientName(clientName: string): void {
+  if (!BOOTSTRAP_CLIENT_NAME.test(clientName)) {
+    const shown = JSON.stringify(
+      clientName.length > 64 ? `${clientName.slice(0, 64)}…` : clientName,
+    );
+    throw new CephOpError(
+      ERRNO.EINVAL,
+      `bootstrap client name ${shown} is not of the form client.mirror_<id> ` +
+        '(letters, digits, "_" and "-"); the operator only creates dedicated peer users',
+      { reason: 'InvalidClientName' },
+    );
+  }
+}
+
 /** The remote cluster spec of a token's peer: `<user>@<site_name>`. */
 export function peerSpecOf(token: BootstrapToken): string {
   return `${token.user}@${token.siteName}`;

@@ -6,6 +6,7 @@
  */
 import type { Rados } from 'rados-js';
 import {
+  checkBootstrapClientName,
   decodeBootstrapToken,
   encodeBootstrapToken,
   peerSpecOf,
@@ -27,6 +28,7 @@ export async function createBootstrapToken(
   clientName: string,
   siteName: string,
 ): Promise<string> {
+  checkBootstrapClientName(clientName);
   try {
     await monCommand(rados, fsAuthorize(fsName, clientName));
   } catch (e) {

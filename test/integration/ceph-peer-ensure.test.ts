@@ -24,7 +24,7 @@ import {
 import { ensurePeer, removePeer, type EnsurePeerOptions } from '../../src/ceph/peers.js';
 import { useLab, type LabState } from '../support/lab.js';
 
-const PEER_USER = 'client.peer_ensure_test';
+const PEER_USER = 'client.mirror_peer_ensure_test';
 const TIMEOUT_MS = 5_000;
 
 let lab: LabState;

@@ -35,8 +35,8 @@ import {
 import { addPeer, listPeers, removePeer } from '../../src/ceph/peers.js';
 import { useLab, type LabState } from '../support/lab.js';
 
-const PEER_USER = 'client.peers_test';
-const SELF_USER = 'client.peers_self_test';
+const PEER_USER = 'client.mirror_peers_test';
+const SELF_USER = 'client.mirror_peers_self_test';
 const TIMEOUT_MS = 5_000;
 
 let lab: LabState;
@@ -248,7 +248,7 @@ test('remove with an unreachable remote: refused and nothing changes; with force
     errno: 110,
     code: 'ETIMEDOUT',
     reason: 'RemoteSiteUnreachable',
-    message: 'cannot connect to site site-b as client.peers_test: ETIMEDOUT (no answer within 2 s)',
+    message: 'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 2 s)',
   });
   assert.equal(await removePeer(a, fsA, uuid, { timeoutMs: 2_000, force: true }), true);
   const state = await cephState();
@@ -420,7 +420,7 @@ test('refused: unreachable remote, within the bound', async () => {
     errno: 110,
     code: 'ETIMEDOUT',
     reason: 'RemoteSiteUnreachable',
-    message: 'cannot connect to site site-b as client.peers_test: ETIMEDOUT (no answer within 3 s)',
+    message: 'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 3 s)',
   });
   const elapsed = Date.now() - started;
   assert.ok(elapsed < 3_000 + 4_000, `took ${elapsed} ms`);

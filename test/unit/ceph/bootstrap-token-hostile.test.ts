@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   BootstrapTokenError,
+  checkBootstrapClientName,
   decodeBootstrapToken,
   MAX_TOKEN_LENGTH,
   type BootstrapTokenProblem,
 } from '../../../src/ceph/bootstrap-token.js';
+import { CephOpError } from '../../../src/ceph/errors.js';
 
 // A random cephx-shaped key (ceph-authtool --gen-print-key); not used by any cluster.
 const KEY = 'AQCIigdrAI74EhAA/RAdkSkR4Uzd8dLBg79p+w==';
@@ -126,5 +128,35 @@ describe('hostile bootstrap tokens', () => {
 
   it('refuses decoded bytes that are not UTF-8', () => {
     refused(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64'), 'NotJson', /not UTF-8/);
+  });
+});
+
+describe('bootstrap client names', () => {
+  it('only client.mirror_<id> users are created for tokens', () => {
+    for (const ok of ['client.mirror_remote', 'client.mirror_b-2', 'client.mirror_x_y']) {
+      assert.doesNotThrow(() => checkBootstrapClientName(ok), ok);
+    }
+    for (const bad of [
+      'client.admin',
+      'client.mirror_',
+      'client.mirror_a.b',
+      'client.mirror_a@b',
+      'mirror_remote',
+      'client.mirror_a\nb',
+      `client.mirror_${'x'.repeat(300)}`,
+      'client.mirrorx',
+    ]) {
+      assert.throws(
+        () => checkBootstrapClientName(bad),
+        (e: unknown) =>
+          e instanceof CephOpError &&
+          e.reason === 'InvalidClientName' &&
+          e.errno === 22 &&
+          /not of the form client\.mirror_<id>/.test(e.message) &&
+          !/\n/.test(e.message) &&
+          e.message.length < 250,
+        bad,
+      );
+    }
   });
 });
