@@ -248,7 +248,8 @@ test('remove with an unreachable remote: refused and nothing changes; with force
     errno: 110,
     code: 'ETIMEDOUT',
     reason: 'RemoteSiteUnreachable',
-    message: 'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 2 s)',
+    message:
+      'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 2 s)',
   });
   assert.equal(await removePeer(a, fsA, uuid, { timeoutMs: 2_000, force: true }), true);
   const state = await cephState();
@@ -420,7 +421,8 @@ test('refused: unreachable remote, within the bound', async () => {
     errno: 110,
     code: 'ETIMEDOUT',
     reason: 'RemoteSiteUnreachable',
-    message: 'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 3 s)',
+    message:
+      'cannot connect to site site-b as client.mirror_peers_test: ETIMEDOUT (no answer within 3 s)',
   });
   const elapsed = Date.now() - started;
   assert.ok(elapsed < 3_000 + 4_000, `took ${elapsed} ms`);
