@@ -201,6 +201,11 @@ export class MirrorEngine {
     this.watcher.setTiming(t.instanceTimeoutSeconds, t.tickSeconds);
   }
 
+  /** Seconds its work has been out without anything finishing (0 when idle): for /healthz. */
+  stalledForSeconds(): number {
+    return this.driver.stalledForSeconds();
+  }
+
   /** Which daemon may hold which directory; pass to the next engine as `previousHoldings`. */
   holdings(): Array<[string, string]> {
     return this.driver.holdings();

@@ -9,6 +9,22 @@ export interface BackoffOptions {
 
 export interface WorkQueueOptions extends Partial<BackoffOptions> {
   concurrency?: number;
+  /**
+   * A reconcile still running after this long counts as failed: its slot is freed and the key
+   * retried with backoff (the abandoned call is left to finish on its own; a call into a hung
+   * MDS or mon cannot be cancelled). 0: no deadline.
+   */
+  deadlineMs?: number;
+}
+
+/** The error a reconcile past its deadline fails with. */
+export class DeadlineExceeded extends Error {
+  constructor(
+    readonly key: string,
+    readonly deadlineMs: number,
+  ) {
+    super(`reconcile did not finish within ${deadlineMs / 1000} s`);
+  }
 }
 
 // A worker that has nothing to say returns nothing (the common case), hence `void` in the union.
@@ -31,6 +47,9 @@ export class WorkQueue {
   private readonly concurrency: number;
   private running = 0;
   private shuttingDown = false;
+  private readonly deadlineMs: number;
+  /** When a reconcile last finished (or the queue last had nothing to do): for /healthz. */
+  private lastProgressAt = Date.now();
 
   constructor(
     private readonly worker: Worker,
@@ -40,6 +59,19 @@ export class WorkQueue {
     this.baseDelayMs = options.baseDelayMs ?? 200;
     this.maxDelayMs = options.maxDelayMs ?? 300_000;
     this.concurrency = options.concurrency ?? 4;
+    this.deadlineMs = options.deadlineMs ?? 0;
+  }
+
+  /**
+   * How long work has been waiting without any reconcile finishing; 0 while idle. A wedged
+   * queue (every worker stuck in a call that never returns) grows this without bound.
+   */
+  stalledForMs(now = Date.now()): number {
+    if (this.length === 0 && this.running === 0) {
+      this.lastProgressAt = now;
+      return 0;
+    }
+    return now - this.lastProgressAt;
   }
 
   /**
@@ -114,6 +146,17 @@ export class WorkQueue {
     await this.idle();
   }
 
+  private withDeadline(key: string, work: Promise<WorkResult>): Promise<WorkResult> {
+    if (this.deadlineMs <= 0) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineExceeded(key, this.deadlineMs)), this.deadlineMs);
+    });
+    // The abandoned call's own failure, if it ever comes, has nobody left to hear it.
+    work.catch(() => undefined);
+    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+  }
+
   private isIdle(): boolean {
     return this.length === 0 && this.running === 0 && this.timers.size === 0;
   }
@@ -131,7 +174,7 @@ export class WorkQueue {
   private async process(key: string): Promise<void> {
     let retryInMs: number | undefined;
     try {
-      const result = await this.worker(key);
+      const result = await this.withDeadline(key, this.worker(key));
       this.failures.delete(key);
       if (result && result.requeueAfterMs >= 0) retryInMs = result.requeueAfterMs;
     } catch (error) {
@@ -141,6 +184,7 @@ export class WorkQueue {
     } finally {
       this.inFlight.delete(key);
       this.running--;
+      this.lastProgressAt = Date.now();
     }
     if (this.dirty.delete(key)) this.add(key, true);
     else if (retryInMs !== undefined) this.addAfter(key, retryInMs);

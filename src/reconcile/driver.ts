@@ -132,6 +132,8 @@ export class FilesystemMirrorDriver {
   /** Background releases of orphaned strays in flight (`<instance> <path>`). */
   private readonly orphanReleases = new Set<string>();
   private orphanRetryDue = false;
+  /** Clock time of the last finished action, write or notify (for the health check). */
+  private lastProgressAt = 0;
 
   constructor(private readonly options: DriverOptions) {
     this.current = resolveTunables(options.tunables);
@@ -155,6 +157,7 @@ export class FilesystemMirrorDriver {
   start(initial: InitialState): void {
     if (this.runState !== 'new') throw new Error('driver already started');
     this.runState = 'running';
+    this.lastProgressAt = this.clock.now();
     this.policy.init(initial.directories);
     // Whoever wrote this map (an earlier operator, the mgr module) may have acquired each
     // mapped directory already: a plain acquire could be its second one.
@@ -357,6 +360,19 @@ export class FilesystemMirrorDriver {
     return pairs;
   }
 
+  /**
+   * Seconds that work has been out (actions, writes) without any of it finishing; 0 when
+   * nothing is out. Every Ceph call has a deadline, so this only grows when the engine is wedged.
+   */
+  stalledForSeconds(): number {
+    const busy = this.inFlight.size > 0 || this.writes.busy || this.addWaiters.size > 0;
+    if (!busy) {
+      this.lastProgressAt = this.clock.now();
+      return 0;
+    }
+    return Math.max(0, this.clock.now() - this.lastProgressAt);
+  }
+
   get tunables(): Readonly<Tunables> {
     return this.current;
   }
@@ -510,6 +526,7 @@ export class FilesystemMirrorDriver {
   /** Result of a directory's action: feed the policy and schedule what follows. */
   private readonly actionDone = (path: string, r: number): void => {
     this.inFlight.delete(path);
+    this.lastProgressAt = this.clock.now();
     if (this.runState !== 'running' || !this.policy.has(path)) return;
     const before = this.listeners.size > 0 ? this.fingerprint(path) : '';
     const more = this.policy.finishAction(path, r);
@@ -557,6 +574,7 @@ export class FilesystemMirrorDriver {
   }
 
   private readonly addRecordDone = (path: string, r: number): void => {
+    this.lastProgressAt = this.clock.now();
     const waiter = this.addWaiters.get(path);
     if (r < 0) {
       if (this.runState === 'running') {

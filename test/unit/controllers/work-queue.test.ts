@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkQueue } from '../../../src/controllers/work-queue.js';
+import { DeadlineExceeded, WorkQueue } from '../../../src/controllers/work-queue.js';
 
 test('a key queued many times is processed once', async () => {
   const seen: string[] = [];
@@ -137,4 +137,45 @@ test('urgent keys are served before the backlog, and an urgent add promotes a qu
   q.add('c', true);
   await q.idle();
   assert.deepEqual(seen, ['busy', 'u', 'c', 'a', 'b']);
+});
+
+describe('WorkQueue deadlines and progress', () => {
+  it('a reconcile past its deadline fails, frees its slot and is retried', async () => {
+    const errors: unknown[] = [];
+    let calls = 0;
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        if (calls === 1) await new Promise(() => undefined); // hangs for ever
+      },
+      (_key, e) => errors.push(e),
+      { concurrency: 1, deadlineMs: 30, baseDelayMs: 5 },
+    );
+    q.add('k');
+    await q.idle();
+    assert.equal(calls, 2, 'retried after the deadline');
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof DeadlineExceeded);
+    assert.match(String(errors[0]), /did not finish within 0.03 s/);
+  });
+
+  it('stalledForMs grows while work waits and nothing finishes, and is 0 when idle', async () => {
+    let release: () => void = () => undefined;
+    const q = new WorkQueue(
+      () => new Promise<void>((r) => (release = r)),
+      () => undefined,
+      { concurrency: 1 },
+    );
+    assert.equal(q.stalledForMs(), 0);
+    q.add('a');
+    q.add('b');
+    const t0 = Date.now();
+    assert.ok(q.stalledForMs(t0 + 5000) >= 5000);
+    release();
+    await new Promise((r) => setTimeout(r, 5));
+    assert.ok(q.stalledForMs() < 1000, 'a finished reconcile is progress');
+    release();
+    await q.idle();
+    assert.equal(q.stalledForMs(Date.now() + 60_000), 0);
+  });
 });

@@ -466,3 +466,17 @@ describe('FilesystemMirrorDriver: tunables edited while running', () => {
     assert.deepEqual(w.notifier.duplicateAcquires, []);
   });
 });
+
+describe('FilesystemMirrorDriver: progress', () => {
+  it('reports how long work has been out without finishing, 0 when idle', async () => {
+    const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
+    assert.equal(w.driver.stalledForSeconds(), 0);
+    const added = w.driver.addDirectory('/d');
+    await settle();
+    w.clock.advance(40);
+    assert.equal(w.driver.stalledForSeconds(), 40, 'the add record write never returns');
+    w.store.settleDirMapWrite(0);
+    await added;
+    assert.equal(w.driver.stalledForSeconds(), 0);
+  });
+});
