@@ -8,6 +8,7 @@
 //   Degraded:    a mirror whose Secret is missing, a peer whose token Secret is missing, a
 //                directory inside a tracked one (all Stalled).
 //   Healthy:     all of them once what was missing exists (Ready=True, no Reconciling/Stalled).
+// Last, the running operator's /metrics serves every metric the chart's alerts and dashboard use.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectionSecretYaml } from '../../lab/k8s-secrets.js';
@@ -21,6 +22,7 @@ import {
   conditionOf,
   directoryObject,
   mirrorObject,
+  operatorHttpPort,
   setUpE2e,
   tearDownE2e,
   type Conditioned,
@@ -28,6 +30,13 @@ import {
 } from '../support/e2e.js';
 import { kubectl, kubectlJson } from '../support/kube.js';
 import type { OperatorProcess } from '../support/operator.js';
+import {
+  PROMETHEUS_SERIES,
+  dashboardQueries,
+  exportedNames,
+  metricNames,
+  ruleGroups,
+} from '../support/monitoring.js';
 import { createSourceDirs } from '../support/source-dirs.js';
 import { waitFor } from '../support/wait.js';
 
@@ -289,6 +298,28 @@ test('a spec edit the operator has not observed yet: Progressing until it has', 
     500,
   );
   assert.equal(seen.health.status, 'Healthy', JSON.stringify(seen.health));
+});
+
+test("the running operator's /metrics serves every metric the chart's alerts and dashboard use", async () => {
+  assert.ok(operator);
+  const port = await operatorHttpPort(operator);
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const exported = exportedNames(text);
+  const queries = [
+    ...(await ruleGroups()).flatMap((g) => g.rules.map((r) => r.expr)),
+    ...(await dashboardQueries()),
+  ];
+  const used = new Set(queries.flatMap(metricNames));
+  for (const name of used) {
+    assert.ok(exported.has(name) || PROMETHEUS_SERIES.has(name), `${name} in /metrics`);
+  }
+  // The mirror's series are there with its labels, as the alerts group them.
+  assert.match(
+    text,
+    new RegExp(`^cephfs_mirror_instances\\{namespace="${NS}",mirror="${MIRROR}"\\} [1-9]`, 'm'),
+  );
 });
 
 test('no cephfs-mirror daemon aborted', () => {

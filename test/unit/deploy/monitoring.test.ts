@@ -9,73 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { OperatorMetrics } from '../../../src/metrics.js';
+import {
+  ALL_ON,
+  NAMESPACE,
+  PROMETHEUS_SERIES,
+  dashboardQueries,
+  exportedNames,
+  metricNames,
+  only,
+  render,
+  ruleGroups,
+  type Obj,
+} from '../../support/monitoring.js';
 
 const execFileAsync = promisify(execFile);
-const CHART = 'deploy/helm/cephfs-mirror-operator';
-/** The release the promtool unit tests were written for (job `cmo-metrics` in `cmo-system`). */
-const RELEASE = 'cmo';
-const NAMESPACE = 'cmo-system';
 const PROMTOOL_TESTS = 'test/fixtures/monitoring/alerts-test.yaml';
-const ALL_ON = [
-  '--set',
-  'monitoring.serviceMonitor.enabled=true',
-  '--set',
-  'monitoring.prometheusRule.enabled=true',
-  '--set',
-  'monitoring.dashboard.enabled=true',
-];
-/** Series Prometheus makes itself rather than scraping them. */
-const PROMETHEUS_SERIES = new Set(['up']);
-
-interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  data?: Record<string, string>;
-}
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-}
-interface RuleGroup {
-  name: string;
-  rules: Rule[];
-}
-
 const work = mkdtempSync(join(tmpdir(), 'cmo-monitoring-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-let rendererPath: Promise<string> | undefined;
-function renderer(): Promise<string> {
-  rendererPath ??= execFileAsync('bash', ['deploy/helm/render/build.sh'], {
-    timeout: 600_000,
-  }).then((r) => r.stdout.trim());
-  return rendererPath;
-}
-
-async function render(args: string[] = []): Promise<Obj[]> {
-  const { stdout } = await execFileAsync(await renderer(), [
-    RELEASE,
-    CHART,
-    '--namespace',
-    NAMESPACE,
-    ...args,
-  ]);
-  return parseAllDocuments(stdout).map((d) => {
-    assert.deepEqual(d.errors, [], 'every document is valid YAML');
-    return d.toJS() as Obj;
-  });
-}
-
-function only(objects: Obj[], kind: string): Obj {
-  const found = objects.filter((o) => o.kind === kind);
-  assert.equal(found.length, 1, `one ${kind}`);
-  return found[0] as Obj;
-}
 
 async function promtool(args: string[], cwd: string): Promise<string> {
   try {
@@ -88,75 +40,6 @@ async function promtool(args: string[], cwd: string): Promise<string> {
     }
     assert.fail(`promtool ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`);
   }
-}
-
-/** The rule groups of the rendered PrometheusRule, as a Prometheus rules file. */
-async function ruleGroups(): Promise<RuleGroup[]> {
-  const rule = only(await render(ALL_ON), 'PrometheusRule');
-  return (rule.spec as { groups: RuleGroup[] }).groups;
-}
-
-/** Every PromQL expression of the rendered dashboard (panels and templating queries). */
-async function dashboardQueries(): Promise<string[]> {
-  const cm = only(await render(ALL_ON), 'ConfigMap');
-  const json = cm.data?.['cephfs-mirror-operator.json'];
-  assert.ok(json, 'the dashboard JSON');
-  const dashboard = JSON.parse(json) as {
-    panels: Array<{ targets?: Array<{ expr: string }> }>;
-    templating: { list: Array<{ type: string; query?: string }> };
-  };
-  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-  for (const v of dashboard.templating.list) {
-    // label_values(metric, label): only its first argument is a metric.
-    const m = /^label_values\((\w+),/.exec(v.query ?? '');
-    if (m?.[1]) exprs.push(m[1]);
-  }
-  return exprs;
-}
-
-const KEYWORDS = new Set([
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'and',
-  'or',
-  'unless',
-  'bool',
-  'offset',
-  'inf',
-  'nan',
-]);
-
-/** The metric names a PromQL expression selects (function names, labels and strings left out). */
-function metricNames(expr: string): string[] {
-  const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
-  const names = new Set<string>();
-  for (const m of bare.matchAll(/(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*/g)) {
-    const after = bare.slice((m.index ?? 0) + m[0].length);
-    if (/^\s*\(/.test(after) || KEYWORDS.has(m[0].toLowerCase())) continue;
-    names.add(m[0]);
-  }
-  return [...names];
-}
-
-/** The sample names the operator's /metrics can carry (histograms as _bucket, _sum, _count). */
-async function exportedNames(): Promise<Set<string>> {
-  const text = await new OperatorMetrics().registry.metrics();
-  const names = new Set<string>();
-  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    const [, name, type] = m as unknown as [string, string, string];
-    names.add(name);
-    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
-    if (type === 'summary') for (const s of ['_sum', '_count']) names.add(name + s);
-  }
-  return names;
 }
 
 test('the default render has no monitoring objects (their CRDs may not exist)', async () => {
@@ -238,7 +121,7 @@ test('promtool test rules: each alert fires when and only when it should', async
 });
 
 test('every metric the rules and the dashboard use is exported by the operator', async () => {
-  const exported = await exportedNames();
+  const exported = exportedNames(await new OperatorMetrics().registry.metrics());
   const used = new Map<string, string>();
   for (const g of await ruleGroups()) {
     for (const r of g.rules) for (const n of metricNames(r.expr)) used.set(n, `rule ${r.alert}`);
