@@ -629,7 +629,7 @@ export class MirrorReconciler {
       try {
         runtime = await this.ctx.runtimes.ensure(
           key,
-          { ...this.runtimeSpec(mirror, input.settings), tunables: {} },
+          this.runtimeSpec(mirror, input.settings),
           this.claim(key, ownership.own.identity),
         );
       } catch (e) {

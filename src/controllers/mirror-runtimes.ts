@@ -83,6 +83,8 @@ export interface MirrorRuntimesOptions {
 
 interface Entry extends MirrorRuntime {
   fingerprint: string;
+  /** The policy tunables the engine runs with (applied in place when they change). */
+  tunables: string;
   unsubscribe: () => void;
 }
 
@@ -114,11 +116,25 @@ export function connectCluster(
   });
 }
 
-/** Identifies a spec without keeping the secret itself around in memory longer than needed. */
+/**
+ * Identifies what a restart is needed for (connection, filesystem, takeover; not the tunables,
+ * applied in place) without keeping the secret itself around in memory longer than needed.
+ */
 function fingerprint(spec: RuntimeSpec, identity: FilesystemIdentity): string {
+  const { tunables: _appliedInPlace, ...rest } = spec;
   return createHash('sha256')
-    .update(JSON.stringify({ spec, identity: identityKey(identity) }))
+    .update(JSON.stringify({ spec: rest, identity: identityKey(identity) }))
     .digest('hex');
+}
+
+/** Restarting an engine costs a release and an acquire per directory: tunables change in place. */
+function applyTunables(entry: Entry, tunables: Partial<Tunables>, log: Logger): Entry {
+  const wanted = JSON.stringify(tunables);
+  if (entry.tunables === wanted) return entry;
+  entry.engine.updateTunables(tunables);
+  entry.tunables = wanted;
+  log.info('mirror engine tunables updated', { mirror: entry.key, tunables });
+  return entry;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
@@ -134,6 +150,13 @@ export class MirrorRuntimes {
   private readonly starting = new Map<string, Promise<MirrorRuntime>>();
   /** Identity key → the mirror whose engine drives it. */
   private readonly holders = new Map<string, string>();
+  /**
+   * Identity key → which daemon may hold which directory, from the last engine of that identity
+   * that stopped: the next engine tells a daemon its map no longer names for a directory to
+   * release it before anyone acquires it (a map changed behind the old engine's back, another
+   * mirror's engine, the mgr module in between).
+   */
+  private readonly handedOver = new Map<string, Array<[string, string]>>();
   /** Identity key → tail of the chain of starts and stops for it. */
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Mirror key → why it has no engine, as last decided by its reconcile. */
@@ -203,7 +226,8 @@ export class MirrorRuntimes {
     if (inFlight) return inFlight;
     const fp = fingerprint(spec, claim.identity);
     const existing = this.entries.get(key);
-    if (existing && existing.fingerprint === fp) return existing;
+    if (existing && existing.fingerprint === fp)
+      return applyTunables(existing, spec.tunables, this.log);
     const start = this.exclusive(identityKey(claim.identity), async () => {
       if (this.closed) {
         throw cephOpError('ESHUTDOWN', 'the operator is stopping', 'OperatorStopping');
@@ -211,7 +235,9 @@ export class MirrorRuntimes {
       const refusal = claim.check();
       if (refusal) throw cephOpError('EBUSY', refusal.message, refusal.reason);
       const current = this.entries.get(key);
-      if (current && current.fingerprint === fp) return current;
+      if (current && current.fingerprint === fp) {
+        return applyTunables(current, spec.tunables, this.log);
+      }
       const holder = this.holders.get(identityKey(claim.identity));
       if (holder !== undefined && holder !== key) {
         await this.stop(holder);
@@ -248,6 +274,7 @@ export class MirrorRuntimes {
     if (this.holders.get(id) === key) this.holders.delete(id);
     entry.unsubscribe();
     await entry.engine.stop();
+    this.handedOver.set(id, entry.engine.holdings());
     await entry.serial(async () => undefined);
     await entry.syncViews.close();
     await entry.rados.shutdown();
@@ -364,9 +391,11 @@ export class MirrorRuntimes {
         mirror: key,
         ...(this.options.owner?.lease ? { lease: this.options.owner.lease } : {}),
       };
+      const previousHoldings = this.handedOver.get(identityKey(identity));
       const engine = await MirrorEngine.start({
         rados,
         owner,
+        ...(previousHoldings ? { previousHoldings } : {}),
         onFailed: (failure) => {
           if (entry) void this.engineFailed(entry, failure);
           else earlyFailure ??= failure;
@@ -407,10 +436,12 @@ export class MirrorRuntimes {
         syncViews: new SyncViewCache(new SyncViewer(rados, spec.fsName)),
         serial,
         fingerprint: fp,
+        tunables: JSON.stringify(spec.tunables),
         unsubscribe,
       };
       this.entries.set(key, entry);
       this.holders.set(identityKey(identity), key);
+      this.handedOver.delete(identityKey(identity));
       this.notRunning.delete(key);
       this.log.info('mirror engine started', {
         mirror: key,
