@@ -7,9 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CephFS } from 'cephfs-js';
+import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
+  API_VERSION,
   applyObjects,
   conditionOf,
   directoryObject,
@@ -229,6 +231,77 @@ test('mirrorRef is immutable: refused with MirrorRefImmutable, the old entry kep
   await notReady('other', 'MirrorRefImmutable');
   await kubectl(env.kube, ['-n', NS, 'delete', 'mirroreddirectory/other', '--wait=true']);
   await expectMap([later, edit]);
+});
+
+test('with a peer: in sync only when both lists were read; a source that goes is reported, its entry kept', async () => {
+  const path = `${ROOT}/synced`;
+  await fsA.mkdirs(path);
+  const token = await createBootstrapToken(
+    env.b,
+    env.lab.sites.b.fsName,
+    'client.mirror_remote',
+    'site-b',
+  );
+  await applyObjects(env.kube, [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'site-b-token', namespace: NS },
+      stringData: { token },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'MirrorPeer',
+      metadata: { name: 'site-b', namespace: NS },
+      spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
+    },
+    directoryObject(NS, 'synced', MIRROR, path),
+  ]);
+  await waitForReady(env.kube, NS, 'mirrorpeer/site-b', { status: 'True' }, 90_000);
+  await ready('synced', 90_000);
+  const get = (): Promise<MirroredDirectory> =>
+    kubectlJson<MirroredDirectory>(env.kube, ['-n', NS, 'get', 'mirroreddirectory/synced']);
+  // In sync once the daemon made the directory on the peer and both (empty) lists were read;
+  // before that the view says why it is not (PeerDirectoryMissing), never in sync.
+  const seen = new Set<string>();
+  await waitFor(
+    'a sync view in sync',
+    async () => {
+      const p = (await get()).status?.peers?.[0];
+      if (p) seen.add(`${String(p.inSync)}/${p.reason ?? ''}`);
+      if (p?.inSync === true) assert.equal(p.reason, undefined, 'no reason when in sync');
+      return p?.inSync === true ? p : undefined;
+    },
+    120_000,
+    1000,
+  );
+  console.log(`# sync views seen: ${[...seen].join(', ')}`);
+
+  // The source goes: Ready=False, the view unknown with the reason, the entry stays in Ceph.
+  await fsA.rmdir(path);
+  const gone = await waitForReady<MirroredDirectory>(
+    env.kube,
+    NS,
+    'mirroreddirectory/synced',
+    { status: 'False', reason: 'SourceDirectoryMissing' },
+    120_000,
+  );
+  assert.equal(gone.status?.path, path, 'still managed');
+  assert.ok((await mapPaths()).includes(path), 'the entry is kept');
+  const unknown = await waitFor(
+    'the sync view to say the source is missing',
+    async () => {
+      const p = (await get()).status?.peers?.[0];
+      return p?.reason === 'SourceDirectoryMissing' ? p : undefined;
+    },
+    90_000,
+    1000,
+  );
+  assert.equal(unknown.inSync, false);
+  assert.equal(unknown.pendingSnapshots, undefined, 'nothing counted from a list not read');
+
+  await fsA.mkdirs(path);
+  await ready('synced', 90_000);
 });
 
 test('no cephfs-mirror daemon aborted', () => {
