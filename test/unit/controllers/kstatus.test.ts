@@ -1,6 +1,7 @@
 // Reconciling and Stalled derived from Ready: one of them while not Ready, none once Ready, with
 // stable lastTransitionTime; every reason the reconcilers use today lands in the intended class.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setCondition, type Condition } from '../../../src/controllers/conditions.js';
 import {
@@ -212,4 +213,14 @@ test('the two tables do not overlap and hold CamelCase condition reasons', () =>
     assert.ok((STALLED_REASONS[r] ?? '').length > 0, `${r} says what has to happen`);
   }
   for (const r of PROGRESS_REASONS) assert.match(r, /^[A-Z][A-Za-z0-9]*$/);
+});
+
+test('docs/gitops.md lists both tables exactly', () => {
+  const doc = readFileSync('docs/gitops.md', 'utf8');
+  const section = doc.slice(doc.indexOf('**Stalled** reasons'), doc.indexOf('Any other reason'));
+  const stalledRows = [...section.matchAll(/^\| `([A-Za-z]+)` +\|/gm)].map((m) => m[1]);
+  assert.deepEqual(stalledRows.sort(), Object.keys(STALLED_REASONS).sort());
+  const progress = section.slice(section.indexOf('**Progress** reasons'));
+  const listed = [...progress.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]);
+  assert.deepEqual(listed.sort(), [...PROGRESS_REASONS].sort());
 });
