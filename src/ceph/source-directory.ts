@@ -16,6 +16,9 @@ export type SourceDirectoryState =
   /** The stat itself failed (no mount, a timeout, EACCES...): nothing is known. */
   | { state: 'unknown'; message: string };
 
+/** One shared answer: a mirror may cache it for each of 10,000 paths. */
+export const SOURCE_PRESENT: SourceDirectoryState = Object.freeze({ state: 'present' });
+
 export interface StatMount {
   stat(path: string): Promise<CephStat>;
 }
@@ -50,7 +53,7 @@ export async function checkSourceDirectory(
   });
   try {
     const st = await Promise.race([Promise.resolve(mount).then((m) => m.stat(path)), deadline]);
-    if (st.isDirectory) return { state: 'present' };
+    if (st.isDirectory) return SOURCE_PRESENT;
     return {
       state: 'missing',
       message: `${path} on filesystem ${fsName} is not a directory`,

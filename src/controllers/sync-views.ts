@@ -4,7 +4,7 @@
 // all at once. A view is "in sync" only when both lists were read in its refresh; one that
 // could not be made says why and is never in sync.
 import { isDeepStrictEqual } from 'node:util';
-import type { SourceDirectoryState } from '../ceph/source-directory.js';
+import { SOURCE_PRESENT, type SourceDirectoryState } from '../ceph/source-directory.js';
 import type { PeerSyncView, SyncViewer } from '../ceph/sync-view.js';
 import type { PeerSyncStatus } from './resources.js';
 
@@ -56,7 +56,7 @@ function sourceSeenIn(peers: readonly PeerSyncView[]): SourceDirectoryState | un
   }
   // The local list is the same for every peer; a problem of the local side has its own reasons.
   if (first.problem?.reason === 'SourceUnreadable') return undefined;
-  return { state: 'present' };
+  return SOURCE_PRESENT;
 }
 
 export class SyncViewCache {
