@@ -149,7 +149,10 @@ export class PeerReconciler {
       // something else does, and are looked at again now and then; anything else (an
       // unreachable site) is retried with backoff.
       if (isCephOpError(e) && ['EINVAL', 'EEXIST'].includes(e.code)) {
-        return { requeueAfterMs: REFUSED_RETRY_MS };
+        // Mirroring switched off behind the operator: the mirror turns it back on, and the peer
+        // follows at the next pass.
+        const local = e.reason === 'MirroringNotEnabled';
+        return { requeueAfterMs: local ? RESYNC_MS : REFUSED_RETRY_MS };
       }
       throw e;
     }

@@ -53,7 +53,11 @@ before(async () => {
   fsB = await CephFS.mount({ rados: env.b, fsName: env.lab.sites.b.fsName });
   goodToken = await createBootstrapToken(env.b, env.lab.sites.b.fsName, PEER_USER, 'site-b');
   wrongFsidToken = encodeBootstrapToken({ ...decodeBootstrapToken(goodToken), fsid: randomUUID() });
-  await applyObjects(env.kube, [tokenSecret(goodToken), mirrorObject(NS, MIRROR, 'a')]);
+  await applyObjects(env.kube, [
+    tokenSecret(goodToken),
+    tokenSecret(wrongFsidToken, 'site-b-token-wrong-fsid'),
+    mirrorObject(NS, MIRROR, 'a'),
+  ]);
   operator = env.operator();
   await waitForReady<CephFSMirror>(env.kube, NS, `cephfsmirror/${MIRROR}`, { status: 'True' });
 });
@@ -63,21 +67,21 @@ after(async () => {
   await tearDownE2e(env);
 });
 
-function tokenSecret(token: string): object {
+function tokenSecret(token: string, name = 'site-b-token'): object {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: 'site-b-token', namespace: NS },
+    metadata: { name, namespace: NS },
     stringData: { token },
   };
 }
 
-function peerObject(name: string): object {
+function peerObject(name: string, secret = 'site-b-token'): object {
   return {
     apiVersion: API_VERSION,
     kind: 'MirrorPeer',
     metadata: { name, namespace: NS },
-    spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
+    spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: secret } },
   };
 }
 
@@ -176,7 +180,7 @@ function watchReady(name: string): { lines: string[]; stop: () => void } {
   };
 }
 
-test('a second MirrorPeer for the same remote is DuplicatePeer, changes nothing, and its deletion leaves the peer', async () => {
+test('a second MirrorPeer for the same remote (its token with a wrong fsid) is DuplicatePeer, changes nothing, and its deletion leaves the peer', async () => {
   await applyObjects(env.kube, [peerObject('first')]);
   const first = await waitForReady<MirrorPeer>(
     env.kube,
@@ -194,7 +198,9 @@ test('a second MirrorPeer for the same remote is DuplicatePeer, changes nothing,
 
   // creationTimestamp has whole seconds: make the second one unambiguously younger.
   await new Promise((r) => setTimeout(r, 1100));
-  await applyObjects(env.kube, [peerObject('second')]);
+  // The issue's case: the same remote, named by a token whose fsid is wrong. It is a duplicate
+  // before anything else, and neither adds nor removes anything.
+  await applyObjects(env.kube, [peerObject('second', 'site-b-token-wrong-fsid')]);
   const second = await waitForReady<MirrorPeer>(env.kube, NS, 'mirrorpeer/second', {
     status: 'False',
     reason: 'DuplicatePeer',
