@@ -129,6 +129,8 @@ export class FilesystemMirrorDriver {
   private readonly listeners = new Set<DirectoryListener>();
   /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
   private readonly ledger = new DeliveryLedger();
+  /** Removed daemons whose blocklist failed: retried each tick before their directories move. */
+  private readonly awaitingFence = new Map<string, InstanceInfo>();
   /** Background releases of orphaned strays in flight (`<instance> <path>`). */
   private readonly orphanReleases = new Set<string>();
   private orphanRetryDue = false;
@@ -426,6 +428,11 @@ export class FilesystemMirrorDriver {
       this.instanceWriteFailed = false;
       this.updateInstances({ added: [], removed: [] }).catch(() => undefined);
     }
+    if (this.awaitingFence.size > 0 && this.instanceChangesInProgress === 0) {
+      this.updateInstances({ added: [], removed: [...this.awaitingFence.values()] }).catch(
+        () => undefined,
+      );
+    }
     if ((this.rebalanceAt !== null && now >= this.rebalanceAt) || this.quietForRebalance()) {
       this.rebalance(now);
     }
@@ -641,16 +648,30 @@ export class FilesystemMirrorDriver {
   private async applyInstanceChange(change: InstanceChange): Promise<void> {
     if (this.runState !== 'running') return;
     const added = change.added.filter((i) => !this.policy.liveInstanceIds().includes(i.id));
-    const removed = change.removed;
+    // A daemon back before it could be fenced was never gone: nothing of it moves.
+    for (const { id } of change.added) this.awaitingFence.delete(id);
     const { store, blocklister } = this.options;
 
     // Fence first: a removed daemon must not act on a directory once another one acquires it.
+    // Unlike the mgr module, a removal whose blocklist failed is not applied: the daemon may
+    // still be running, so its directories stay where they are and the blocklist is retried.
+    const removed: InstanceInfo[] = [];
     await Promise.all(
-      removed.map(async ({ id, addr }) => {
-        const r = await blocklister.blocklist(addr).catch(() => -Errno.EIO);
-        if (r < 0) this.log.warn('blocklisting instance failed', { id, addr, r });
+      change.removed.map(async (info) => {
+        const r = await blocklister.blocklist(info.addr).catch(() => -Errno.EIO);
+        if (r < 0) {
+          this.log.warn('blocklisting instance failed; retrying before moving its directories', {
+            id: info.id,
+            addr: info.addr,
+            r,
+          });
+          this.awaitingFence.set(info.id, info);
+          return;
+        }
         // Fenced: its RADOS client (and with it whatever it held) is gone for good.
-        else this.ledger.forgetInstance(id);
+        this.awaitingFence.delete(info.id);
+        this.ledger.forgetInstance(info.id);
+        removed.push(info);
       }),
     );
     await Promise.all(
@@ -744,6 +765,7 @@ export class FilesystemMirrorDriver {
       this.deferredRecords.length > 0 ||
       (this.instanceWriteFailed && this.instanceChangesInProgress === 0) ||
       this.orphanRetryDue ||
+      (this.awaitingFence.size > 0 && this.instanceChangesInProgress === 0) ||
       this.quietForRebalance()
     ) {
       due = now + this.tunables.tickSeconds;

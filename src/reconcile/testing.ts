@@ -237,8 +237,15 @@ export class InMemoryNotifier implements DirectoryNotifier {
 }
 
 export class RecordingBlocklister implements Blocklister {
+  /** Successful blocklistings, in order. */
   readonly addrs: string[] = [];
+  /** The next this-many calls fail with -ETIMEDOUT (a mon that does not answer). */
+  failNext = 0;
   blocklist(addr: string): Promise<number> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      return Promise.resolve(-Errno.ETIMEDOUT);
+    }
     this.addrs.push(addr);
     return Promise.resolve(0);
   }

@@ -480,3 +480,25 @@ describe('FilesystemMirrorDriver: progress', () => {
     assert.equal(w.driver.stalledForSeconds(), 0);
   });
 });
+
+describe('FilesystemMirrorDriver: fencing a removed daemon', () => {
+  it('moves nothing off a removed daemon until its blocklist succeeded', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    for (const d of ['/a', '/b', '/c', '/d']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    w.notifier.down.add('i1');
+    w.blocklister.failNext = 3;
+    await w.driver.removeInstances([instance('i1')]);
+    await runFor(w, 2);
+    assert.deepEqual([...liveLoads(w)].sort(), [
+      ['i1', 2],
+      ['i2', 2],
+    ]);
+    assert.deepEqual(w.blocklister.addrs, [], 'not fenced yet');
+    await runFor(w, 3);
+    assert.deepEqual(w.blocklister.addrs, [instance('i1').addr], 'retried until fenced');
+    await runUntilQuiet(w);
+    assert.deepEqual([...liveLoads(w)], [['i2', 4]]);
+    assert.deepEqual(w.notifier.duplicateAcquires, []);
+  });
+});
