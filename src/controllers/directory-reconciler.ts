@@ -177,19 +177,24 @@ export class DirectoryReconciler {
     }
     if (!status) {
       const source = await runtime.syncViews.source(path);
-      if (source.state !== 'present') {
+      if (source.state === 'missing') {
         // A conflicting spec is reported as such, not as a directory to wait for.
         const overlap = overlapOf(path, engine.trackedPaths());
         if (overlap) return this.refused(dir, standing, overlap, runtime);
-        const problem =
-          source.state === 'missing'
-            ? {
-                reason: 'SourceDirectoryMissing',
-                message: `${source.message}; it is added to the directory map once it exists`,
-              }
-            : { reason: 'SourceCheckFailed', message: source.message };
-        await this.notTracked(dir, standing, problem);
+        await this.notTracked(dir, standing, {
+          reason: 'SourceDirectoryMissing',
+          message: `${source.message}; it is added to the directory map once it exists`,
+        });
         return { requeueAfterMs: SOURCE_RECHECK_MS };
+      }
+      if (source.state === 'unknown') {
+        // The operator's own failure to look (no MDS caps, a slow MDS) must not keep a directory
+        // from being mirrored: track it, as the mgr module would, and let Ready follow the daemon.
+        this.ctx.log.warn('source directory check failed; tracking the path anyway', {
+          object: key,
+          path,
+          error: source.message,
+        });
       }
       // The engine accepts or refuses a path at once, but its promise settles only when the
       // dir-map key is written, on the next tick. Waiting for that here would let one worker add
