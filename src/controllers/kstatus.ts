@@ -72,7 +72,6 @@ export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
   'WaitingForOlderClaimant',
   'OwnershipUndecided',
   'FilesystemLockedByOther',
-  'PeerMissing',
 ]);
 
 export type ReadyClass = 'ready' | 'stalled' | 'progressing' | 'retrying';

@@ -183,7 +183,6 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'WaitingForDependents',
     'WaitingForOlderClaimant',
     'FilesystemLockedByOther',
-    'PeerMissing',
   ];
   const retrying = [
     'CephUnreachable',
@@ -195,6 +194,8 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'MgrModuleStillLoaded',
     'SourceCheckFailed',
     'ResolutionFailed',
+    // A peer gone from the FSMap is a degradation even while it is being re-added.
+    'PeerMissing',
   ];
   for (const r of stalled)
     assert.equal(classifyReady({ status: 'False', reason: r }), 'stalled', r);
