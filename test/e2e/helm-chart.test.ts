@@ -288,8 +288,8 @@ async function removeChartObjects(): Promise<void> {
 
 /**
  * Starts the operator with the container arguments of a render, authenticated as the chart's
- * ServiceAccount. Appended after them: the metrics server on loopback only (the pod binds
- * 0.0.0.0), and debug logging, where the operator reports a failed Event write.
+ * ServiceAccount. Appended after them: the metrics server on loopback only (the pod binds its
+ * own IP, `$(POD_IP)`, which only a kubelet expands), and debug logging, where the operator reports a failed Event write.
  */
 function startAsServiceAccount(container: Container, podName: string): OperatorProcess {
   const args = container.args ?? [];
@@ -426,7 +426,7 @@ test('defaults: ServiceAccount, cluster-wide RBAC, and a Deployment whose args t
     '--log-level': ['info'],
     '--log-format': ['json'],
     '--metrics-port': ['8080'],
-    '--metrics-host': ['0.0.0.0'],
+    '--metrics-host': ['$(POD_IP)'],
     '--leader-elect': [''],
     '--lease-name': ['cephfs-mirror-operator'],
     '--lease-namespace': [RELEASE_NS],
@@ -435,6 +435,8 @@ test('defaults: ServiceAccount, cluster-wide RBAC, and a Deployment whose args t
   // Every variable the chart sets is one the operator reads.
   const source = readFileSync('src/cli/run.ts', 'utf8') + readFileSync('src/main.ts', 'utf8');
   for (const e of container.env ?? []) {
+    // A variable the kubelet expands into an argument (`$(POD_IP)`) is read through that argument.
+    if ((container.args ?? []).some((a) => a.includes(`$(${e.name})`))) continue;
     assert.ok(source.includes(`process.env['${e.name}']`), `the operator reads ${e.name}`);
   }
   assert.equal(
