@@ -4,6 +4,7 @@
 // whose directories the daemons already hold, the operator SIGKILLed three times while
 // directories are being created, a fourth daemon joining (rebalance), undeclared entries pruned,
 // directories deleted — no daemon aborts, and the daemons hold exactly the declared directories.
+// SAFETY_DIRECTORIES / SAFETY_KILLS / SAFETY_DELETED size it (`npm run bench chaos`: 2,500 / 10).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startMirrorDaemon } from '../../lab/ceph-cluster.js';
@@ -36,9 +37,15 @@ const NS = 'e2e-safety';
 const MIRROR = 'site-a';
 const DAEMONS = ['e2e-safe-1', 'e2e-safe-2', 'e2e-safe-3'];
 const FOURTH = 'e2e-safe-4';
-const DECLARED = 500;
+/** CI-sized by default; `npm run bench chaos` runs the full size through the environment. */
+const sized = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : fallback;
+};
+const DECLARED = sized('SAFETY_DIRECTORIES', 500);
+const KILLS = sized('SAFETY_KILLS', 3);
 const UNDECLARED = 200;
-const DELETED = 200;
+const DELETED = sized('SAFETY_DELETED', 200);
 /** A stable identity, as a pod's: a restarted operator takes its own stale lock over at once. */
 const OPERATOR_ENV = { POD_NAME: 'e2e-safety-operator' };
 const POLICY = { tickSeconds: 1, shuffleThrottleSeconds: 5 };
@@ -167,12 +174,18 @@ test('a map whose directories the daemons already hold is taken over without a d
   assert.deepEqual(await dirMapPaths(), [...undeclared].sort());
 });
 
-test('500 directories created while the operator is SIGKILLed three times: all Ready, each mapped once', async () => {
+test(`${DECLARED} directories created while the operator is SIGKILLed ${KILLS} times: all Ready, each mapped once`, async () => {
   await applyObjects(
     env.kube,
     declared.map((d) => directoryObject(NS, d.name, MIRROR, d.path)),
   );
-  for (const threshold of [UNDECLARED + 100, UNDECLARED + 250, UNDECLARED + 400]) {
+  // Kill at evenly spread points of the creation, each once that many keys are in the dir map.
+  const thresholds = Array.from(
+    { length: KILLS },
+    (_, i) => UNDECLARED + Math.floor(((i + 1) * DECLARED * 0.8) / KILLS),
+  );
+  const started = Date.now();
+  for (const threshold of thresholds) {
     await waitFor(
       `${threshold} directories in the dir map`,
       async () => (await dirMapPaths()).length >= threshold || undefined,
@@ -191,11 +204,15 @@ test('500 directories created while the operator is SIGKILLed three times: all R
     240_000,
     1000,
   );
+  console.log(
+    `# ${DECLARED} Ready ${((Date.now() - started) / 1000).toFixed(1)} s after the apply, ` +
+      `through ${KILLS} SIGKILLs`,
+  );
   const paths = await dirMapPaths();
   assert.equal(paths.length, DECLARED + UNDECLARED, 'each path once, none lost');
 });
 
-test('a fourth daemon joins and gets its share; undeclared entries are pruned; 200 directories deleted', async () => {
+test(`a fourth daemon joins and gets its share; undeclared entries are pruned; ${DELETED} directories deleted`, async () => {
   await startMirrorDaemon(env.lab.sites.a, FOURTH);
   env.mirrorDaemons.push(FOURTH);
   await waitFor(
@@ -203,7 +220,8 @@ test('a fourth daemon joins and gets its share; undeclared entries are pruned; 2
     async () => {
       const instances = (await getMirror()).status?.instances ?? [];
       const loads = instances.map((i) => i.directories);
-      return instances.length === 4 && Math.min(...loads) >= 100 ? true : undefined;
+      const share = Math.floor((DECLARED + UNDECLARED) / 4) - 25;
+      return instances.length === 4 && Math.min(...loads) >= share ? true : undefined;
     },
     180_000,
     1000,
