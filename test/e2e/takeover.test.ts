@@ -2,8 +2,11 @@
 // filesystem, a CephFSMirror without `takeOverFromMgrModule` is refused and touches nothing (the
 // module stays, its dir map is byte for byte the same, and deleting the refused objects does not
 // hang). With the flag, the operator disables the module and carries on with the module's dir map:
-// every directory stays on the daemon the module mapped it to, nothing is released or mapped twice,
-// an undeclared entry is kept under `Retain` and released under `Prune`.
+// every directory stays on the daemon the module mapped it to (released and acquired once there:
+// the module's acquire may already have reached it, and a second acquire would be a duplicate),
+// an undeclared entry is kept under `Retain` and released under `Prune`. The module's peer is
+// adopted by a MirrorPeer, so the daemons run real peer replayers (where a duplicate acquire turns
+// into an abort), and after deletions and a Prune no daemon has aborted.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -11,11 +14,18 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { CephFS } from 'cephfs-js';
 import { Rados } from 'rados-js';
+import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { disableMirroring, mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
 import { findFilesystem, requireFilesystem } from '../../src/ceph/fsmap.js';
-import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
+import { fetchFsMap, mgrCommand } from '../../src/ceph/mon.js';
+import type {
+  CephFSMirror,
+  MirroredDirectory,
+  MirrorPeer,
+} from '../../src/controllers/resources.js';
+import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
+  API_VERSION,
   applyObjects,
   assertCephClean,
   conditionOf,
@@ -255,10 +265,25 @@ async function applyRefused(): Promise<CephFSMirror> {
   );
 }
 
+/** The site-b token the module's peer was imported from; the MirrorPeer names the same. */
+let peerToken = '';
+
 test('the mgr module mirrors site-a and maps its directories on the two daemons', async () => {
-  const { a } = e2e();
+  const { a, b } = e2e();
   await mgrEnableMirroring(a, fsName());
   assert.equal((await filesystem()).mirrorInfo.enabled, true, 'the module enabled mirroring');
+  peerToken = await createBootstrapToken(
+    b,
+    e2e().lab.sites.b.fsName,
+    'client.mirror_remote',
+    'site-b',
+  );
+  await mgrCommand(a, {
+    prefix: 'fs snapshot mirror peer_bootstrap import',
+    fs_name: fsName(),
+    token: peerToken,
+  });
+  assert.equal(Object.keys((await filesystem()).mirrorInfo.peers).length, 1, 'the module peer');
   // Both daemons known first, so the module spreads the directories over the two (it maps each to
   // the least loaded instance); were one still unknown, all three would go to the other.
   await waitFor(
@@ -433,10 +458,11 @@ test('takeOverFromMgrModule: true disables the module and keeps every directory 
       .sort(),
     sortedEntries(moduleCounts(MODULE_DIRS)),
   );
-  // Nothing was released; each directory was (re-)acquired at most once, on its own instance.
+  // Daemon-safe start: the module may already have acquired each directory, so each was
+  // released and acquired once, on its own instance, and never acquired twice.
   const notifies = await notifyCounts(operator);
-  assert.equal(notifies['release'] ?? 0, 0, 'no release notify');
-  assert.ok((notifies['acquire'] ?? 0) <= MODULE_DIRS.length, 'at most one acquire per directory');
+  assert.equal(notifies['release'] ?? 0, MODULE_DIRS.length, 'one release per directory');
+  assert.equal(notifies['acquire'] ?? 0, MODULE_DIRS.length, 'one acquire per directory');
   // The daemons hold exactly what the module gave them: nothing twice, nothing moved.
   assert.deepEqual(sortedEntries(await daemonHoldings()), sortedEntries(moduleCounts(MODULE_DIRS)));
 });
@@ -461,6 +487,59 @@ test('Prune releases the undeclared entry and keeps the declared ones where they
   );
   const entries = await dirMapEntries();
   for (const p of DECLARED) assert.equal(entries.get(p)?.instanceId, moduleInstance.get(p));
+});
+
+test("a MirrorPeer adopts the module's peer", async () => {
+  const e = e2e();
+  const uuid = Object.keys((await filesystem()).mirrorInfo.peers)[0];
+  await applyObjects(e.kube, [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'site-b-token', namespace: NS },
+      stringData: { token: peerToken },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'MirrorPeer',
+      metadata: { name: 'site-b', namespace: NS },
+      spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
+    },
+  ]);
+  const peer = await waitForReady<MirrorPeer>(
+    e.kube,
+    NS,
+    'mirrorpeer/site-b',
+    { status: 'True' },
+    90_000,
+  );
+  assert.equal(peer.status?.peerUUID, uuid, 'the same Ceph peer, not a second one');
+  assert.deepEqual(Object.keys((await filesystem()).mirrorInfo.peers), [uuid]);
+});
+
+test('a declared directory deleted is released by its daemon; no daemon aborted', async () => {
+  const e = e2e();
+  const [gone, kept] = DECLARED as [string, string];
+  await kubectl(e.kube, [
+    '-n',
+    NS,
+    'delete',
+    `mirroreddirectory/${objectName(gone)}`,
+    '--wait=true',
+    '--timeout=90s',
+  ]);
+  assert.deepEqual([...(await dirMapEntries()).keys()], [kept]);
+  await waitFor(
+    'the daemons to hold only the remaining directory',
+    async () =>
+      JSON.stringify(sortedEntries(await daemonHoldings())) ===
+      JSON.stringify(sortedEntries(moduleCounts([kept]))),
+    60_000,
+    1000,
+  );
+  // A daemon given a directory twice aborts at its replayer's next pick after a release.
+  await new Promise((r) => setTimeout(r, 10_000));
+  assertNoDaemonAborted(e.lab);
 });
 
 test('deleting the objects disables mirroring and leaves the module off', async () => {
