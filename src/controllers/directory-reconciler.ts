@@ -145,9 +145,14 @@ export class DirectoryReconciler {
     // The mirror exists: from now on spec.mirrorRef is fixed.
     standing.mirrorRef = dir.spec.mirrorRef.name;
     if (!runtime) {
+      // Say why the mirror has no engine (it is refused, the mgr module holds the filesystem,
+      // ...), not only that it has none.
+      const why = this.ctx.runtimes.whyNotRunning(mirrorKey);
       await this.notReady(dir, standing, {
         reason: 'MirrorNotReady',
-        message: `CephFSMirror ${dir.spec.mirrorRef.name} is not ready yet`,
+        message:
+          `CephFSMirror ${dir.spec.mirrorRef.name} is not ready yet` +
+          (why ? ` (${why.reason}: ${why.message})` : ''),
       });
       return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
     }
@@ -495,7 +500,11 @@ export class DirectoryReconciler {
         `${path} released and removed from the directory map`,
       );
     } else if (path && !runtime && this.ctx.mirrors.getByKey(mirrorKey)) {
-      return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+      // A mirror refused because another one owns the filesystem never drives it: what is in
+      // its map is the owner's to keep or prune, so there is nothing to wait for.
+      if (this.ctx.runtimes.whyNotRunning(mirrorKey)?.reason !== 'FilesystemOwnedByOther') {
+        return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+      }
     }
     await removeFinalizer(this.ctx.api, KINDS.directory, dir);
     return;

@@ -13,9 +13,9 @@ import {
   isMgrModuleConflict,
   mgrMirroringModuleEnabled,
 } from '../ceph/filesystem.js';
-import { normalizeDirectoryPath } from '../reconcile/index.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
+import { pathsClaimedBy } from './directory-claims.js';
 import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
 import { secretValue } from './kube-api.js';
@@ -451,13 +451,10 @@ export class MirrorReconciler {
   /** Directories in the dir map that no MirroredDirectory of this mirror declares. */
   private undeclared(mirror: CephFSMirror, runtime: MirrorRuntime): string[] {
     const declared = new Set<string>();
+    // What each object manages (its admitted entry while a path or mirrorRef edit is pending)
+    // as well as what it declares: neither may be pruned or adopted by another object.
     for (const d of this.ctx.directories.list(mirror.metadata.namespace)) {
-      if (d.spec.mirrorRef.name !== mirror.metadata.name) continue;
-      try {
-        declared.add(normalizeDirectoryPath(d.spec.path));
-      } catch {
-        // An invalid path declares nothing.
-      }
+      for (const p of pathsClaimedBy(d, mirror.metadata.name)) declared.add(p);
     }
     return runtime.engine.trackedPaths().filter((p) => !declared.has(p));
   }

@@ -79,9 +79,12 @@ export class PeerReconciler {
     const owner = ownerOf(this.candidates(peer, mirror.spec.filesystem), desired.identity);
     if (owner && !sameObject(owner, peer)) return this.duplicate(peer, owner, desired, runtime);
     if (!runtime) {
+      const why = this.ctx.runtimes.whyNotRunning(mirrorKeyOf(peer));
       await this.fail(peer, {
         reason: 'MirrorNotReady',
-        message: `CephFSMirror ${mirror.metadata.name} is not ready yet`,
+        message:
+          `CephFSMirror ${mirror.metadata.name} is not ready yet` +
+          (why ? ` (${why.reason}: ${why.message})` : ''),
       });
       return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
     }
@@ -459,13 +462,18 @@ export class PeerReconciler {
     }
     if (uuid !== undefined) {
       if (!runtime) {
-        if (mirror) {
+        const refused =
+          this.ctx.runtimes.whyNotRunning(mirrorKeyOf(peer))?.reason === 'FilesystemOwnedByOther';
+        if (mirror && !refused) {
           // The mirror exists but its engine is not running yet (after a restart): wait for it.
           return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
         }
-        this.ctx.log.warn('peer deleted after its mirror; Ceph peer left as it is', {
-          peer: peer.metadata.name,
-        });
+        this.ctx.log.warn(
+          refused
+            ? 'peer of a mirror refused for another owner deleted; Ceph peer left as it is'
+            : 'peer deleted after its mirror; Ceph peer left as it is',
+          { peer: peer.metadata.name },
+        );
       } else {
         await runtime.serial(async () => {
           if (identity !== undefined) {
