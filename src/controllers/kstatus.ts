@@ -56,6 +56,7 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   PermissionDenied: 'give the Ceph client the capabilities it needs',
   // Things outside the operator
   Stalled: 'start cephfs-mirror daemons: none is running to take the directory',
+  NoMirrorDaemons: 'start cephfs-mirror daemons: none is running for the filesystem',
   SourceDirectoryMissing: 'create the directory on the filesystem (it is looked for again)',
 });
 
@@ -72,6 +73,7 @@ export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
   'WaitingForOlderClaimant',
   'OwnershipUndecided',
   'FilesystemLockedByOther',
+  'DisabledOutOfBand',
 ]);
 
 export type ReadyClass = 'ready' | 'stalled' | 'progressing' | 'retrying';

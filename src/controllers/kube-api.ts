@@ -123,13 +123,16 @@ export class KubeApi {
     return this.http.request<ResourceList<V1Secret>>('GET', corePath('secrets', namespace));
   }
 
-  /** Creates or updates a Secret we own (the bootstrap token of a site). */
+  /**
+   * Creates or updates a Secret we own (the bootstrap token of a site). Resolves true when it
+   * wrote something, false when the Secret already held these values.
+   */
   async upsertSecret(
     namespace: string,
     name: string,
     stringData: Record<string, string>,
     owner: V1OwnerReference,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const existing = await this.getSecret(namespace, name);
     const data = Object.fromEntries(
       Object.entries(stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
@@ -143,12 +146,13 @@ export class KubeApi {
         data,
       };
       await this.http.request('POST', corePath('secrets', namespace), body);
-      return;
+      return true;
     }
     const same = Object.entries(data).every(([k, v]) => existing.data?.[k] === v);
-    if (same) return;
+    if (same) return false;
     existing.data = { ...existing.data, ...data };
     await this.http.request('PUT', corePath('secrets', namespace, name), existing);
+    return true;
   }
 
   async createEvent(namespace: string, event: CoreV1Event): Promise<void> {

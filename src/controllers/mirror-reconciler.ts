@@ -10,9 +10,12 @@ import { createBootstrapToken } from '../ceph/bootstrap.js';
 import { isCephOpError } from '../ceph/errors.js';
 import {
   disableMirroring,
+  enableMirroring,
   isMgrModuleConflict,
   mgrMirroringModuleEnabled,
 } from '../ceph/filesystem.js';
+import { findFilesystem } from '../ceph/fsmap.js';
+import { fetchFsMap } from '../ceph/mon.js';
 import type { WorkResult } from './work-queue.js';
 import { setCondition } from './conditions.js';
 import { pathsClaimedBy } from './directory-claims.js';
@@ -60,6 +63,8 @@ const MGR_CHECK_MIN_INTERVAL_MS = 5_000;
 const RESTART_BASE_MS = 5_000;
 const RESTART_MAX_MS = 120_000;
 /** Resolution failures that no retry will fix without a change (of the spec, or in Ceph). */
+/** After correcting drift, look again soon: the daemons and peers follow within seconds. */
+const DRIFT_RECHECK_MS = 2_000;
 const SETTLED_FAILURES = new Set(['FilesystemNotFound', 'FsidMismatch']);
 
 export const OWNED_BY_OTHER = 'FilesystemOwnedByOther';
@@ -75,6 +80,8 @@ interface Ownership {
 }
 
 export class MirrorReconciler {
+  /** Mirror key → live daemon id → when it was first seen (status.instances[].since). */
+  private readonly daemonsSeen = new Map<string, Map<string, string>>();
   /** Mirror key → generation whose bootstrap token Secret is written. */
   private readonly tokensWritten = new Map<string, number>();
   /** Mirror key → when the mgr module was last checked for it. */
@@ -161,12 +168,18 @@ export class MirrorReconciler {
     }
     if (runtime !== previous) {
       this.moduleCheckedAt.set(key, Date.now());
-      this.ctx.events.record(
-        mirror,
-        'Normal',
-        'MirroringEnabled',
-        `mirroring enabled on filesystem ${spec.fsName}`,
+      // Said once per transition: an operator restart finds the condition already True.
+      const wasEnabled = mirror.status?.conditions?.some(
+        (c) => c.type === 'MirroringEnabled' && c.status === 'True',
       );
+      if (!wasEnabled) {
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'MirroringEnabled',
+          `mirroring enabled on filesystem ${spec.fsName}`,
+        );
+      }
       if (runtime.tookOverFromMgrModule) {
         const n = runtime.engine.trackedPaths().length;
         this.ctx.events.record(
@@ -187,6 +200,9 @@ export class MirrorReconciler {
       throw e;
     }
     if (runtime !== this.ctx.runtimes.get(key)) return { requeueAfterMs: CLAIM_WAIT_MS };
+    const drift = await this.observeMirroringFlag(mirror, runtime);
+    if (drift) return drift;
+    this.reportDaemonChanges(mirror, runtime);
     await writeStatus(this.ctx.api, KINDS.mirror, mirror, this.healthyStatus(mirror, runtime));
     return { requeueAfterMs: STATUS_REFRESH_MS };
   }
@@ -427,7 +443,7 @@ export class MirrorReconciler {
         want.siteName ?? mirror.metadata.name,
       ),
     );
-    await this.ctx.api.upsertSecret(
+    const written = await this.ctx.api.upsertSecret(
       mirror.metadata.namespace,
       want.name,
       { token },
@@ -440,6 +456,8 @@ export class MirrorReconciler {
       },
     );
     this.tokensWritten.set(key, mirror.metadata.generation ?? 0);
+    // After an operator restart the Secret usually holds this very token: nothing new to say.
+    if (!written) return;
     this.ctx.events.record(
       mirror,
       'Normal',
@@ -502,6 +520,89 @@ export class MirrorReconciler {
     }
   }
 
+  /**
+   * Ready=True is an observation: read the FSMap every refresh. Mirroring switched off behind our
+   * back (`ceph fs mirror disable`, which also drops the peers) is reported as seen
+   * (MirroringEnabled=False DisabledOutOfBand, Ready=False), switched on again, and said so
+   * (Warning Event DriftCorrected, metric); the peers are re-added by their MirrorPeers.
+   */
+  private async observeMirroringFlag(
+    mirror: CephFSMirror,
+    runtime: MirrorRuntime,
+  ): Promise<WorkResult | undefined> {
+    const fs = findFilesystem(await fetchFsMap(runtime.rados), runtime.fsName);
+    if (!fs || fs.mirrorInfo.enabled) return undefined;
+    const generation = mirror.metadata.generation;
+    const seen: Problem = {
+      reason: 'DisabledOutOfBand',
+      message: `mirroring of filesystem ${runtime.fsName} was disabled outside the operator; enabling it again`,
+    };
+    let conditions = readyCondition(
+      mirror.status?.conditions,
+      generation,
+      false,
+      seen.reason,
+      seen.message,
+    );
+    conditions = setCondition(conditions, {
+      type: 'MirroringEnabled',
+      status: 'False',
+      reason: seen.reason,
+      message: `fs dump shows no mirror_info for ${runtime.fsName}`,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
+    await writeStatus(this.ctx.api, KINDS.mirror, mirror, {
+      ...mirror.status,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+      state: 'Degraded',
+      conditions,
+    });
+    await runtime.serial(() => enableMirroring(runtime.rados, runtime.fsName));
+    this.ctx.metrics.driftCorrections.inc({ kind: 'CephFSMirror', what: 'mirroring' });
+    this.ctx.events.record(
+      mirror,
+      'Warning',
+      'DriftCorrected',
+      `mirroring of filesystem ${runtime.fsName} was found disabled; enabled it again`,
+    );
+    // Disabling dropped the peers from the FSMap: their MirrorPeers put them back.
+    this.enqueueDependents(mirror);
+    return { requeueAfterMs: DRIFT_RECHECK_MS };
+  }
+
+  /** Events for daemons that joined or left since the last refresh, and the time each joined. */
+  private reportDaemonChanges(mirror: CephFSMirror, runtime: MirrorRuntime): void {
+    const key = objectKey(mirror.metadata);
+    const live = runtime.engine.distribution().instances.filter((i) => !i.dead);
+    const before = this.daemonsSeen.get(key);
+    const now = new Date().toISOString();
+    // Keep the since-time of daemons the status already lists (an operator restart).
+    const listed = new Map((mirror.status?.instances ?? []).map((i) => [i.id, i.since]));
+    const next = new Map<string, string>();
+    for (const i of live) {
+      next.set(i.id, before?.get(i.id) ?? listed.get(i.id) ?? now);
+      if (before && !before.has(i.id)) {
+        this.ctx.events.record(
+          mirror,
+          'Normal',
+          'DaemonJoined',
+          `cephfs-mirror instance ${i.id} (${i.addr ?? 'unknown address'}) joined`,
+        );
+      }
+    }
+    for (const id of before?.keys() ?? []) {
+      if (!next.has(id)) {
+        this.ctx.events.record(
+          mirror,
+          'Warning',
+          'DaemonLost',
+          `cephfs-mirror instance ${id} stopped answering: blocklisted, its directories move to the live daemons`,
+        );
+      }
+    }
+    this.daemonsSeen.set(key, next);
+  }
+
   private forgetMetrics(namespace: string, mirror: string): void {
     this.ctx.metrics.instances.remove({ namespace, mirror });
     for (const state of ['mapping', 'unmapping', 'shuffling', 'mapped', 'resolving', 'stalled']) {
@@ -511,6 +612,7 @@ export class MirrorReconciler {
 
   private healthyStatus(mirror: CephFSMirror, runtime: MirrorRuntime): CephFSMirrorStatus {
     const dist = runtime.engine.distribution();
+    const since = this.daemonsSeen.get(objectKey(mirror.metadata)) ?? new Map<string, string>();
     const live = dist.instances.filter((i) => !i.dead);
     const generation = mirror.metadata.generation;
     const labels = { namespace: mirror.metadata.namespace, mirror: mirror.metadata.name };
@@ -518,12 +620,16 @@ export class MirrorReconciler {
     for (const [state, n] of Object.entries(dist.byStatus)) {
       this.ctx.metrics.directoriesByState.set({ ...labels, state }, n);
     }
+    // Never green while nothing mirrors: directories and no live daemon is not Ready.
+    const nothingMirrors = dist.directories > 0 && live.length === 0;
     let conditions = readyCondition(
       mirror.status?.conditions,
       generation,
-      true,
-      'MirroringEnabled',
-      `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
+      !nothingMirrors,
+      nothingMirrors ? 'NoMirrorDaemons' : 'MirroringEnabled',
+      nothingMirrors
+        ? `no cephfs-mirror daemon is running for ${runtime.fsName}: ${dist.directories} directories wait`
+        : `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
     );
     conditions = setCondition(conditions, {
       type: 'MirroringEnabled',
@@ -548,7 +654,12 @@ export class MirrorReconciler {
       metadataPool: runtime.filesystem.metadataPool,
       instanceCount: live.length,
       instances: live
-        .map((i) => ({ id: i.id, addr: i.addr ?? '', directories: i.directories }))
+        .map((i) => ({
+          id: i.id,
+          addr: i.addr ?? '',
+          directories: i.directories,
+          ...(since.get(i.id) ? { since: since.get(i.id) } : {}),
+        }))
         .sort((x, y) => x.id.localeCompare(y.id)),
       directories: { total: dist.directories, ...dist.byStatus },
       conditions,

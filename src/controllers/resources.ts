@@ -48,6 +48,8 @@ export interface MirrorInstanceStatus {
   id: string;
   addr: string;
   directories: number;
+  /** When this operator first saw the daemon live (RFC 3339). */
+  since?: string;
 }
 
 export interface CephFSMirrorStatus {
