@@ -10,6 +10,14 @@ function port(value: string): number {
   return n;
 }
 
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400) {
+    throw new InvalidArgumentError('not a whole number of seconds (0 to 86400)');
+  }
+  return n;
+}
+
 const collect = (value: string, previous: string[]): string[] => [
   ...previous,
   ...value.split(',').filter(Boolean),
@@ -37,6 +45,18 @@ program
   .option('--lease-namespace <ns>', 'Lease namespace', process.env['POD_NAMESPACE'] ?? 'default')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz port', port, 8080)
   .option('--metrics-host <host>', 'address to bind the metrics port to', '127.0.0.1')
+  .option(
+    '--reconcile-deadline-seconds <s>',
+    'a reconcile running longer fails and is retried (0: none)',
+    seconds,
+    120,
+  )
+  .option(
+    '--stall-timeout-seconds <s>',
+    '/healthz fails once a work queue or an engine made no progress for this long',
+    seconds,
+    300,
+  )
   .addOption(
     new Option('--log-level <level>', 'log level')
       .choices(['error', 'warn', 'info', 'debug'])

@@ -14,6 +14,8 @@ export interface RunOptions {
   leaseNamespace: string;
   metricsPort: number;
   metricsHost: string;
+  reconcileDeadlineSeconds: number;
+  stallTimeoutSeconds: number;
   logLevel: string;
   logFormat: LogFormat;
 }
@@ -29,13 +31,19 @@ export async function run(opts: RunOptions): Promise<void> {
     metrics,
     namespaces: opts.namespace,
     identity,
+    reconcileDeadlineMs: opts.reconcileDeadlineSeconds * 1000,
+    stallLimitMs: opts.stallTimeoutSeconds * 1000,
     ...(opts.leaderElect
       ? { leaderElection: { namespace: opts.leaseNamespace, name: opts.leaseName, identity } }
       : {}),
   });
   let server: Server | undefined;
   server = await startHttpServer(opts.metricsPort, opts.metricsHost, metrics, {
-    healthy: () => true,
+    healthy: () => {
+      const health = manager.health();
+      if (!health.ok) log.warn('unhealthy: no progress', { reasons: health.reasons });
+      return health.ok;
+    },
     ready: () => manager.ready(),
   });
   const address = server.address();

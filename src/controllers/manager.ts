@@ -14,6 +14,7 @@ import { CachedWatch, type WatchTarget } from './informers.js';
 import { KubeApi, describeApiError } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
+import { HealthWatchdog, type Health } from './health.js';
 import { MirrorRuntimes } from './mirror-runtimes.js';
 import { PeerReconciler } from './peer-reconciler.js';
 import {
@@ -45,7 +46,14 @@ export interface ManagerOptions {
   identity?: string;
   leaderElection?: { namespace: string; name: string; identity?: string };
   concurrency?: { mirror?: number; peer?: number; directory?: number };
+  /** A reconcile running longer fails and is retried (default 120 s; 0: none). */
+  reconcileDeadlineMs?: number;
+  /** /healthz fails once a queue or an engine made no progress for this long (default 300 s). */
+  stallLimitMs?: number;
 }
+
+export const DEFAULT_RECONCILE_DEADLINE_MS = 120_000;
+export const DEFAULT_STALL_LIMIT_MS = 300_000;
 
 function customTarget(kc: KubeApi, kind: KindInfo): WatchTarget<KubernetesObject> {
   return {
@@ -77,6 +85,7 @@ export class Manager {
     secrets: CachedWatch<V1Secret>;
   };
   private readonly queues: { mirror: WorkQueue; peer: WorkQueue; directory: WorkQueue };
+  private readonly watchdog: HealthWatchdog;
   private readonly ctx: ControllerContext;
   private readonly elector: LeaderElector | undefined;
   /** `<mirror key>\0<path>` → the MirroredDirectory objects declaring it (almost always one). */
@@ -149,6 +158,19 @@ export class Manager {
         c.directory ?? 32,
       ),
     };
+    this.watchdog = new HealthWatchdog(
+      () => [
+        ...Object.entries(this.queues).map(([kind, q]) => ({
+          name: `${kind} queue`,
+          stalledForMs: () => q.stalledForMs(),
+        })),
+        ...this.runtimes.keys().map((key) => ({
+          name: `engine ${key}`,
+          stalledForMs: () => (this.runtimes.get(key)?.engine.stalledForSeconds() ?? 0) * 1000,
+        })),
+      ],
+      o.stallLimitMs ?? DEFAULT_STALL_LIMIT_MS,
+    );
     this.elector = o.leaderElection
       ? new LeaderElector(
           this.api,
@@ -167,6 +189,15 @@ export class Manager {
       // Mirror status (counts, instances) follows, coalesced.
       this.queues.mirror.addAfter(mirrorKey, 1000);
     });
+  }
+
+  /**
+   * Liveness: every work queue and every engine made progress within the stall limit. A pod
+   * whose workers are all stuck in calls that never return (a hung MDS or mon) fails this, and
+   * the kubelet restarts it.
+   */
+  health(): Health {
+    return this.watchdog.check();
   }
 
   /** Informers synced; for a leader, also reconciling. */
@@ -323,7 +354,12 @@ export class Manager {
           error: describeApiError(error),
         });
       },
-      { concurrency, baseDelayMs: 500, maxDelayMs: 120_000 },
+      {
+        concurrency,
+        baseDelayMs: 500,
+        maxDelayMs: 120_000,
+        deadlineMs: this.o.reconcileDeadlineMs ?? DEFAULT_RECONCILE_DEADLINE_MS,
+      },
     );
   }
 
