@@ -181,6 +181,65 @@ test('a leader paused past its Lease is fenced by the new leader and writes noth
   for (const op of ops.values()) await op.stop();
 });
 
+test("the operator's own RADOS client blocklisted: it reconnects and declares no daemon dead", async () => {
+  const op = env.operator(['--namespace', NS], { POD_NAME: 'fence-bl' });
+  await waitFor(
+    'fence-bl to hold the lock',
+    async () => (await lockHolder())?.holder === 'fence-bl' || undefined,
+    120_000,
+  );
+  await waitForReady(env.kube, NS, 'mirroreddirectory/one', { status: 'True' }, 90_000);
+  const pool = await metadataPool();
+  const assigned = (await loadDirMap(env.a, pool)).directories.map(([p, r]) => [p, r.instanceId]);
+  const held = await lockHolder();
+  assert.ok(held);
+  const { rc, outs } = await env.a.monCommand({
+    prefix: 'osd blocklist',
+    blocklistop: 'add',
+    addr: blocklistAddr(held.addr),
+  });
+  assert.equal(rc, 0, outs);
+  await waitFor(
+    'a Blocklisted Event on the mirror',
+    async () => {
+      const list = await kubectlJson<{ items: Array<{ reason?: string }> }>(env.kube, [
+        '-n',
+        NS,
+        'get',
+        'events',
+      ]);
+      return list.items.some((e) => e.reason === 'Blocklisted') || undefined;
+    },
+    60_000,
+    500,
+  );
+  // A new connection, a new address, the lock again; the daemon kept all it had.
+  await waitFor(
+    'the engine back on a new RADOS client',
+    async () => {
+      const now = await lockHolder();
+      return now?.holder === 'fence-bl' && now.addr !== held.addr ? true : undefined;
+    },
+    90_000,
+    1000,
+  );
+  await waitForReady(env.kube, NS, `cephfsmirror/${MIRROR}`, { status: 'True' }, 90_000);
+  const after = (await loadDirMap(env.a, pool)).directories.map(([p, r]) => [p, r.instanceId]);
+  assert.deepEqual(after, assigned, 'no directory moved: the daemon was not declared dead');
+  const events = await kubectlJson<{ items: Array<{ reason?: string }> }>(env.kube, [
+    '-n',
+    NS,
+    'get',
+    'events',
+  ]);
+  assert.equal(
+    events.items.filter((e) => e.reason === 'DaemonLost').length,
+    0,
+    'no daemon declared lost',
+  );
+  await op.stop();
+});
+
 test('no cephfs-mirror daemon aborted', () => {
   assertNoDaemonAborted(env.lab);
 });
