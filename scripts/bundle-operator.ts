@@ -24,10 +24,13 @@ export const LAUNCHER = 'cephfs-mirror-operator';
  * glibc's per-thread arenas and grown trim threshold add 70 MiB on top.
  */
 export const NODE_FLAGS = ['--max-semi-space-size=2', '--optimize-for-size'];
-export const MALLOC_ENV: Record<string, string> = {
+export const LAUNCH_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '131072',
   MALLOC_TRIM_THRESHOLD_: '262144',
+  // libcephfs calls and blocking librados calls (mon commands, locks) run on libuv's pool: its
+  // default 4 threads would let four calls into one hung MDS or mon stall every mirror's work.
+  UV_THREADPOOL_SIZE: '16',
 };
 
 export async function bundleOperator(outDir = DEFAULT_OUT_DIR): Promise<string> {
@@ -52,7 +55,7 @@ export async function bundleOperator(outDir = DEFAULT_OUT_DIR): Promise<string> 
     logLevel: 'warning',
   });
   const launcher = join(outDir, LAUNCHER);
-  const env = Object.entries(MALLOC_ENV)
+  const env = Object.entries(LAUNCH_ENV)
     .map(([k, v]) => `export ${k}="\${${k}:-${v}}"`)
     .join('\n');
   writeFileSync(

@@ -3,6 +3,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { run, type RunOptions } from './cli/run.js';
 
+// libuv sizes its thread pool on first use, which comes after this line when the operator is run
+// from source (the launcher of the built operator sets it before node starts): more threads than
+// the default 4 keep a few calls into a hung MDS or mon from stalling every mirror's work.
+process.env['UV_THREADPOOL_SIZE'] ??= '16';
+
 function port(value: string): number {
   const n = Number.parseInt(value, 10);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
@@ -45,6 +50,13 @@ program
   .option('--lease-namespace <ns>', 'Lease namespace', process.env['POD_NAMESPACE'] ?? 'default')
   .option('--metrics-port <port>', '/metrics, /healthz, /readyz port', port, 8080)
   .option('--metrics-host <host>', 'address to bind the metrics port to', '127.0.0.1')
+  .option(
+    '--ceph-mon-timeout-seconds <s>',
+    'deadline of connecting and of each mon/mgr command',
+    seconds,
+    20,
+  )
+  .option('--ceph-osd-timeout-seconds <s>', 'deadline of each RADOS object operation', seconds, 60)
   .option(
     '--reconcile-deadline-seconds <s>',
     'a reconcile running longer fails and is retried (0: none)',

@@ -14,6 +14,8 @@ export interface RunOptions {
   leaseNamespace: string;
   metricsPort: number;
   metricsHost: string;
+  cephMonTimeoutSeconds: number;
+  cephOsdTimeoutSeconds: number;
   reconcileDeadlineSeconds: number;
   stallTimeoutSeconds: number;
   logLevel: string;
@@ -31,6 +33,11 @@ export async function run(opts: RunOptions): Promise<void> {
     metrics,
     namespaces: opts.namespace,
     identity,
+    cephTimeouts: {
+      // 0 would mean "wait for ever" to librados: every call keeps a deadline.
+      monMs: Math.max(1, opts.cephMonTimeoutSeconds) * 1000,
+      osdMs: Math.max(1, opts.cephOsdTimeoutSeconds) * 1000,
+    },
     reconcileDeadlineMs: opts.reconcileDeadlineSeconds * 1000,
     stallLimitMs: opts.stallTimeoutSeconds * 1000,
     ...(opts.leaderElect

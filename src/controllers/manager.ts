@@ -15,7 +15,7 @@ import { KubeApi, describeApiError } from './kube-api.js';
 import { LeaderElector } from './leader-election.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
 import { HealthWatchdog, type Health } from './health.js';
-import { MirrorRuntimes } from './mirror-runtimes.js';
+import { MirrorRuntimes, type CephTimeouts } from './mirror-runtimes.js';
 import { PeerReconciler } from './peer-reconciler.js';
 import {
   GROUP,
@@ -46,6 +46,8 @@ export interface ManagerOptions {
   identity?: string;
   leaderElection?: { namespace: string; name: string; identity?: string };
   concurrency?: { mirror?: number; peer?: number; directory?: number };
+  /** Deadlines of every Ceph call the engines make (see MirrorRuntimesOptions). */
+  cephTimeouts?: CephTimeouts;
   /** A reconcile running longer fails and is retried (default 120 s; 0: none). */
   reconcileDeadlineMs?: number;
   /** /healthz fails once a queue or an engine made no progress for this long (default 300 s). */
@@ -118,6 +120,7 @@ export class Manager {
     };
     const identity = o.identity ?? o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
     this.runtimes = new MirrorRuntimes(o.log, {
+      ...(o.cephTimeouts ? { timeouts: o.cephTimeouts } : {}),
       onNotify: (mode, r, seconds) =>
         o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
       // Written into each filesystem's RADOS lock: who drives it, under which Lease.

@@ -79,6 +79,16 @@ export interface ProcessOwner {
 export interface MirrorRuntimesOptions {
   onNotify?: NotifyObserver;
   owner?: ProcessOwner;
+  /** Deadlines of the engines' Ceph calls (defaults: connect/mon 20 s, OSD op 60 s). */
+  timeouts?: CephTimeouts;
+}
+
+/** Every call into Ceph ends by these: librados fails it with ETIMEDOUT. */
+export interface CephTimeouts {
+  /** Connecting and each mon/mgr command. */
+  monMs: number;
+  /** Each OSD operation (dir-map reads and writes, notifies). */
+  osdMs: number;
 }
 
 interface Entry extends MirrorRuntime {
@@ -103,6 +113,7 @@ const FAILURE_STREAK_RESET_MS = 10 * 60_000;
 export function connectCluster(
   connection: ConnectionSettings,
   timeoutMs = CONNECT_TIMEOUT_MS,
+  osdOpTimeoutMs = OSD_OP_TIMEOUT_MS,
 ): Promise<Rados> {
   return Rados.connect({
     monHost: connection.monHost,
@@ -110,7 +121,7 @@ export function connectCluster(
     key: connection.key,
     timeoutMs,
     // Without a bound, an OSD op against a dead cluster never ends, and neither would shutdown.
-    osdOpTimeoutMs: OSD_OP_TIMEOUT_MS,
+    osdOpTimeoutMs,
     // The sync view's CephFS mount shares these settings; it only lists `.snap` directories.
     conf: { client_cache_size: '1024' },
   });
@@ -357,7 +368,11 @@ export class MirrorRuntimes {
     fp: string,
   ): Promise<MirrorRuntime> {
     const { connection } = spec;
-    const rados = await connectCluster(connection);
+    const rados = await connectCluster(
+      connection,
+      this.options.timeouts?.monMs ?? CONNECT_TIMEOUT_MS,
+      this.options.timeouts?.osdMs ?? OSD_OP_TIMEOUT_MS,
+    );
     let earlyFailure: EngineFailure | undefined;
     let entry: Entry | undefined;
     try {
