@@ -201,6 +201,11 @@ export class MirrorEngine {
     this.watcher.setTiming(t.instanceTimeoutSeconds, t.tickSeconds);
   }
 
+  /** Every daemon went silent at once and the engine holds back before failing them over. */
+  suspectedMassFailure(): { since: number; daemons: number } | undefined {
+    return this.driver.suspectedMassFailure();
+  }
+
   /** Seconds its work has been out without anything finishing (0 when idle): for /healthz. */
   stalledForSeconds(): number {
     return this.driver.stalledForSeconds();

@@ -74,6 +74,7 @@ export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
   'OwnershipUndecided',
   'FilesystemLockedByOther',
   'DisabledOutOfBand',
+  'DaemonsNotAnswering',
 ]);
 
 export type ReadyClass = 'ready' | 'stalled' | 'progressing' | 'retrying';

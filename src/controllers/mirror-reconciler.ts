@@ -80,6 +80,8 @@ interface Ownership {
 }
 
 export class MirrorReconciler {
+  /** Mirror key → the suspected mass failure (its start) already reported with an Event. */
+  private readonly massFailureReported = new Map<string, number>();
   /** Mirror key → live daemon id → when it was first seen (status.instances[].since). */
   private readonly daemonsSeen = new Map<string, Map<string, string>>();
   /** Mirror key → generation whose bootstrap token Secret is written. */
@@ -601,6 +603,16 @@ export class MirrorReconciler {
       }
     }
     this.daemonsSeen.set(key, next);
+    const silent = runtime.engine.suspectedMassFailure();
+    if (silent && this.massFailureReported.get(key) !== silent.since) {
+      this.massFailureReported.set(key, silent.since);
+      this.ctx.events.record(
+        mirror,
+        'Warning',
+        'DaemonsNotAnswering',
+        `all ${silent.daemons} cephfs-mirror daemons stopped answering at once: holding their directories back from failover for another instance timeout`,
+      );
+    }
   }
 
   private forgetMetrics(namespace: string, mirror: string): void {
@@ -620,16 +632,20 @@ export class MirrorReconciler {
     for (const [state, n] of Object.entries(dist.byStatus)) {
       this.ctx.metrics.directoriesByState.set({ ...labels, state }, n);
     }
-    // Never green while nothing mirrors: directories and no live daemon is not Ready.
+    // Never green while nothing mirrors: directories and no live daemon is not Ready, nor is
+    // every daemon gone silent at once (held back before failing them over).
     const nothingMirrors = dist.directories > 0 && live.length === 0;
+    const silent = runtime.engine.suspectedMassFailure();
     let conditions = readyCondition(
       mirror.status?.conditions,
       generation,
-      !nothingMirrors,
-      nothingMirrors ? 'NoMirrorDaemons' : 'MirroringEnabled',
-      nothingMirrors
-        ? `no cephfs-mirror daemon is running for ${runtime.fsName}: ${dist.directories} directories wait`
-        : `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
+      !nothingMirrors && !silent,
+      silent ? 'DaemonsNotAnswering' : nothingMirrors ? 'NoMirrorDaemons' : 'MirroringEnabled',
+      silent
+        ? `all ${silent.daemons} cephfs-mirror daemons stopped answering at once; failing them over only if they stay silent for another instance timeout`
+        : nothingMirrors
+          ? `no cephfs-mirror daemon is running for ${runtime.fsName}: ${dist.directories} directories wait`
+          : `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
     );
     conditions = setCondition(conditions, {
       type: 'MirroringEnabled',

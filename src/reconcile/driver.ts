@@ -129,6 +129,9 @@ export class FilesystemMirrorDriver {
   private readonly listeners = new Set<DirectoryListener>();
   /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
   private readonly ledger = new DeliveryLedger();
+  /** Every live daemon reported gone at once: held back until `until` (see holdsBackMassFailure). */
+  private massFailure:
+    { since: number; until: number; instances: Map<string, InstanceInfo> } | undefined;
   /** Removed daemons whose blocklist failed: retried each tick before their directories move. */
   private readonly awaitingFence = new Map<string, InstanceInfo>();
   /** Background releases of orphaned strays in flight (`<instance> <path>`). */
@@ -428,6 +431,11 @@ export class FilesystemMirrorDriver {
       this.instanceWriteFailed = false;
       this.updateInstances({ added: [], removed: [] }).catch(() => undefined);
     }
+    if (this.massFailure && now >= this.massFailure.until && this.instanceChangesInProgress === 0) {
+      // Still silent after a second timeout: it was real.
+      const removed = [...this.massFailure.instances.values()];
+      this.updateInstances({ added: [], removed }).catch(() => undefined);
+    }
     if (this.awaitingFence.size > 0 && this.instanceChangesInProgress === 0) {
       this.updateInstances({ added: [], removed: [...this.awaitingFence.values()] }).catch(
         () => undefined,
@@ -650,6 +658,15 @@ export class FilesystemMirrorDriver {
     const added = change.added.filter((i) => !this.policy.liveInstanceIds().includes(i.id));
     // A daemon back before it could be fenced was never gone: nothing of it moves.
     for (const { id } of change.added) this.awaitingFence.delete(id);
+    for (const { id } of change.added) this.massFailure?.instances.delete(id);
+    if (this.massFailure?.instances.size === 0) this.massFailure = undefined;
+    if (this.holdsBackMassFailure(change, added)) return;
+    // The hold is over: whatever change comes first applies the held removals with its own.
+    const toRemove = new Map(change.removed.map((i) => [i.id, i]));
+    if (this.massFailure && this.clock.now() >= this.massFailure.until) {
+      for (const [id, info] of this.massFailure.instances) toRemove.set(id, info);
+      this.massFailure = undefined;
+    }
     const { store, blocklister } = this.options;
 
     // Fence first: a removed daemon must not act on a directory once another one acquires it.
@@ -657,7 +674,7 @@ export class FilesystemMirrorDriver {
     // still be running, so its directories stay where they are and the blocklist is retried.
     const removed: InstanceInfo[] = [];
     await Promise.all(
-      change.removed.map(async (info) => {
+      [...toRemove.values()].map(async (info) => {
         const r = await blocklister.blocklist(info.addr).catch(() => -Errno.EIO);
         if (r < 0) {
           this.log.warn('blocklisting instance failed; retrying before moving its directories', {
@@ -705,6 +722,44 @@ export class FilesystemMirrorDriver {
     }
     if (added.length > 0) this.rebalance(now);
     if (added.length > 0 || removed.length > 0) this.rebalanceWhenQuiet = true;
+  }
+
+  /**
+   * Every live daemon reported gone at once (two or more): more likely something between us and
+   * them than all of them dying together, and acting on it fences every daemon and stalls every
+   * directory. Hold it back for another instance timeout, reported (`suspectedMassFailure`);
+   * then, if none of them came back, apply it. Returns true when this change is held back.
+   */
+  private holdsBackMassFailure(change: InstanceChange, added: readonly InstanceInfo[]): boolean {
+    if (this.massFailure) {
+      if (this.clock.now() < this.massFailure.until) {
+        for (const i of change.removed) this.massFailure.instances.set(i.id, i);
+        return change.removed.length > 0 && added.length === 0;
+      }
+      return false;
+    }
+    const live = this.policy.liveInstanceIds();
+    const removing = new Set(change.removed.map((i) => i.id));
+    const everyone = live.length >= 2 && live.every((id) => removing.has(id));
+    if (!everyone || added.length > 0) return false;
+    const now = this.clock.now();
+    this.massFailure = {
+      since: now,
+      until: now + this.current.instanceTimeoutSeconds,
+      instances: new Map(change.removed.map((i) => [i.id, i])),
+    };
+    this.log.warn('every cephfs-mirror daemon stopped answering at once; holding back', {
+      daemons: live.length,
+      seconds: this.current.instanceTimeoutSeconds,
+    });
+    this.armTimer();
+    return true;
+  }
+
+  /** Every live daemon went silent at once and the removal is being held back (see above). */
+  suspectedMassFailure(): { since: number; daemons: number } | undefined {
+    const m = this.massFailure;
+    return m ? { since: m.since, daemons: m.instances.size } : undefined;
   }
 
   /** Write the unsaved instance records, at most maxKeysPerWrite per op. */
@@ -771,6 +826,14 @@ export class FilesystemMirrorDriver {
       due = now + this.tunables.tickSeconds;
     } else if (this.rebalanceAt !== null) {
       due = Math.max(this.rebalanceAt, now);
+    }
+    if (this.massFailure) {
+      // At the end of the hold; once it is over, on the next tick (never "now": a timer due now
+      // that finds the change still being applied would re-arm itself for ever).
+      const { until } = this.massFailure;
+      if (until > now) due = Math.min(due, until);
+      else if (this.instanceChangesInProgress === 0)
+        due = Math.min(due, now + this.current.tickSeconds);
     }
     if (due === Infinity || due >= this.timerDue) return;
     this.timer?.cancel();

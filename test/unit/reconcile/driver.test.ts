@@ -502,3 +502,42 @@ describe('FilesystemMirrorDriver: fencing a removed daemon', () => {
     assert.deepEqual(w.notifier.duplicateAcquires, []);
   });
 });
+
+describe('FilesystemMirrorDriver: every daemon silent at once', () => {
+  it('holds the failover back for another instance timeout, then applies it', async () => {
+    const w = makeWorld({
+      tunables: { instanceTimeoutSeconds: 30 },
+      start: { instances: [instanceRecord('i1'), instanceRecord('i2')] },
+    });
+    for (const d of ['/a', '/b']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    w.notifier.down.add('i1');
+    w.notifier.down.add('i2');
+    await w.driver.removeInstances([instance('i1'), instance('i2')]);
+    assert.ok(w.driver.suspectedMassFailure());
+    assert.deepEqual(w.blocklister.addrs, [], 'nobody fenced yet');
+    await runFor(w, 20);
+    assert.deepEqual(w.blocklister.addrs, [], 'still held back');
+    await runFor(w, 15);
+    assert.deepEqual(w.blocklister.addrs.sort(), [instance('i1').addr, instance('i2').addr].sort());
+    assert.equal(w.driver.suspectedMassFailure(), undefined);
+  });
+
+  it('a daemon back during the hold is not failed over; a single daemon going is not held', async () => {
+    const w = makeWorld({ start: { instances: [instanceRecord('i1'), instanceRecord('i2')] } });
+    for (const d of ['/a', '/b']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    await w.driver.removeInstances([instance('i1'), instance('i2')]);
+    await runFor(w, 5);
+    await w.driver.addInstances([instance('i2')]);
+    await runFor(w, 40);
+    assert.deepEqual(w.blocklister.addrs, [instance('i1').addr], 'only the one still silent');
+    assert.deepEqual(
+      w.driver.distribution().instances.map((i) => i.id),
+      ['i2'],
+    );
+    await w.driver.removeInstances([instance('i2')]);
+    assert.equal(w.driver.suspectedMassFailure(), undefined, 'the last daemon alone fails over');
+    assert.ok(w.blocklister.addrs.includes(instance('i2').addr));
+  });
+});
