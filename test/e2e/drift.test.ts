@@ -246,8 +246,10 @@ test('a dir-map entry moved to another daemon by hand: the old holder lets go, o
   );
 });
 
-test('with no daemon left, the mirror is not Ready: NoMirrorDaemons', async () => {
+test('with no daemon left, the mirror is not Ready: DaemonsNotAnswering, then NoMirrorDaemons', async () => {
   for (const id of DAEMONS) await stopMirrorDaemon(env.lab.sites.a, id);
+  // Both at once: held back for another instance timeout and said so, then failed over.
+  await waitForEvent('CephFSMirror', 'DaemonsNotAnswering', /stopped answering at once/);
   const mirror = await waitForReady<CephFSMirror>(
     env.kube,
     NS,
