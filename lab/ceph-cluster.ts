@@ -21,6 +21,11 @@ export interface SiteInfo {
   monPort: number;
   fsName: string;
   adminKey: string;
+  /**
+   * Key of `client.cephfs-mirror-operator`, the operator's least-privilege identity (caps:
+   * operatorCaps). Absent in the state of a lab created before it existed.
+   */
+  operatorKey?: string;
   metadataPool: string;
   dataPool: string;
 }
@@ -120,6 +125,53 @@ function keyOf(keyringText: string): string {
   const m = /key\s*=\s*(\S+)/.exec(keyringText);
   if (!m?.[1]) throw new Error('no key in keyring');
   return m[1];
+}
+
+/** The operator's own Ceph user on each lab site. */
+export const OPERATOR_CLIENT_ID = 'cephfs-mirror-operator';
+
+/**
+ * The least-privilege caps of the operator on a cluster whose mirrored filesystem is `fsName`
+ * with metadata pool `metadataPool` (docs/security.md explains each one):
+ * - mon: read the maps; write only what the mds service owns (Pacific checks `fs mirror
+ *   enable/disable/peer_add/peer_remove` against a write grant for the filesystem, and a grant
+ *   limited to the mds service is the narrowest that passes); config-key only under the peer
+ *   credentials' prefix; blocklist dead daemons and fenced operators; create the bootstrap peer
+ *   user of this filesystem and read only `client.mirror_*` users; switch the mgr `mirroring`
+ *   module and no other.
+ * - mgr: read (service map, the module probe).
+ * - osd: the metadata pool only, with class calls (the directory map's omap, notifies, watches,
+ *   the fencing lock).
+ * - mds: read (snapshot lists, the source directory check, `ceph.mirror.info` on the root).
+ */
+export function operatorCaps(fsName: string, metadataPool: string): string[] {
+  const mon = [
+    'allow r',
+    'allow service mds w',
+    'allow command "fs mirror enable"',
+    'allow command "fs mirror disable"',
+    'allow command "fs mirror peer_add"',
+    'allow command "fs mirror peer_remove"',
+    'allow command "config-key set" with key prefix cephfs/mirror/peer/',
+    'allow command "config-key get" with key prefix cephfs/mirror/peer/',
+    'allow command "config-key rm" with key prefix cephfs/mirror/peer/',
+    'allow command "config-key ls"',
+    'allow command "osd blocklist"',
+    `allow command "fs authorize" with filesystem=${fsName}`,
+    'allow command "auth get" with entity prefix client.mirror_',
+    'allow command "mgr module disable" with module=mirroring',
+    'allow command "mgr module enable" with module=mirroring',
+  ].join(', ');
+  return [
+    'mon',
+    mon,
+    'mgr',
+    'allow r',
+    'osd',
+    `allow rwx pool=${metadataPool}`,
+    'mds',
+    `allow r fsname=${fsName}`,
+  ];
 }
 
 /** Creates and starts a cluster in `o.dir` (which must not hold a running cluster). */
@@ -230,6 +282,15 @@ export async function createCluster(o: ClusterOptions): Promise<SiteInfo> {
   await ceph(confPath, ['osd', 'pool', 'create', metadataPool, '8']);
   await ceph(confPath, ['osd', 'pool', 'create', dataPool, '8']);
   await ceph(confPath, ['fs', 'new', o.fsName, metadataPool, dataPool]);
+  await ceph(confPath, [
+    'auth',
+    'get-or-create',
+    `client.${OPERATOR_CLIENT_ID}`,
+    ...operatorCaps(o.fsName, metadataPool),
+  ]);
+  const operatorKey = (
+    await ceph(confPath, ['auth', 'get-key', `client.${OPERATOR_CLIENT_ID}`])
+  ).trim();
 
   const info: SiteInfo = {
     name: o.name,
@@ -241,6 +302,7 @@ export async function createCluster(o: ClusterOptions): Promise<SiteInfo> {
     monPort: o.monPort,
     fsName: o.fsName,
     adminKey: keyOf(readFileSync(keyringPath, 'utf8').split('[client.admin]')[1] ?? ''),
+    operatorKey,
     metadataPool,
     dataPool,
   };

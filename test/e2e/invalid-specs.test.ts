@@ -42,6 +42,9 @@ const secrets: string[] = [];
 before(async () => {
   env = await setUpE2e({ namespace: NS, mirrorDaemons: ['e2e-invalid'] });
   secrets.push(env.lab.sites.a.adminKey, env.lab.sites.b.adminKey);
+  for (const site of [env.lab.sites.a, env.lab.sites.b]) {
+    if (site.operatorKey) secrets.push(site.operatorKey);
+  }
   // The operator tracks a path once it exists on the source (SourceDirectoryMissing before).
   await createSourceDirs(env.a, env.lab.sites.a.fsName, [
     '/inv/early',
