@@ -209,7 +209,17 @@ test('a dir-map key removed by hand is written again (the map reloaded after the
     500,
   );
   assert.deepEqual([...(await dirMap()).keys()].sort(), [...DIRS].sort());
-  assert.deepEqual(await daemonLoads(DIRS.length), mapLoads(await dirMap()));
+  // The re-added directory may first be mapped to a daemon instance left over from before the
+  // re-enable (its mailbox gone: dropped at its first notify) and then moved: wait for that.
+  await waitFor(
+    'the daemons to hold what the map assigns',
+    async () =>
+      JSON.stringify(await daemonLoads(DIRS.length)) === JSON.stringify(mapLoads(await dirMap()))
+        ? true
+        : undefined,
+    90_000,
+    1000,
+  );
 });
 
 test('a dir-map entry moved to another daemon by hand: the old holder lets go, one daemon holds it', async () => {

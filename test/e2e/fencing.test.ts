@@ -56,9 +56,12 @@ before(async () => {
 });
 
 after(async () => {
-  // NS2's objects first (its mirror is the younger claimant of filesystem a), by an operator that
-  // sees both namespaces; tearDownE2e then handles NS.
+  // NS's objects first: NS's mirror owns filesystem a (the older claimant), so deleting it hands
+  // the filesystem to NS2's mirror, whose deletion then removes what NS2 wrote while it owned
+  // the filesystem (test 1) and disables mirroring. (A refused mirror's directory deleted while
+  // another mirror owns the filesystem leaves its entry to the owner: see docs/operator.md.)
   const cleaner = env.operator();
+  await deleteAllAndWait(env.kube, NS).catch(() => undefined);
   await deleteAllAndWait(env.kube, NS2).catch(() => undefined);
   await cleaner.stop();
   await tearDownE2e(env);
