@@ -9,7 +9,9 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CephFS, isCephFSError } from 'cephfs-js';
-import { Rados } from 'rados-js';
+import type { Rados } from 'rados-js';
+import { connectSecure } from './connect.js';
+import { InsecureMonHostError, MonHostParseError } from './mon-host.js';
 import { CephOpError, ERRNO, errnoCode } from './errors.js';
 
 export interface RemoteSite {
@@ -35,6 +37,8 @@ export interface RemoteConnectOptions {
    * not both given (the mgr module reads /etc/ceph/<site>.conf). Default /etc/ceph.
    */
   confDir?: string;
+  /** MirrorPeer spec.allowInsecureV1: accept remote monitors reached only over msgr1. */
+  allowInsecureV1?: boolean;
 }
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 20_000;
@@ -82,7 +86,8 @@ export async function connectRemote(
   let rados: Rados;
   try {
     if (site.monHost && site.key) {
-      rados = await Rados.connect({
+      rados = await connectSecure({
+        allowInsecureV1: options.allowInsecureV1 === true,
         monHost: site.monHost,
         clientId,
         key: site.key,
@@ -108,10 +113,18 @@ export async function connectRemote(
         join(dir, `${site.siteName}.${site.clientName}.keyring`),
         join(dir, `${site.siteName}.keyring`),
       ].join(',');
-      rados = await Rados.connect({ confPath, clientId, timeoutMs, conf: { ...conf, keyring } });
+      rados = await connectSecure({
+        allowInsecureV1: options.allowInsecureV1 === true,
+        confPath,
+        clientId,
+        timeoutMs,
+        conf: { ...conf, keyring },
+      });
     }
   } catch (e) {
-    if (e instanceof RemoteSiteError) throw e;
+    // Refused before connecting (InvalidMonHost, InsecureMonHost): keep the precise reason.
+    if (e instanceof RemoteSiteError || e instanceof MonHostParseError) throw e;
+    if (e instanceof InsecureMonHostError) throw e;
     throw remoteError(site, 'connect', e, timeoutMs);
   }
   try {

@@ -411,6 +411,7 @@ export class MirrorReconciler {
       key,
       clientId,
       ...(mirror.spec.cluster.fsid ? { fsid: mirror.spec.cluster.fsid } : {}),
+      ...(mirror.spec.cluster.allowInsecureV1 === true ? { allowInsecureV1: true } : {}),
     };
   }
 

@@ -13,6 +13,7 @@ import {
   ensureMgrModuleOff,
   mgrMirroringModuleEnabled,
 } from '../ceph/filesystem.js';
+import { connectSecure } from '../ceph/connect.js';
 import { MirrorEngine, type EngineFailure, type EngineOwner } from '../ceph/mirror-engine.js';
 import type { CephFilesystem } from '../ceph/fsmap.js';
 import type { NotifyObserver } from '../ceph/notifier.js';
@@ -29,6 +30,8 @@ export interface ConnectionSettings {
   clientId: string;
   key: string;
   fsid?: string;
+  /** spec.cluster.allowInsecureV1: accept monitors reached only over msgr1. */
+  allowInsecureV1?: boolean;
 }
 
 export interface RuntimeSpec {
@@ -115,7 +118,9 @@ export function connectCluster(
   timeoutMs = CONNECT_TIMEOUT_MS,
   osdOpTimeoutMs = OSD_OP_TIMEOUT_MS,
 ): Promise<Rados> {
-  return Rados.connect({
+  // cephx only, msgr2 secure mode, v1-only monitors refused (src/ceph/connect.ts).
+  return connectSecure({
+    allowInsecureV1: connection.allowInsecureV1 === true,
     monHost: connection.monHost,
     clientId: connection.clientId,
     key: connection.key,

@@ -122,6 +122,7 @@ export class PeerReconciler {
           spec,
           remoteFsName,
           conf: desired.conf,
+          allowInsecureV1: peer.spec.allowInsecureV1 === true,
           ...(recorded !== undefined ? { uuid: recorded } : {}),
           verifyRemote,
           onMissing: async (uuid, epoch) => {
@@ -345,7 +346,9 @@ export class PeerReconciler {
       this.ctx.enqueue.peer(objectKey(heir.metadata));
       return;
     }
-    await removePeer(runtime.rados, runtime.fsName, uuid);
+    await removePeer(runtime.rados, runtime.fsName, uuid, {
+      allowInsecureV1: peer.spec.allowInsecureV1 === true,
+    });
     this.ctx.events.record(
       peer,
       'Normal',
@@ -482,7 +485,9 @@ export class PeerReconciler {
             await this.release(peer, runtime, uuid, identity);
             return;
           }
-          await removePeer(runtime.rados, runtime.fsName, uuid);
+          await removePeer(runtime.rados, runtime.fsName, uuid, {
+            allowInsecureV1: peer.spec.allowInsecureV1 === true,
+          });
           this.ctx.events.record(
             peer,
             'Normal',

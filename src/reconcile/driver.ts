@@ -129,6 +129,8 @@ export class FilesystemMirrorDriver {
   private readonly listeners = new Set<DirectoryListener>();
   /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
   private readonly ledger = new DeliveryLedger();
+  /** When daemons were failed over (clock seconds), for telling a mass failure apart. */
+  private recentRemovals: number[] = [];
   /** Every live daemon reported gone at once: held back until `until` (see holdsBackMassFailure). */
   private massFailure:
     { since: number; until: number; instances: Map<string, InstanceInfo> } | undefined;
@@ -714,6 +716,9 @@ export class FilesystemMirrorDriver {
     // failed: the daemons are gone (or here) whatever the omap says; the write is retried.
     const now = this.clock.now();
     const touched = this.policy.removeInstances(removed.map((i) => i.id));
+    const window = now - this.current.instanceTimeoutSeconds;
+    this.recentRemovals = this.recentRemovals.filter((t) => t >= window);
+    for (let i = 0; i < removed.length; i++) this.recentRemovals.push(now);
     touched.push(...this.policy.addInstances(added.map((i) => i.id)));
     for (const { id } of added) this.unfenced.delete(id);
     for (const path of touched) {
@@ -740,9 +745,14 @@ export class FilesystemMirrorDriver {
     }
     const live = this.policy.liveInstanceIds();
     const removing = new Set(change.removed.map((i) => i.id));
-    const everyone = live.length >= 2 && live.every((id) => removing.has(id));
-    if (!everyone || added.length > 0) return false;
     const now = this.clock.now();
+    // "At once": the last ones going within one instance timeout of others (daemons stopped a
+    // few seconds apart are not seen silent in the same discovery round).
+    const windowStart = now - this.current.instanceTimeoutSeconds;
+    const recent = this.recentRemovals.filter((t) => t >= windowStart).length;
+    const everyone =
+      live.length > 0 && live.every((id) => removing.has(id)) && live.length + recent >= 2;
+    if (!everyone || added.length > 0) return false;
     this.massFailure = {
       since: now,
       until: now + this.current.instanceTimeoutSeconds,

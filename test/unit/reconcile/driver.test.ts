@@ -536,8 +536,29 @@ describe('FilesystemMirrorDriver: every daemon silent at once', () => {
       w.driver.distribution().instances.map((i) => i.id),
       ['i2'],
     );
+    // Long after i1 went: the last daemon going on its own is an ordinary failover.
+    await runFor(w, 31);
     await w.driver.removeInstances([instance('i2')]);
     assert.equal(w.driver.suspectedMassFailure(), undefined, 'the last daemon alone fails over');
     assert.ok(w.blocklister.addrs.includes(instance('i2').addr));
+  });
+});
+
+describe('FilesystemMirrorDriver: daemons going silent a few seconds apart', () => {
+  it('the last daemon going within one instance timeout of another is held back too', async () => {
+    const w = makeWorld({
+      tunables: { instanceTimeoutSeconds: 30 },
+      start: { instances: [instanceRecord('i1'), instanceRecord('i2')] },
+    });
+    for (const d of ['/a', '/b']) await w.driver.addDirectory(d);
+    await runUntilQuiet(w);
+    w.notifier.down.add('i1');
+    w.notifier.down.add('i2');
+    await w.driver.removeInstances([instance('i1')]);
+    assert.equal(w.driver.suspectedMassFailure(), undefined, 'one of two: an ordinary failover');
+    await runFor(w, 5);
+    await w.driver.removeInstances([instance('i2')]);
+    assert.ok(w.driver.suspectedMassFailure(), 'the last one, 5 s later: held back');
+    assert.deepEqual(w.blocklister.addrs, [instance('i1').addr]);
   });
 });
