@@ -236,8 +236,16 @@ test('the mgr module enabled while the engine runs: MgrModuleEnabled, and no ope
     mirrorObject(NS1, 'mgr', 'a'),
     directoryObject(NS1, 'mgr-dir', 'mgr', '/own/mgr'),
   ]);
-  await waitForReady(e.kube, NS1, 'cephfsmirror/mgr', { status: 'True' }, 90_000);
+  // Its engine runs: Ready says so, but with a tracked directory and no cephfs-mirror daemon in
+  // this test that is Ready=False NoMirrorDaemons (nothing mirrors it), True before it is tracked.
   await waitFor('/own/mgr in the dir map', async () => (await dirMapPaths()).includes('/own/mgr'));
+  await waitForReady(
+    e.kube,
+    NS1,
+    'cephfsmirror/mgr',
+    { status: 'False', reason: 'NoMirrorDaemons' },
+    90_000,
+  );
   const before = await settledOmap();
 
   await monCommand(e.a, { prefix: 'mgr module enable', module: 'mirroring' });
@@ -283,7 +291,13 @@ test('the mgr module enabled while the engine runs: MgrModuleEnabled, and no ope
 
   // The module goes: the operator carries on by itself (a new engine, the same dir map).
   await disableMgrMirroringModule(e.a);
-  await waitForReady(e.kube, NS1, 'cephfsmirror/mgr', { status: 'True' }, 90_000);
+  await waitForReady(
+    e.kube,
+    NS1,
+    'cephfsmirror/mgr',
+    { status: 'False', reason: 'NoMirrorDaemons' },
+    90_000,
+  );
   assert.deepEqual(await dirMapPaths(), ['/own/mgr']);
   await deleteAndWait(NS1, 'mirroreddirectory/mgr-dir');
   await deleteAndWait(NS1, 'cephfsmirror/mgr');
