@@ -13,17 +13,18 @@ import { enableMirroring } from '../../src/ceph/filesystem.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
+import type { CephFSMirror } from '../../src/controllers/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
-  API_VERSION,
   applyObjects,
-  conditionOf,
   directoryObject,
+  isReadyNow,
+  listDirectories,
   loadDirMap,
   mirrorObject,
   setUpE2e,
   tearDownE2e,
+  tokenPeerObjects,
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
@@ -84,21 +85,6 @@ async function dirMapPaths(): Promise<string[]> {
   return map.directories.map(([p]) => p).sort();
 }
 
-async function listDirs(): Promise<MirroredDirectory[]> {
-  const list = await kubectlJson<{ items: MirroredDirectory[] }>(env.kube, [
-    '-n',
-    NS,
-    'get',
-    'mirroreddirectories',
-  ]);
-  return list.items;
-}
-
-function isReady(d: MirroredDirectory): boolean {
-  const c = conditionOf(d);
-  return c?.status === 'True' && c.observedGeneration === d.metadata.generation;
-}
-
 /** The directory counts the live daemons publish in the mgr service map, by client id. */
 async function daemonCounts(ids: string[]): Promise<Map<string, number | undefined>> {
   const out = new Map<string, number | undefined>();
@@ -123,18 +109,7 @@ test('a map whose directories the daemons already hold is taken over without a d
   operator = env.operator([], OPERATOR_ENV);
   await applyObjects(env.kube, [
     mirrorObject(NS, MIRROR, 'a', { policy: POLICY, unmanagedDirectories: 'Retain' }),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'site-b-token', namespace: NS },
-      stringData: { token },
-    },
-    {
-      apiVersion: API_VERSION,
-      kind: 'MirrorPeer',
-      metadata: { name: 'site-b', namespace: NS },
-      spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
-    },
+    ...tokenPeerObjects(NS, MIRROR, token),
   ]);
   await waitForReady(env.kube, NS, 'mirrorpeer/site-b', { status: 'True' }, 120_000);
   await waitFor(
@@ -198,8 +173,8 @@ test(`${DECLARED} directories created while the operator is SIGKILLed ${KILLS} t
   await waitFor(
     `${DECLARED} MirroredDirectories Ready`,
     async () => {
-      const items = await listDirs();
-      return items.length === DECLARED && items.every(isReady) ? true : undefined;
+      const items = await listDirectories(env.kube, NS);
+      return items.length === DECLARED && items.every(isReadyNow) ? true : undefined;
     },
     240_000,
     1000,

@@ -10,21 +10,20 @@ import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { MIRROR_OBJECT_NAME, dirMapKey, encodeDirMapRecord } from '../../src/ceph/dir-map-codec.js';
 import { findFilesystem, requireFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type {
-  CephFSMirror,
-  MirroredDirectory,
-  MirrorPeer,
-} from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirrorPeer } from '../../src/controllers/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
-  API_VERSION,
   applyObjects,
+  isReadyNow,
+  listDirectories,
   conditionOf,
   directoryObject,
   loadDirMap,
   mirrorObject,
   setUpE2e,
   tearDownE2e,
+  tokenPeerObjects,
+  waitForEvent,
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
@@ -52,18 +51,7 @@ before(async () => {
   env.operator();
   await applyObjects(env.kube, [
     mirrorObject(NS, MIRROR, 'a', { policy: { tickSeconds: 1, shuffleThrottleSeconds: 5 } }),
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'site-b-token', namespace: NS },
-      stringData: { token },
-    },
-    {
-      apiVersion: API_VERSION,
-      kind: 'MirrorPeer',
-      metadata: { name: 'site-b', namespace: NS },
-      spec: { mirrorRef: { name: MIRROR }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
-    },
+    ...tokenPeerObjects(NS, MIRROR, token),
   ]);
   const peer = await waitForReady<MirrorPeer>(
     env.kube,
@@ -108,28 +96,6 @@ async function dirMap(): Promise<Map<string, string>> {
   return new Map(map.directories.map(([p, r]) => [p, r.instanceId]));
 }
 
-interface KubeEvent {
-  type?: string;
-  reason?: string;
-  message?: string;
-  involvedObject?: { kind?: string; name?: string };
-}
-
-async function waitForEvent(kind: string, reason: string, pattern: RegExp): Promise<KubeEvent> {
-  return waitFor(
-    `a ${reason} Event on the ${kind} matching ${String(pattern)}`,
-    async () => {
-      const list = await kubectlJson<{ items: KubeEvent[] }>(env.kube, ['-n', NS, 'get', 'events']);
-      return list.items.find(
-        (e) =>
-          e.involvedObject?.kind === kind && e.reason === reason && pattern.test(e.message ?? ''),
-      );
-    },
-    60_000,
-    500,
-  );
-}
-
 /** The daemons' published directory counts, sorted, once they add up to `total`. */
 async function daemonLoads(total: number): Promise<number[]> {
   return waitFor(
@@ -141,6 +107,19 @@ async function daemonLoads(total: number): Promise<number[]> {
       }
       return counts.reduce((a, b) => a + b, 0) === total ? counts.sort() : undefined;
     },
+    90_000,
+    1000,
+  );
+}
+
+/** Waits until the daemons' counts equal the map's per-instance counts (it converges). */
+async function untilDaemonsHoldTheMap(): Promise<void> {
+  await waitFor(
+    'the daemons to hold what the map assigns',
+    async () =>
+      JSON.stringify(await daemonLoads(DIRS.length)) === JSON.stringify(mapLoads(await dirMap()))
+        ? true
+        : undefined,
     90_000,
     1000,
   );
@@ -159,7 +138,11 @@ test('mirroring disabled by hand is enabled again, and the peer comes back under
   });
   assert.equal(rc, 0, outs);
   assert.equal((await filesystem()).mirrorInfo.enabled, false);
-  await waitForEvent('CephFSMirror', 'DriftCorrected', /was found disabled; enabled it again/);
+  await waitForEvent(env.kube, NS, {
+    kind: 'CephFSMirror',
+    reason: 'DriftCorrected',
+    message: /was found disabled; enabled it again/,
+  });
   await waitFor(
     'mirroring on and the peer back',
     async () => {
@@ -181,19 +164,11 @@ test('mirroring disabled by hand is enabled again, and the peer comes back under
   // mirrors): every directory is mapped to one of them and held.
   await waitFor(
     'every directory Ready again',
-    async () => {
-      const list = await kubectlJson<{ items: MirroredDirectory[] }>(env.kube, [
-        '-n',
-        NS,
-        'get',
-        'mirroreddirectories',
-      ]);
-      return list.items.every((d) => conditionOf(d)?.status === 'True') ? true : undefined;
-    },
+    async () => (await listDirectories(env.kube, NS)).every(isReadyNow) || undefined,
     120_000,
     1000,
   );
-  assert.deepEqual(await daemonLoads(DIRS.length), mapLoads(await dirMap()));
+  await untilDaemonsHoldTheMap();
 });
 
 test('a dir-map key removed by hand is written again (the map reloaded after the foreign write)', async () => {
@@ -201,7 +176,11 @@ test('a dir-map key removed by hand is written again (the map reloaded after the
   await withIoCtx(env.a, env.lab.sites.a.metadataPool, (io) =>
     io.omapWrite(MIRROR_OBJECT_NAME, { remove: [dirMapKey(victim)] }),
   );
-  await waitForEvent('CephFSMirror', 'ForeignWrite', /changed by another writer/);
+  await waitForEvent(env.kube, NS, {
+    kind: 'CephFSMirror',
+    reason: 'ForeignWrite',
+    message: /changed by another writer/,
+  });
   await waitFor(
     `${victim} back in the dir map`,
     async () => ((await dirMap()).has(victim) ? true : undefined),
@@ -211,15 +190,7 @@ test('a dir-map key removed by hand is written again (the map reloaded after the
   assert.deepEqual([...(await dirMap()).keys()].sort(), [...DIRS].sort());
   // The re-added directory may first be mapped to a daemon instance left over from before the
   // re-enable (its mailbox gone: dropped at its first notify) and then moved: wait for that.
-  await waitFor(
-    'the daemons to hold what the map assigns',
-    async () =>
-      JSON.stringify(await daemonLoads(DIRS.length)) === JSON.stringify(mapLoads(await dirMap()))
-        ? true
-        : undefined,
-    90_000,
-    1000,
-  );
+  await untilDaemonsHoldTheMap();
 });
 
 test('a dir-map entry moved to another daemon by hand: the old holder lets go, one daemon holds it', async () => {
@@ -237,7 +208,11 @@ test('a dir-map entry moved to another daemon by hand: the old holder lets go, o
       ],
     }),
   );
-  await waitForEvent('CephFSMirror', 'ForeignWrite', /changed by another writer/);
+  await waitForEvent(env.kube, NS, {
+    kind: 'CephFSMirror',
+    reason: 'ForeignWrite',
+    message: /changed by another writer/,
+  });
   await waitFor(
     'the engine to run again on the reloaded map',
     async () => ((await getMirror()).status?.instanceCount === 2 ? true : undefined),
@@ -245,21 +220,17 @@ test('a dir-map entry moved to another daemon by hand: the old holder lets go, o
     1000,
   );
   // Whoever the map names now, the daemons' counts match it: no directory held twice.
-  await waitFor(
-    'the daemons to hold what the map assigns',
-    async () =>
-      JSON.stringify(await daemonLoads(DIRS.length)) === JSON.stringify(mapLoads(await dirMap()))
-        ? true
-        : undefined,
-    90_000,
-    1000,
-  );
+  await untilDaemonsHoldTheMap();
 });
 
 test('with no daemon left, the mirror is not Ready: DaemonsNotAnswering, then NoMirrorDaemons', async () => {
   for (const id of DAEMONS) await stopMirrorDaemon(env.lab.sites.a, id);
   // Both at once: held back for another instance timeout and said so, then failed over.
-  await waitForEvent('CephFSMirror', 'DaemonsNotAnswering', /stopped answering at once/);
+  await waitForEvent(env.kube, NS, {
+    kind: 'CephFSMirror',
+    reason: 'DaemonsNotAnswering',
+    message: /stopped answering at once/,
+  });
   const mirror = await waitForReady<CephFSMirror>(
     env.kube,
     NS,
@@ -268,7 +239,11 @@ test('with no daemon left, the mirror is not Ready: DaemonsNotAnswering, then No
     120_000,
   );
   assert.match(conditionOf(mirror)?.message ?? '', /no cephfs-mirror daemon is running/);
-  await waitForEvent('CephFSMirror', 'DaemonLost', /stopped answering/);
+  await waitForEvent(env.kube, NS, {
+    kind: 'CephFSMirror',
+    reason: 'DaemonLost',
+    message: /stopped answering/,
+  });
   assert.equal(
     findFilesystem(await fetchFsMap(env.a), env.lab.sites.a.fsName)?.mirrorInfo.enabled,
     true,

@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
 import {
   applyObjects,
-  conditionOf,
+  isReadyNow,
+  listDirectories,
   directoryObject,
   isRunning,
   loadDirMap,
@@ -58,28 +59,13 @@ function batch(prefix: string, count: number): Array<{ name: string; path: strin
   });
 }
 
-async function listDirs(): Promise<MirroredDirectory[]> {
-  const list = await kubectlJson<{ items: MirroredDirectory[] }>(env.kube, [
-    '-n',
-    NS,
-    'get',
-    'mirroreddirectories',
-  ]);
-  return list.items;
-}
-
-function isReady(d: MirroredDirectory): boolean {
-  const c = conditionOf(d);
-  return c?.status === 'True' && c.observedGeneration === d.metadata.generation;
-}
-
 async function waitAllReady(count: number, timeoutMs: number): Promise<MirroredDirectory[]> {
   let last = 0;
   return waitFor(
     `${count} MirroredDirectories Ready`,
     async () => {
-      const items = await listDirs();
-      last = items.filter(isReady).length;
+      const items = await listDirectories(env.kube, NS);
+      last = items.filter(isReadyNow).length;
       return items.length === count && last === count ? items : undefined;
     },
     timeoutMs,
@@ -147,8 +133,8 @@ test('the operator SIGKILLed part-way through 100 more: after a restart all are 
   );
   await operator.kill();
   const killedAfterMs = Date.now() - applyStarted;
-  const atKill = await listDirs();
-  const notReady = atKill.filter((d) => !isReady(d)).length;
+  const atKill = await listDirectories(env.kube, NS);
+  const notReady = atKill.filter((d) => !isReadyNow(d)).length;
   const mappedAtKill = (await loadDirMap(env.a, pool)).directories.length;
   console.log(
     `# SIGKILL ${killedAfterMs} ms after the apply started: ${atKill.length} objects, ` +

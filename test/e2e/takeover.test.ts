@@ -27,6 +27,8 @@ import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
   applyObjects,
+  waitForEvent,
+  type KubeEvent,
   assertCephClean,
   conditionOf,
   deleteAllAndWait,
@@ -198,27 +200,8 @@ async function dirMapEntries(): Promise<Map<string, { instanceId: string; purgin
   );
 }
 
-interface KubeEvent {
-  type?: string;
-  reason?: string;
-  message?: string;
-  involvedObject?: { kind?: string; name?: string };
-}
-
-async function eventsOf(kind: string, name: string): Promise<KubeEvent[]> {
-  const list = await kubectlJson<{ items: KubeEvent[] }>(e2e().kube, ['-n', NS, 'get', 'events']);
-  return list.items.filter(
-    (ev) => ev.involvedObject?.kind === kind && ev.involvedObject.name === name,
-  );
-}
-
-async function waitForEvent(kind: string, name: string, reason: string): Promise<KubeEvent> {
-  return waitFor(
-    `a ${reason} Event on ${kind} ${name}`,
-    async () => (await eventsOf(kind, name)).find((ev) => ev.reason === reason),
-    30_000,
-    500,
-  );
+function waitForTakeoverEvent(kind: string, name: string, reason: string): Promise<KubeEvent> {
+  return waitForEvent(e2e().kube, NS, { kind, name, reason }, 30_000);
 }
 
 /** Sum of the operator's notify counter per mode (acquire/release), from its /metrics. */
@@ -321,7 +304,7 @@ test('without takeOverFromMgrModule the mirror is refused and the module and its
   assert.match(message, /mgr "mirroring" module is enabled/);
   assert.match(message, /ceph mgr module disable mirroring/);
   assert.match(message, /takeOverFromMgrModule: true/);
-  const warning = await waitForEvent('CephFSMirror', MIRROR, 'MgrModuleEnabled');
+  const warning = await waitForTakeoverEvent('CephFSMirror', MIRROR, 'MgrModuleEnabled');
   assert.equal(warning.type, 'Warning');
   assert.equal(warning.message, message);
   for (const p of DECLARED) {
@@ -404,7 +387,7 @@ test('takeOverFromMgrModule: true disables the module and keeps every directory 
     `the engine started (${String(started?.['timestamp'])}) after the mgr without the module ` +
       `became active (${new Date(activeSince).toISOString()})`,
   );
-  const took = await waitForEvent('CephFSMirror', MIRROR, 'MgrModuleDisabled');
+  const took = await waitForTakeoverEvent('CephFSMirror', MIRROR, 'MgrModuleDisabled');
   assert.equal(took.type, 'Normal');
   assert.match(took.message ?? '', /disabled the Ceph mgr "mirroring" module/);
 
@@ -472,7 +455,7 @@ test('Prune releases the undeclared entry and keeps the declared ones where they
     60_000,
     1000,
   );
-  const pruned = await waitForEvent('CephFSMirror', MIRROR, 'Pruned');
+  const pruned = await waitForTakeoverEvent('CephFSMirror', MIRROR, 'Pruned');
   assert.equal(pruned.message, `stopped mirroring undeclared directory ${UNDECLARED}`);
   await waitFor(
     'the daemons to hold only the declared directories',

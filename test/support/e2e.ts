@@ -14,6 +14,7 @@ import { INSTANCE_PREFIX, MIRROR_OBJECT_NAME } from '../../src/ceph/dir-map-code
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
 import type { Condition } from '../../src/controllers/conditions.js';
+import type { MirroredDirectory } from '../../src/controllers/resources.js';
 import { kubectl, kubectlJson, useKube, type KubeHandle } from './kube.js';
 import { useLab, type LabState } from './lab.js';
 import { mirrorOmap, withIoCtx } from './mirroring.js';
@@ -256,4 +257,83 @@ export async function operatorHttpPort(op: OperatorProcess): Promise<number> {
     },
     60_000,
   );
+}
+
+/** An Event as the tests read it. */
+export interface KubeEvent {
+  type?: string;
+  reason?: string;
+  message?: string;
+  involvedObject?: { kind?: string; name?: string };
+}
+
+/** The namespace's Events about one object (`name` omitted: any object of `kind`). */
+export async function eventsOf(
+  kube: KubeHandle,
+  namespace: string,
+  kind: string,
+  name?: string,
+): Promise<KubeEvent[]> {
+  const list = await kubectlJson<{ items: KubeEvent[] }>(kube, ['-n', namespace, 'get', 'events']);
+  return list.items.filter(
+    (ev) =>
+      ev.involvedObject?.kind === kind && (name === undefined || ev.involvedObject.name === name),
+  );
+}
+
+/** Waits for an Event with `reason` (and a message matching `pattern`) about a `kind` object. */
+export function waitForEvent(
+  kube: KubeHandle,
+  namespace: string,
+  match: { kind: string; name?: string; reason: string; message?: RegExp },
+  timeoutMs = 60_000,
+): Promise<KubeEvent> {
+  return waitFor(
+    `a ${match.reason} Event on ${match.kind} ${match.name ?? ''}`,
+    async () =>
+      (await eventsOf(kube, namespace, match.kind, match.name)).find(
+        (ev) =>
+          ev.reason === match.reason && (!match.message || match.message.test(ev.message ?? '')),
+      ),
+    timeoutMs,
+    500,
+  );
+}
+
+/** The namespace's MirroredDirectories. */
+export async function listDirectories(
+  kube: KubeHandle,
+  namespace: string,
+): Promise<MirroredDirectory[]> {
+  const list = await kubectlJson<{ items: MirroredDirectory[] }>(kube, [
+    '-n',
+    namespace,
+    'get',
+    'mirroreddirectories',
+  ]);
+  return list.items;
+}
+
+/** Ready=True for the object's current generation. */
+export function isReadyNow(obj: Conditioned): boolean {
+  const c = conditionOf(obj);
+  return c?.status === 'True' && c.observedGeneration === obj.metadata.generation;
+}
+
+/** A site-b bootstrap token Secret and the MirrorPeer that names it, for `mirror`. */
+export function tokenPeerObjects(namespace: string, mirror: string, token: string): object[] {
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'site-b-token', namespace },
+      stringData: { token },
+    },
+    {
+      apiVersion: API_VERSION,
+      kind: 'MirrorPeer',
+      metadata: { name: 'site-b', namespace },
+      spec: { mirrorRef: { name: mirror }, bootstrapTokenSecretRef: { name: 'site-b-token' } },
+    },
+  ];
 }
