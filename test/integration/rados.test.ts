@@ -282,7 +282,9 @@ describe('omap', () => {
       );
       assert.equal(last.more, false);
       const none = await io.omapGetVals(oid, { prefix: 'nothing_', max: 10 });
-      assert.deepEqual(none, { entries: [], more: false });
+      // Every page carries the object's version: the same for reads of an unchanged object.
+      assert.deepEqual(none, { entries: [], more: false, version: last.version });
+      assert.equal(typeof last.version, 'bigint');
     } finally {
       await io.remove(oid);
     }
