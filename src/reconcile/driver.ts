@@ -737,11 +737,12 @@ export class FilesystemMirrorDriver {
    */
   private holdsBackMassFailure(change: InstanceChange, added: readonly InstanceInfo[]): boolean {
     if (this.massFailure) {
-      if (this.clock.now() < this.massFailure.until) {
-        for (const i of change.removed) this.massFailure.instances.set(i.id, i);
-        return change.removed.length > 0 && added.length === 0;
-      }
-      return false;
+      if (this.clock.now() >= this.massFailure.until) return false;
+      // More silence during the hold joins it; a change that also brings a daemon back goes
+      // through now (and so is not applied a second time when the hold ends).
+      if (change.removed.length === 0 || added.length > 0) return false;
+      for (const i of change.removed) this.massFailure.instances.set(i.id, i);
+      return true;
     }
     const live = this.policy.liveInstanceIds();
     const removing = new Set(change.removed.map((i) => i.id));
