@@ -346,15 +346,20 @@ export class PeerReconciler {
       this.ctx.enqueue.peer(objectKey(heir.metadata));
       return;
     }
+    await this.removeCephPeer(peer, runtime, uuid, `peer ${identity.spec} (${uuid})`);
+  }
+
+  /** Removes the peer from the FSMap (with its claim and credentials) and says so. */
+  private async removeCephPeer(
+    peer: MirrorPeer,
+    runtime: MirrorRuntime,
+    uuid: string,
+    what: string,
+  ): Promise<void> {
     await removePeer(runtime.rados, runtime.fsName, uuid, {
       allowInsecureV1: peer.spec.allowInsecureV1 === true,
     });
-    this.ctx.events.record(
-      peer,
-      'Normal',
-      'PeerRemoved',
-      `peer ${identity.spec} (${uuid}) removed from ${runtime.fsName}`,
-    );
+    this.ctx.events.record(peer, 'Normal', 'PeerRemoved', `${what} removed from ${runtime.fsName}`);
     this.syncViewsChanged(peer);
     runtime.syncViews.peersChanged();
   }
@@ -485,17 +490,7 @@ export class PeerReconciler {
             await this.release(peer, runtime, uuid, identity);
             return;
           }
-          await removePeer(runtime.rados, runtime.fsName, uuid, {
-            allowInsecureV1: peer.spec.allowInsecureV1 === true,
-          });
-          this.ctx.events.record(
-            peer,
-            'Normal',
-            'PeerRemoved',
-            `peer ${uuid} removed from ${runtime.fsName}`,
-          );
-          this.syncViewsChanged(peer);
-          runtime.syncViews.peersChanged();
+          await this.removeCephPeer(peer, runtime, uuid, `peer ${uuid}`);
         });
       }
     }
