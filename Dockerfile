@@ -9,8 +9,8 @@ COPY package.json package-lock.json tsconfig*.json ./
 COPY addons ./addons
 RUN npm ci --no-audit --no-fund
 COPY src ./src
-COPY scripts/bundle-operator.ts ./scripts/
-# dist/: the one-file bundle and its launcher (scripts/bundle-operator.ts); node_modules keeps
+COPY lab/bundle-operator.ts ./lab/
+# dist/: the one-file bundle and its launcher (lab/bundle-operator.ts); node_modules keeps
 # only what the addons load at run time after the prune.
 RUN npm run build && npm prune --omit=dev
 

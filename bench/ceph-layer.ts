@@ -26,7 +26,7 @@ import {
   mgrAddDirectory,
   mgrDirMap,
   mgrDistribution,
-} from '../test/support/mgr-module.js';
+} from '../lab/harness/mgr-module.js';
 import {
   clearDirMap,
   daemonDirectoryCount,
@@ -34,8 +34,8 @@ import {
   setUpMirroring,
   tearDownMirroring,
   type MirroredSites,
-} from '../test/support/mirroring.js';
-import { waitFor } from '../test/support/wait.js';
+} from '../lab/harness/mirroring.js';
+import { waitFor } from '../lab/harness/wait.js';
 
 const MACHINE_SETUP =
   'lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, shared with other work';

@@ -6,7 +6,7 @@
 //
 // Runs on the lab named by CEPH_LAB_ROOT (bench/run.ts sets it) or a private one, and on the
 // apiserver named by KUBE_LAB_ROOT or a private one; the operator is a child process, run as the
-// image runs it (launcher + bundle, test/support/operator.ts `built`). Everything it started is
+// image runs it (launcher + bundle, lab/harness/operator.ts `built`). Everything it started is
 // stopped at the end.
 //
 // BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000; BENCH_COUNTS=10000
@@ -30,21 +30,21 @@ import {
 } from '@kubernetes/client-node';
 import { Rados } from 'rados-js';
 import { startMirrorDaemon, stopMirrorDaemon } from '../lab/ceph-cluster.js';
-import { createSourceDirs } from '../test/support/source-dirs.js';
+import { createSourceDirs } from '../lab/harness/source-dirs.js';
 import { connectionSecretYaml } from '../lab/k8s-secrets.js';
 import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
 import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
-import { KubeApi } from '../src/controllers/kube-api.js';
-import { loadKubeConfig } from '../src/controllers/kube-config.js';
+import { KubeApi } from '../src/kube/kube-api.js';
+import { loadKubeConfig } from '../src/kube/kube-config.js';
 import {
   GROUP,
   KINDS,
   VERSION,
   type CephFSMirror,
   type MirroredDirectory,
-} from '../src/controllers/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../test/support/kube.js';
-import { useLab, type SiteInfo } from '../test/support/lab.js';
+} from '../src/api/resources.js';
+import { kubectl, kubectlJson, useKube, type KubeHandle } from '../lab/harness/kube.js';
+import { useLab, type SiteInfo } from '../lab/harness/lab.js';
 import {
   disableMgrMirroringModule,
   enableMgrMirroringModule,
@@ -52,10 +52,10 @@ import {
   mgrAddDirectory,
   mgrDirMap,
   mgrDistribution,
-} from '../test/support/mgr-module.js';
-import { clearDirMap } from '../test/support/mirroring.js';
-import { startOperator, type OperatorProcess } from '../test/support/operator.js';
-import { waitFor } from '../test/support/wait.js';
+} from '../lab/harness/mgr-module.js';
+import { clearDirMap } from '../lab/harness/mirroring.js';
+import { startOperator, type OperatorProcess } from '../lab/harness/operator.js';
+import { waitFor } from '../lab/harness/wait.js';
 
 const MACHINE_SETUP =
   'kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: one mon, one mgr, one memstore OSD, 2 cephfs-mirror daemons, no peer, shared with other work';

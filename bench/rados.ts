@@ -6,7 +6,7 @@
 import { describeMachine } from './machine.js';
 import { randomBytes } from 'node:crypto';
 import { Rados, type IoCtx } from 'rados-js';
-import { useLab } from '../test/support/lab.js';
+import { useLab } from '../lab/harness/lab.js';
 
 const MACHINE_SETUP =
   'lab: one mon, one mgr, one memstore OSD (size 1) on 127.0.0.1, shared with other work';

@@ -14,7 +14,7 @@ import { CephFS } from 'cephfs-js';
 import { Rados } from 'rados-js';
 import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from './ceph-cluster.js';
 import { connectionSecretYaml } from './k8s-secrets.js';
-import { bundleOperator } from '../scripts/bundle-operator.js';
+import { bundleOperator } from './bundle-operator.js';
 import { pickFreePorts } from './ports.js';
 import { kubeStatus, startKube, stopKube, type KubeHandle } from './kube/kube.js';
 import {

@@ -1,7 +1,7 @@
 // `cephfs-mirror-operator run`: the operator process.
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import { loadKubeConfig } from '../controllers/kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { OperatorMetrics, startHttpServer } from '../metrics.js';
 import { Manager } from '../controllers/manager.js';

@@ -2,9 +2,9 @@
 import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
-import type { EventRecorder } from './events.js';
-import type { CachedWatch } from './informers.js';
-import type { KubeApi } from './kube-api.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { CachedWatch } from '../kube/informers.js';
+import type { KubeApi } from '../kube/kube-api.js';
 import type { MirrorRuntimes } from './mirror-runtimes.js';
 import {
   objectKey,
@@ -12,7 +12,7 @@ import {
   type MirroredDirectory,
   type MirrorPeer,
   type Resource,
-} from './resources.js';
+} from '../api/resources.js';
 
 export class TypedCache<T extends Resource<unknown, unknown>> {
   constructor(readonly watch: CachedWatch<KubernetesObject>) {}

@@ -9,7 +9,7 @@
 //   a path edit it still names the old entry until that entry is released (its purge mark
 //   written: from then on Ceph itself finishes the removal, even across an operator restart).
 import { DirectoryError, normalizeDirectoryPath } from '../reconcile/index.js';
-import type { MirroredDirectory } from './resources.js';
+import type { MirroredDirectory } from '../api/resources.js';
 
 /** The name of the CephFSMirror the object belongs to: the admitted one, else the spec's. */
 export function admittedMirrorOf(dir: MirroredDirectory): string {

@@ -20,12 +20,17 @@ import {
   type DirectoryStatus,
   type DirectoryStatusWord,
 } from '../reconcile/index.js';
-import type { WorkResult } from './work-queue.js';
-import { setCondition, type Condition } from './conditions.js';
+import type { WorkResult } from '../kube/work-queue.js';
+import { setCondition, type Condition } from '../api/conditions.js';
 import type { ControllerContext } from './context.js';
 import { admittedMirrorOf, mirrorRefChange, overlapOf } from './directory-claims.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
-import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
+import {
+  ensureFinalizer,
+  isBeingDeleted,
+  removeFinalizer,
+  writeStatus,
+} from '../kube/object-writes.js';
 import {
   KINDS,
   objectKey,
@@ -34,7 +39,7 @@ import {
   type MirroredDirectory,
   type MirroredDirectoryStatus,
   type PeerSyncStatus,
-} from './resources.js';
+} from '../api/resources.js';
 import { readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;

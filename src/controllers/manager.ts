@@ -8,13 +8,13 @@ import type { OperatorMetrics } from '../metrics.js';
 import { normalizeDirectoryPath } from '../reconcile/index.js';
 import { TypedCache, directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler } from './directory-reconciler.js';
-import { EventRecorder } from './events.js';
-import { KeyMultimap } from './key-multimap.js';
-import { CachedWatch, type WatchTarget } from './informers.js';
-import { KubeApi, describeApiError } from './kube-api.js';
-import { LeaderElector } from './leader-election.js';
+import { EventRecorder } from '../kube/events.js';
+import { KeyMultimap } from '../kube/key-multimap.js';
+import { CachedWatch, type WatchTarget } from '../kube/informers.js';
+import { KubeApi, describeApiError } from '../kube/kube-api.js';
+import { LeaderElector } from '../kube/leader-election.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
-import { HealthWatchdog, type Health } from './health.js';
+import { HealthWatchdog, type Health } from '../kube/health.js';
 import { MirrorRuntimes, type CephTimeouts } from './mirror-runtimes.js';
 import { PeerReconciler } from './peer-reconciler.js';
 import {
@@ -26,8 +26,8 @@ import {
   type MirroredDirectory,
   type MirrorPeer,
   type CephFSMirror,
-} from './resources.js';
-import { WorkQueue, type WorkResult } from './work-queue.js';
+} from '../api/resources.js';
+import { WorkQueue, type WorkResult } from '../kube/work-queue.js';
 
 /** Invalid reasons that depend on another MirroredDirectory, and so clear when it changes. */
 const REFUSED_BY_ANOTHER = new Set(['DuplicatePath', 'AncestorOfTracked', 'SubtreeOfTracked']);

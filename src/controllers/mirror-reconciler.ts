@@ -16,12 +16,12 @@ import {
 } from '../ceph/filesystem.js';
 import { findFilesystem } from '../ceph/fsmap.js';
 import { fetchFsMap } from '../ceph/mon.js';
-import type { WorkResult } from './work-queue.js';
-import { setCondition } from './conditions.js';
+import type { WorkResult } from '../kube/work-queue.js';
+import { setCondition } from '../api/conditions.js';
 import { pathsClaimedBy } from './directory-claims.js';
 import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
-import { secretValue } from './kube-api.js';
+import { secretValue } from '../kube/kube-api.js';
 import {
   mgrModuleProblem,
   type ConnectionSettings,
@@ -29,7 +29,12 @@ import {
   type RuntimeClaim,
   type RuntimeSpec,
 } from './mirror-runtimes.js';
-import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
+import {
+  ensureFinalizer,
+  isBeingDeleted,
+  removeFinalizer,
+  writeStatus,
+} from '../kube/object-writes.js';
 import {
   decideOwnership,
   describeIdentity,
@@ -47,7 +52,7 @@ import {
   type CephFSMirror,
   type CephFSMirrorStatus,
   type MirroredDirectory,
-} from './resources.js';
+} from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const STATUS_REFRESH_MS = 10_000;

@@ -13,14 +13,25 @@ import { isCephOpError } from '../ceph/errors.js';
 import { peerConfigKey } from '../ceph/mon-commands.js';
 import { sameIdentity, type PeerIdentity } from '../ceph/peer-drift.js';
 import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js';
-import type { WorkResult } from './work-queue.js';
-import { setCondition } from './conditions.js';
+import type { WorkResult } from '../kube/work-queue.js';
+import { setCondition } from '../api/conditions.js';
 import { directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
-import { secretValue } from './kube-api.js';
+import { secretValue } from '../kube/kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
-import { ensureFinalizer, isBeingDeleted, removeFinalizer, writeStatus } from './object-writes.js';
+import {
+  ensureFinalizer,
+  isBeingDeleted,
+  removeFinalizer,
+  writeStatus,
+} from '../kube/object-writes.js';
 import { ownerOf, sameObject } from './peer-ownership.js';
-import { KINDS, objectKey, splitKey, type MirrorPeer, type MirrorPeerStatus } from './resources.js';
+import {
+  KINDS,
+  objectKey,
+  splitKey,
+  type MirrorPeer,
+  type MirrorPeerStatus,
+} from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;

@@ -1,8 +1,8 @@
 // Building the `Ready`-style conditions every kind reports.
 import { isCephOpError } from '../ceph/errors.js';
 import { DirectoryError } from '../reconcile/index.js';
-import { describeApiError, httpStatusOf } from './kube-api.js';
-import { setCondition, type Condition } from './conditions.js';
+import { describeApiError, httpStatusOf } from '../kube/kube-api.js';
+import { setCondition, type Condition } from '../api/conditions.js';
 
 export interface Problem {
   reason: string;

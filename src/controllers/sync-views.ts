@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { SOURCE_PRESENT, type SourceDirectoryState } from '../ceph/source-directory.js';
 import type { PeerSyncView, SyncViewer } from '../ceph/sync-view.js';
-import type { PeerSyncStatus } from './resources.js';
+import type { PeerSyncStatus } from '../api/resources.js';
 
 interface Cached {
   at: number;

@@ -13,7 +13,7 @@ import { enableMirroring } from '../../src/ceph/filesystem.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror } from '../../src/controllers/resources.js';
+import type { CephFSMirror } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   applyObjects,
@@ -28,11 +28,11 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import { daemonDirectoryCount } from '../support/mirroring.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import { daemonDirectoryCount } from '../../lab/harness/mirroring.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-safety';
 const MIRROR = 'site-a';

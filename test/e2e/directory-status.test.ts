@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CephFS } from 'cephfs-js';
 import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
-import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirroredDirectory } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
@@ -22,8 +22,8 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-dir-status';
 const MIRROR = 'site-a';

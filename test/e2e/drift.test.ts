@@ -10,7 +10,7 @@ import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { MIRROR_OBJECT_NAME, dirMapKey, encodeDirMapRecord } from '../../src/ceph/dir-map-codec.js';
 import { findFilesystem, requireFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror, MirrorPeer } from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirrorPeer } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   applyObjects,
@@ -27,10 +27,10 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectlJson } from '../support/kube.js';
-import { daemonDirectoryCount, withIoCtx } from '../support/mirroring.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectlJson } from '../../lab/harness/kube.js';
+import { daemonDirectoryCount, withIoCtx } from '../../lab/harness/mirroring.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-drift';
 const MIRROR = 'site-a';

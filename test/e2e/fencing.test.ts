@@ -14,7 +14,7 @@ import {
   parseHolder,
 } from '../../src/ceph/mirror-fence.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror } from '../../src/controllers/resources.js';
+import type { CephFSMirror } from '../../src/api/resources.js';
 import { connectionSecretYaml } from '../../lab/k8s-secrets.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
@@ -29,11 +29,11 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import { withIoCtx } from '../support/mirroring.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import { withIoCtx } from '../../lab/harness/mirroring.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-fence-1';
 const NS2 = 'e2e-fence-2';

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectionSecretYaml } from '../../lab/k8s-secrets.js';
 import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
-import type { Condition } from '../../src/controllers/conditions.js';
+import type { Condition } from '../../src/api/conditions.js';
 import { argoHealth, type Health } from '../support/argocd-health.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
@@ -28,8 +28,8 @@ import {
   type Conditioned,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
 import {
   PROMETHEUS_SERIES,
   dashboardQueries,
@@ -37,8 +37,8 @@ import {
   metricNames,
   ruleGroups,
 } from '../support/monitoring.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-gitops';
 const MIRROR = 'gitops-a';

@@ -27,10 +27,10 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson, type KubeHandle } from '../support/kube.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson, type KubeHandle } from '../../lab/harness/kube.js';
+import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const execFileAsync = promisify(execFile);
 

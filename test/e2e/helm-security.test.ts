@@ -17,8 +17,8 @@ import { stringify } from 'yaml';
 import { CHART_SERVICE_ACCOUNT } from '../../lab/kube/kube.js';
 import { renderChart, type ChartObject } from '../support/chart-render.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
-import { kubectl, useKube, type KubeHandle } from '../support/kube.js';
-import { useLab } from '../support/lab.js';
+import { kubectl, useKube, type KubeHandle } from '../../lab/harness/kube.js';
+import { useLab } from '../../lab/harness/lab.js';
 
 const RELEASE = CHART_SERVICE_ACCOUNT.name;
 const NS = CHART_SERVICE_ACCOUNT.namespace;

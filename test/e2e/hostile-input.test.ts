@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { CephFS } from 'cephfs-js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { MirroredDirectory } from '../../src/controllers/resources.js';
+import type { MirroredDirectory } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
@@ -22,9 +22,9 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl } from '../support/kube.js';
-import { waitFor } from '../support/wait.js';
-import type { OperatorProcess } from '../support/operator.js';
+import { kubectl } from '../../lab/harness/kube.js';
+import { waitFor } from '../../lab/harness/wait.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
 
 const NS = 'e2e-hostile';
 const MIRROR = 'site-a';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { CephFSMirror, MirrorPeer } from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirrorPeer } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
@@ -23,8 +23,8 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
+import { kubectl } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
 
 const NS = 'e2e-transport';
 let env: E2eEnv;

@@ -10,11 +10,7 @@ import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { decodeBootstrapToken } from '../../src/ceph/bootstrap-token.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type {
-  CephFSMirror,
-  MirroredDirectory,
-  MirrorPeer,
-} from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirroredDirectory, MirrorPeer } from '../../src/api/resources.js';
 import {
   API_VERSION,
   applyObjects,
@@ -28,9 +24,9 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
 
 const NS = 'e2e-invalid';
 const MIRROR = 'site-a';

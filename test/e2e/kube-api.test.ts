@@ -1,20 +1,20 @@
-// The operator's Kubernetes client (src/controllers/kube-api.ts over kube-http.ts) against a real
+// The operator's Kubernetes client (src/kube/kube-api.ts over kube-http.ts) against a real
 // kube-apiserver: the verbs the reconcilers use, the error answers they rely on (404, 409, 401),
 // MicroTime on Leases, and many concurrent status writes over the one keep-alive agent.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from '../../src/controllers/kube-config.js';
+import { loadKubeConfig } from '../../src/kube/kube-config.js';
 import {
   KubeApi,
   describeApiError,
   httpStatusOf,
   isConflict,
   secretValue,
-} from '../../src/controllers/kube-api.js';
-import { microTime } from '../../src/controllers/leader-election.js';
-import { GROUP, KINDS, VERSION, type MirroredDirectory } from '../../src/controllers/resources.js';
-import { kubectl, useKube, type KubeHandle } from '../support/kube.js';
+} from '../../src/kube/kube-api.js';
+import { microTime } from '../../src/kube/leader-election.js';
+import { GROUP, KINDS, VERSION, type MirroredDirectory } from '../../src/api/resources.js';
+import { kubectl, useKube, type KubeHandle } from '../../lab/harness/kube.js';
 
 const NS = 'e2e-kube-api';
 let kube: KubeHandle;

@@ -4,7 +4,7 @@
 // over at once; each new leader converges a newly created MirroredDirectory.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { MirroredDirectory } from '../../src/controllers/resources.js';
+import type { MirroredDirectory } from '../../src/api/resources.js';
 import {
   applyObjects,
   directoryObject,
@@ -17,10 +17,10 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-leader';
 const MIRROR = 'site-a';

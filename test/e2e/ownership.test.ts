@@ -16,7 +16,7 @@ import { DIR_MAP_PREFIX, INSTANCE_PREFIX } from '../../src/ceph/dir-map-codec.js
 import { mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
 import { requireFilesystem, type FsMirrorInfo } from '../../src/ceph/fsmap.js';
 import { fetchFsMap, monCommand } from '../../src/ceph/mon.js';
-import type { CephFSMirror } from '../../src/controllers/resources.js';
+import type { CephFSMirror } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   applyObjects,
@@ -33,11 +33,11 @@ import {
   type Conditioned,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import { disableMgrMirroringModule } from '../support/mgr-module.js';
-import { mirrorOmap } from '../support/mirroring.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import { disableMgrMirroringModule } from '../../lab/harness/mgr-module.js';
+import { mirrorOmap } from '../../lab/harness/mirroring.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS1 = 'e2e-owner-1';
 const NS2 = 'e2e-owner-2';

@@ -20,7 +20,7 @@ import {
   fsMirrorPeerRemove,
   peerConfigKey,
 } from '../../src/ceph/mon-commands.js';
-import type { CephFSMirror, MirrorPeer } from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirrorPeer } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
@@ -33,9 +33,9 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { waitFor } from '../support/wait.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-peers';
 const MIRROR = 'site-a';

@@ -12,15 +12,11 @@ import { RadosDirMapStore } from '../../src/ceph/dir-map-store.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { readMirrorInfo } from '../../src/ceph/mirror-info.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type {
-  CephFSMirror,
-  MirroredDirectory,
-  MirrorPeer,
-} from '../../src/controllers/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../support/kube.js';
-import { useLab, type LabState } from '../support/lab.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
-import { waitFor } from '../support/wait.js';
+import type { CephFSMirror, MirroredDirectory, MirrorPeer } from '../../src/api/resources.js';
+import { kubectl, kubectlJson, useKube, type KubeHandle } from '../../lab/harness/kube.js';
+import { useLab, type LabState } from '../../lab/harness/lab.js';
+import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'cephfs-mirror-demo';
 let lab: LabState;

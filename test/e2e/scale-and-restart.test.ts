@@ -4,7 +4,7 @@
 // nothing lost and nothing extra.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { CephFSMirror, MirroredDirectory } from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirroredDirectory } from '../../src/api/resources.js';
 import {
   applyObjects,
   isReadyNow,
@@ -18,10 +18,10 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectlJson } from '../support/kube.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectlJson } from '../../lab/harness/kube.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-scale';
 const MIRROR = 'site-a';

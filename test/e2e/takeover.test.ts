@@ -18,11 +18,7 @@ import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { disableMirroring, mgrMirroringModuleEnabled } from '../../src/ceph/filesystem.js';
 import { findFilesystem, requireFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap, mgrCommand } from '../../src/ceph/mon.js';
-import type {
-  CephFSMirror,
-  MirroredDirectory,
-  MirrorPeer,
-} from '../../src/controllers/resources.js';
+import type { CephFSMirror, MirroredDirectory, MirrorPeer } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   API_VERSION,
@@ -42,7 +38,7 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectl, kubectlJson } from '../support/kube.js';
+import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
 import {
   disableMgrMirroringModule,
   mgrActiveSince,
@@ -52,10 +48,10 @@ import {
   mgrEnableMirroring,
   mgrMapModules,
   mgrMirroringModuleLoaded,
-} from '../support/mgr-module.js';
-import { clearDirMap, mirrorOmap } from '../support/mirroring.js';
-import type { OperatorProcess } from '../support/operator.js';
-import { waitFor } from '../support/wait.js';
+} from '../../lab/harness/mgr-module.js';
+import { clearDirMap, mirrorOmap } from '../../lab/harness/mirroring.js';
+import type { OperatorProcess } from '../../lab/harness/operator.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { enableMirroring } from '../../src/ceph/filesystem.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { MirroredDirectory } from '../../src/controllers/resources.js';
+import type { MirroredDirectory } from '../../src/api/resources.js';
 import {
   applyObjects,
   conditionOf,
@@ -17,9 +17,9 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
-import { kubectlJson } from '../support/kube.js';
-import { createSourceDirs } from '../support/source-dirs.js';
-import { waitFor } from '../support/wait.js';
+import { kubectlJson } from '../../lab/harness/kube.js';
+import { createSourceDirs } from '../../lab/harness/source-dirs.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const NS = 'e2e-unmanaged';
 const MIRROR = 'site-a';

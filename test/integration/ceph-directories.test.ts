@@ -14,8 +14,8 @@ import {
   tearDownMirroring,
   withIoCtx,
   type MirroredSites,
-} from '../support/mirroring.js';
-import { waitFor } from '../support/wait.js';
+} from '../../lab/harness/mirroring.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const TRACKED = '/dirs/tracked';
 /** Written as the mgr module leaves a removal interrupted by a restart: purge mark, an instance. */

@@ -14,7 +14,7 @@ import {
   type FenceFailure,
   type FenceOptions,
 } from '../../src/ceph/mirror-fence.js';
-import { useLab, type SiteInfo } from '../support/lab.js';
+import { useLab, type SiteInfo } from '../../lab/harness/lab.js';
 
 let site: SiteInfo;
 const clients: Rados[] = [];

@@ -18,7 +18,7 @@ import {
   mgrUntilMapped,
   mgrDistribution,
   mgrRemoveDirectory,
-} from '../support/mgr-module.js';
+} from '../../lab/harness/mgr-module.js';
 import {
   daemonDirectoryCount,
   liveInstances,
@@ -28,9 +28,9 @@ import {
   tearDownMirroring,
   withIoCtx,
   type MirroredSites,
-} from '../support/mirroring.js';
-import type { SiteInfo } from '../support/lab.js';
-import { waitFor } from '../support/wait.js';
+} from '../../lab/harness/mirroring.js';
+import type { SiteInfo } from '../../lab/harness/lab.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 const MODULE_DIRS = ['/interop/m1', '/interop/m2', '/interop/m3'];
 const ENGINE_DIRS = ['/interop/e1', '/interop/e2', '/interop/e3'];

@@ -8,7 +8,7 @@ import { startMirrorDaemon, stopMirrorDaemon, mirrorDaemonPid } from '../../lab/
 import { dirMapKey } from '../../src/ceph/dir-map-codec.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { monCommand } from '../../src/ceph/mon.js';
-import type { LabState } from '../support/lab.js';
+import type { LabState } from '../../lab/harness/lab.js';
 import {
   daemonDirectoryCount as daemonDirectoryCountOf,
   liveInstances,
@@ -17,8 +17,8 @@ import {
   setUpMirroring,
   tearDownMirroring,
   type MirroredSites,
-} from '../support/mirroring.js';
-import { waitFor } from '../support/wait.js';
+} from '../../lab/harness/mirroring.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 let sites: MirroredSites | undefined;
 let lab: LabState;

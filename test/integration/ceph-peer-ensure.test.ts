@@ -22,7 +22,7 @@ import {
   peerConfigKey,
 } from '../../src/ceph/mon-commands.js';
 import { ensurePeer, removePeer, type EnsurePeerOptions } from '../../src/ceph/peers.js';
-import { useLab, type LabState } from '../support/lab.js';
+import { useLab, type LabState } from '../../lab/harness/lab.js';
 
 const PEER_USER = 'client.mirror_peer_ensure_test';
 const TIMEOUT_MS = 5_000;

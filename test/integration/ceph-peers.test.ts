@@ -33,7 +33,7 @@ import {
   peerConfigKey,
 } from '../../src/ceph/mon-commands.js';
 import { addPeer, listPeers, removePeer } from '../../src/ceph/peers.js';
-import { useLab, type LabState } from '../support/lab.js';
+import { useLab, type LabState } from '../../lab/harness/lab.js';
 
 const PEER_USER = 'client.mirror_peers_test';
 const SELF_USER = 'client.mirror_peers_self_test';

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { CephFS } from 'cephfs-js';
 import { connectSecure, secureConnectOptions, SECURE_CLIENT_CONF } from '../../src/ceph/connect.js';
 import { InsecureMonHostError, MonHostParseError } from '../../src/ceph/mon-host.js';
-import { useLab, type SiteInfo } from '../support/lab.js';
+import { useLab, type SiteInfo } from '../../lab/harness/lab.js';
 
 let site: SiteInfo;
 let logDir: string;

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CephFS, isCephFSError, type MountOptions, type RadosHandleProvider } from 'cephfs-js';
 import { Rados } from 'rados-js';
-import { useLab, type LabState } from '../support/lab.js';
+import { useLab, type LabState } from '../../lab/harness/lab.js';
 
 // A hung call fails its test instead of stalling the whole run.
 const LIMIT = { timeout: 60_000 };

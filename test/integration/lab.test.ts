@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from '../../lab/ceph-cluster.js';
 import { isOurProcess } from '../../lab/processes.js';
-import { useLab } from '../support/lab.js';
+import { useLab } from '../../lab/harness/lab.js';
 
 function cephJson(conf: string, args: string[]): unknown {
   return JSON.parse(

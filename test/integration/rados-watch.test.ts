@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { isRadosError, Rados, type IoCtx, type NotifyEvent } from 'rados-js';
-import { useLab, type SiteInfo } from '../support/lab.js';
+import { useLab, type SiteInfo } from '../../lab/harness/lab.js';
 
 let site: SiteInfo;
 /** The notifier (the operator's side). */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { checkCommand, isRadosError, Rados, type IoCtx } from 'rados-js';
-import { useLab, type SiteInfo } from '../support/lab.js';
+import { useLab, type SiteInfo } from '../../lab/harness/lab.js';
 
 let site: SiteInfo;
 let rados: Rados;

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LabState } from './lab.js';
+import type { LabState } from '../../lab/harness/lab.js';
 
 const ABORT_MARK = 'Caught signal';
 

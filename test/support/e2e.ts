@@ -13,13 +13,13 @@ import { RadosDirMapStore, type LoadedDirMap } from '../../src/ceph/dir-map-stor
 import { INSTANCE_PREFIX, MIRROR_OBJECT_NAME } from '../../src/ceph/dir-map-codec.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
-import type { Condition } from '../../src/controllers/conditions.js';
-import type { MirroredDirectory } from '../../src/controllers/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from './kube.js';
-import { useLab, type LabState } from './lab.js';
-import { mirrorOmap, withIoCtx } from './mirroring.js';
-import { startOperator, type OperatorProcess } from './operator.js';
-import { waitFor } from './wait.js';
+import type { Condition } from '../../src/api/conditions.js';
+import type { MirroredDirectory } from '../../src/api/resources.js';
+import { kubectl, kubectlJson, useKube, type KubeHandle } from '../../lab/harness/kube.js';
+import { useLab, type LabState } from '../../lab/harness/lab.js';
+import { mirrorOmap, withIoCtx } from '../../lab/harness/mirroring.js';
+import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
+import { waitFor } from '../../lab/harness/wait.js';
 
 export const API_VERSION = 'mirror.cephfs.io/v1alpha1';
 const KINDS = ['mirroreddirectories', 'mirrorpeers', 'cephfsmirrors'] as const;

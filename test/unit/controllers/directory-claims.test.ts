@@ -6,10 +6,7 @@ import {
   overlapOf,
   pathsClaimedBy,
 } from '../../../src/controllers/directory-claims.js';
-import type {
-  MirroredDirectory,
-  MirroredDirectoryStatus,
-} from '../../../src/controllers/resources.js';
+import type { MirroredDirectory, MirroredDirectoryStatus } from '../../../src/api/resources.js';
 
 function dir(mirror: string, path: string, status?: MirroredDirectoryStatus): MirroredDirectory {
   return {

@@ -12,7 +12,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{/*
 The rules the operator needs on the namespaces it watches, and nothing more: each verb is a call the
-operator makes (src/controllers/kube-api.ts, events.ts, the informers). test/e2e/helm-chart.test.ts
+operator makes (src/kube/kube-api.ts, events.ts, the informers). test/e2e/helm-chart.test.ts
 runs the operator as this ServiceAccount and fails on any 403; add a verb here when the operator
 starts using one (e.g. patch).
 */}}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KeyMultimap } from '../../../src/controllers/key-multimap.js';
+import { KeyMultimap } from '../../../src/kube/key-multimap.js';
 
 test('one value, then a second, then back to one and to none', () => {
   const m = new KeyMultimap();

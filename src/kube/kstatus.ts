@@ -11,7 +11,7 @@
 // (`Reconciling=True`, reason `ProgressingWithRetry`): the safe default, since the object keeps
 // being retried and Flux reports it once its health-check timeout runs out. docs/gitops.md
 // lists the tables (a unit test keeps the two in step).
-import { findCondition, removeCondition, setCondition, type Condition } from './conditions.js';
+import { findCondition, removeCondition, setCondition, type Condition } from '../api/conditions.js';
 
 export const RECONCILING = 'Reconciling';
 export const STALLED = 'Stalled';

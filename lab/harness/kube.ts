@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startKube, stopKube, type KubeHandle } from '../../lab/kube/kube.js';
+import { startKube, stopKube, type KubeHandle } from '../kube/kube.js';
 
-export type { KubeHandle } from '../../lab/kube/kube.js';
+export type { KubeHandle } from '../kube/kube.js';
 
 const execFileAsync = promisify(execFile);
 let kubePromise: Promise<KubeHandle> | undefined;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sameConditions, setCondition } from '../../../src/controllers/conditions.js';
+import { sameConditions, setCondition } from '../../../src/api/conditions.js';
 
 test('lastTransitionTime changes only when the status flips', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');

@@ -2,8 +2,8 @@
 // replica leading (and writing to Ceph) past it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KubeApi, Lease } from '../../../src/controllers/kube-api.js';
-import { LeaderElector } from '../../../src/controllers/leader-election.js';
+import type { KubeApi, Lease } from '../../../src/kube/kube-api.js';
+import { LeaderElector } from '../../../src/kube/leader-election.js';
 import { createLogger } from '../../../src/log.js';
 
 /** A Lease API whose reads answer until `hang()`, then never again. */

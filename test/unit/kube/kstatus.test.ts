@@ -3,14 +3,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { setCondition, type Condition } from '../../../src/controllers/conditions.js';
+import { setCondition, type Condition } from '../../../src/api/conditions.js';
 import {
   PROGRESS_REASONS,
   STALLED_REASONS,
   classifyReady,
   withKstatus,
   withKstatusConditions,
-} from '../../../src/controllers/kstatus.js';
+} from '../../../src/kube/kstatus.js';
 import { notReadyStatus, readyCondition } from '../../../src/controllers/status-helpers.js';
 
 const T0 = new Date('2026-01-01T00:00:00Z');

@@ -2,7 +2,7 @@
 // most once per ten minutes, so a retried failure does not flood `kubectl describe`.
 import type { Logger } from '../log.js';
 import type { KubeApi } from './kube-api.js';
-import type { Resource } from './resources.js';
+import type { Resource } from '../api/resources.js';
 
 const REPEAT_AFTER_MS = 10 * 60_000;
 const COMPONENT = 'cephfs-mirror-operator';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeadlineExceeded, WorkQueue } from '../../../src/controllers/work-queue.js';
+import { DeadlineExceeded, WorkQueue } from '../../../src/kube/work-queue.js';
 
 test('a key queued many times is processed once', async () => {
   const seen: string[] = [];

@@ -3,7 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { isConflict, type KubeApi } from './kube-api.js';
 import { withKstatus } from './kstatus.js';
-import { FINALIZER, type KindInfo, type Resource } from './resources.js';
+import { FINALIZER, type KindInfo, type Resource } from '../api/resources.js';
 
 const MAX_ATTEMPTS = 5;
 

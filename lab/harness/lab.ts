@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labDown, labIsRunning, labUp, readLabState, type LabState } from '../../lab/lab.js';
-import { recordedPids } from '../../lab/processes.js';
+import { labDown, labIsRunning, labUp, readLabState, type LabState } from '../lab.js';
+import { recordedPids } from '../processes.js';
 
-export type { LabState, SiteInfo } from '../../lab/lab.js';
+export type { LabState, SiteInfo } from '../lab.js';
 
 let labPromise: Promise<LabState> | undefined;
 

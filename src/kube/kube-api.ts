@@ -4,7 +4,7 @@
 // re-read and retry instead of overwriting it.
 import type { CoreV1Event, KubeConfig, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { KubeHttp } from './kube-http.js';
-import { GROUP, VERSION, type KindInfo, type Resource } from './resources.js';
+import { GROUP, VERSION, type KindInfo, type Resource } from '../api/resources.js';
 
 export function httpStatusOf(e: unknown): number | undefined {
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;

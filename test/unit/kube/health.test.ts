@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HealthWatchdog, type ProgressSource } from '../../../src/controllers/health.js';
+import { HealthWatchdog, type ProgressSource } from '../../../src/kube/health.js';
 
 test('healthy while every source progresses; a source stalled past the limit names itself', () => {
   const stalls = new Map<string, number>([

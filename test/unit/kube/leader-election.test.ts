@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mayAcquire, microTime } from '../../../src/controllers/leader-election.js';
+import { mayAcquire, microTime } from '../../../src/kube/leader-election.js';
 
 test('a free or own lease may be taken at once', () => {
   assert.ok(mayAcquire(undefined, 'me', 0, 0));

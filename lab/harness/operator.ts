@@ -4,7 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LAUNCHER } from '../../scripts/bundle-operator.js';
+import { LAUNCHER } from '../bundle-operator.js';
 import type { KubeHandle } from './kube.js';
 
 export interface OperatorProcess {
@@ -22,7 +22,7 @@ let bundlePath: string | undefined;
 
 /**
  * `source` runs src/main.ts through tsx; `built` runs the operator as it ships (the launcher and
- * one-file bundle of scripts/bundle-operator.ts, no TypeScript loader in the process), bundled
+ * one-file bundle of lab/bundle-operator.ts, no TypeScript loader in the process), bundled
  * from the current sources once per test process, into a directory of its own so that parallel
  * runs and a stale dist/ do not matter.
  */
@@ -35,7 +35,7 @@ function currentBundle(): string {
 }
 
 function bundleNow(outDir: string): string {
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/bundle-operator.ts', outDir], {
+  execFileSync(process.execPath, ['--import', 'tsx', 'lab/bundle-operator.ts', outDir], {
     stdio: 'inherit',
   });
   process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
