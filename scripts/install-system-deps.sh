@@ -15,6 +15,10 @@ packages=(
   lua5.1 lua-cjson
   # promtool, for the chart's alert rules and their unit tests
   prometheus
+  # the addons' C++ formatting check
+  clang-format
+  # the operator image, built from Debian packages (docs/image.md): root filesystem and assembly
+  mmdebstrap buildah dpkg-repack
 )
 
 missing=()
