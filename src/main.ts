@@ -58,6 +58,12 @@ program
   )
   .option('--ceph-osd-timeout-seconds <s>', 'deadline of each RADOS object operation', seconds, 60)
   .option(
+    '--cephfs-timeout-seconds <s>',
+    'deadline of each libcephfs call (stat, snapshot lists); a hung MDS holds at most 4 threads',
+    seconds,
+    15,
+  )
+  .option(
     '--reconcile-deadline-seconds <s>',
     'a reconcile running longer fails and is retried (0: none)',
     seconds,

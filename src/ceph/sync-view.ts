@@ -5,6 +5,7 @@ import { CephFS } from 'cephfs-js';
 import type { Rados } from 'rados-js';
 import { getPeerCredentials } from './config-key.js';
 import { findFilesystem, type FsMirrorPeer } from './fsmap.js';
+import { DEFAULT_FS_MAX_OUTSTANDING, FsCallGuard } from './fs-call-guard.js';
 import { fetchFsMap } from './mon.js';
 import { closeRemote, connectRemote, type RemoteFs } from './remote.js';
 import { checkSourceDirectory, type SourceDirectoryState } from './source-directory.js';
@@ -88,6 +89,15 @@ const FSMAP_TTL_MS = 10_000;
 interface PeerMount {
   peer: FsMirrorPeer;
   remote: Promise<RemoteFs>;
+  /** Deadlines and thread budget of the calls on this peer's mount. */
+  guard: FsCallGuard;
+}
+
+export interface SyncViewerOptions {
+  /** Deadline of each libcephfs call (the mount included), in milliseconds. */
+  timeoutMs: number;
+  /** libcephfs calls that may be outstanding per mount (default 4). */
+  maxOutstanding?: number;
 }
 
 /**
@@ -99,11 +109,28 @@ export class SyncViewer {
   private readonly peers = new Map<string, PeerMount>();
   private fsmap: { at: number; peers: Record<string, FsMirrorPeer> } | undefined;
   private closed = false;
+  private readonly localGuard: FsCallGuard;
 
   constructor(
     private readonly rados: Rados,
     private readonly fsName: string,
-  ) {}
+    private readonly options: SyncViewerOptions,
+  ) {
+    this.localGuard = this.guardFor(`filesystem ${fsName}`);
+  }
+
+  private guardFor(where: string): FsCallGuard {
+    return new FsCallGuard({
+      timeoutMs: this.options.timeoutMs,
+      maxOutstanding: this.options.maxOutstanding ?? DEFAULT_FS_MAX_OUTSTANDING,
+      where,
+    });
+  }
+
+  /** Local libcephfs calls past their deadline that have not returned (the MDS is not answering). */
+  hungSourceCalls(): number {
+    return this.localGuard.hungCalls;
+  }
 
   /** The FSMap's peers changed (one added or removed): read them again on the next view. */
   forgetPeers(): void {
@@ -114,7 +141,7 @@ export class SyncViewer {
     if (this.closed) return [];
     const peers = await this.currentPeers();
     if (Object.keys(peers).length === 0) return [];
-    const local = await this.readList(this.localMount(), path, {
+    const local = await this.readList(this.localGuard, this.localMount(), path, {
       missing: {
         reason: 'SourceDirectoryMissing',
         message: `${path} does not exist on filesystem ${this.fsName}`,
@@ -127,16 +154,21 @@ export class SyncViewer {
         const site = `peer ${peer.clusterName} (filesystem ${peer.fsName})`;
         let remote: SnapshotList;
         try {
-          const mount = await this.peerMount(uuid, peer);
-          remote = await this.readList(mount.fs, path, {
-            // The daemon creates the directory on the peer the first time it picks it up.
-            missing: {
-              reason: 'PeerDirectoryMissing',
-              message: `${path} does not exist on ${site} yet`,
+          const { remote: mount, guard } = this.peerMount(uuid, peer);
+          remote = await this.readList(
+            guard,
+            mount.then((m) => m.fs),
+            path,
+            {
+              // The daemon creates the directory on the peer the first time it picks it up.
+              missing: {
+                reason: 'PeerDirectoryMissing',
+                message: `${path} does not exist on ${site} yet`,
+              },
+              unreadable: 'PeerUnreadable',
+              where: site,
             },
-            unreadable: 'PeerUnreadable',
-            where: site,
-          });
+          );
         } catch (e) {
           remote = {
             problem: { reason: 'PeerUnreadable', message: `${site}: ${messageOf(e)}` },
@@ -156,7 +188,14 @@ export class SyncViewer {
     if (this.closed) {
       return Promise.resolve({ state: 'unknown', message: 'the mirror is shutting down' });
     }
-    return checkSourceDirectory(this.localMount(), this.fsName, path);
+    const guard = this.localGuard;
+    const mount = this.localMount();
+    // The guard bounds the stat (and a mount still being opened); checkSourceDirectory turns its
+    // ETIMEDOUT/EBUSY into `unknown` with the message.
+    const guarded = {
+      stat: (p: string) => guard.run(`stat ${p}`, () => mount.then((m) => m.stat(p))),
+    };
+    return checkSourceDirectory(guarded, this.fsName, path, this.options.timeoutMs + 1_000);
   }
 
   private localMount(): Promise<CephFS> {
@@ -173,12 +212,16 @@ export class SyncViewer {
 
   /** The snapshot names of `path` on one site, or why they could not be read. */
   private async readList(
-    mount: CephFS | Promise<CephFS>,
+    guard: FsCallGuard,
+    mount: Promise<CephFS>,
     path: string,
     d: { missing: SyncProblem; unreadable: string; where: string },
   ): Promise<SnapshotList> {
     try {
-      return { snaps: await (await mount).listSnaps(path) };
+      const snaps = await guard.run(`list snapshots of ${path}`, () =>
+        mount.then((m) => m.listSnaps(path)),
+      );
+      return { snaps };
     } catch (e) {
       const code = codeOf(e);
       if (code === 'ENOENT' || code === 'ENOTDIR') return { problem: d.missing };
@@ -208,9 +251,9 @@ export class SyncViewer {
     return peers;
   }
 
-  private peerMount(uuid: string, peer: FsMirrorPeer): Promise<RemoteFs> {
+  private peerMount(uuid: string, peer: FsMirrorPeer): PeerMount {
     const existing = this.peers.get(uuid);
-    if (existing) return existing.remote;
+    if (existing) return existing;
     const remote = (async () => {
       const creds = await getPeerCredentials(this.rados, this.fsName, uuid);
       return connectRemote({
@@ -221,8 +264,11 @@ export class SyncViewer {
         ...(creds?.key ? { key: creds.key } : {}),
       });
     })();
-    this.peers.set(uuid, { peer, remote });
-    return remote;
+    // A mount that fails is dropped by view() and opened anew next time.
+    remote.catch(() => undefined);
+    const entry = { peer, remote, guard: this.guardFor(`peer ${peer.clusterName}`) };
+    this.peers.set(uuid, entry);
+    return entry;
   }
 
   private async dropPeer(uuid: string): Promise<void> {

@@ -16,6 +16,7 @@ export interface RunOptions {
   metricsHost: string;
   cephMonTimeoutSeconds: number;
   cephOsdTimeoutSeconds: number;
+  cephfsTimeoutSeconds: number;
   reconcileDeadlineSeconds: number;
   stallTimeoutSeconds: number;
   logLevel: string;
@@ -37,6 +38,7 @@ export async function run(opts: RunOptions): Promise<void> {
       // 0 would mean "wait for ever" to librados: every call keeps a deadline.
       monMs: Math.max(1, opts.cephMonTimeoutSeconds) * 1000,
       osdMs: Math.max(1, opts.cephOsdTimeoutSeconds) * 1000,
+      fsMs: Math.max(1, opts.cephfsTimeoutSeconds) * 1000,
     },
     reconcileDeadlineMs: opts.reconcileDeadlineSeconds * 1000,
     stallLimitMs: opts.stallTimeoutSeconds * 1000,

@@ -14,11 +14,17 @@ import {
   mgrMirroringModuleEnabled,
 } from '../ceph/filesystem.js';
 import { connectSecure } from '../ceph/connect.js';
-import { MirrorEngine, type EngineFailure, type EngineOwner } from '../ceph/mirror-engine.js';
+import {
+  MirrorEngine,
+  type EngineFailure,
+  type EngineOwner,
+  type MirrorEngineOptions,
+} from '../ceph/mirror-engine.js';
 import type { CephFilesystem } from '../ceph/fsmap.js';
 import type { NotifyObserver } from '../ceph/notifier.js';
 import { cephOpError } from '../ceph/errors.js';
 import type { Tunables } from '../reconcile/index.js';
+import { DEFAULT_FS_CALL_TIMEOUT_MS } from '../ceph/fs-call-guard.js';
 import { SyncViewer } from '../ceph/sync-view.js';
 import { SyncViewCache } from './sync-views.js';
 import { describeIdentity, identityKey, type FilesystemIdentity } from './ownership.js';
@@ -84,6 +90,14 @@ export interface MirrorRuntimesOptions {
   owner?: ProcessOwner;
   /** Deadlines of the engines' Ceph calls (defaults: connect/mon 20 s, OSD op 60 s). */
   timeouts?: CephTimeouts;
+  /**
+   * Test seams (production leaves them unset): how a connection is made, how an engine starts
+   * over it, and what reads a directory's snapshots, so in-process tests can run the reconcilers
+   * against an in-memory cluster (test/support/fake-ceph.ts) instead of librados.
+   */
+  connect?: (connection: ConnectionSettings, timeouts: CephTimeouts) => Promise<Rados>;
+  startEngine?: (options: MirrorEngineOptions) => Promise<MirrorEngine>;
+  syncViewer?: (rados: Rados, fsName: string) => SyncViewer;
 }
 
 /** Every call into Ceph ends by these: librados fails it with ETIMEDOUT. */
@@ -92,6 +106,8 @@ export interface CephTimeouts {
   monMs: number;
   /** Each OSD operation (dir-map reads and writes, notifies). */
   osdMs: number;
+  /** Each libcephfs call (stat, snapshot lists); libcephfs itself has no per-call deadline. */
+  fsMs?: number;
 }
 
 interface Entry extends MirrorRuntime {
@@ -373,11 +389,13 @@ export class MirrorRuntimes {
     fp: string,
   ): Promise<MirrorRuntime> {
     const { connection } = spec;
-    const rados = await connectCluster(
-      connection,
-      this.options.timeouts?.monMs ?? CONNECT_TIMEOUT_MS,
-      this.options.timeouts?.osdMs ?? OSD_OP_TIMEOUT_MS,
-    );
+    const timeouts: CephTimeouts = {
+      monMs: this.options.timeouts?.monMs ?? CONNECT_TIMEOUT_MS,
+      osdMs: this.options.timeouts?.osdMs ?? OSD_OP_TIMEOUT_MS,
+    };
+    const rados = this.options.connect
+      ? await this.options.connect(connection, timeouts)
+      : await connectCluster(connection, timeouts.monMs, timeouts.osdMs);
     let earlyFailure: EngineFailure | undefined;
     let entry: Entry | undefined;
     try {
@@ -412,7 +430,7 @@ export class MirrorRuntimes {
         ...(this.options.owner?.lease ? { lease: this.options.owner.lease } : {}),
       };
       const previousHoldings = this.handedOver.get(identityKey(identity));
-      const engine = await MirrorEngine.start({
+      const engine = await (this.options.startEngine ?? MirrorEngine.start)({
         rados,
         owner,
         ...(previousHoldings ? { previousHoldings } : {}),
@@ -453,7 +471,12 @@ export class MirrorRuntimes {
         filesystem,
         takeOverFromMgrModule: spec.takeOverFromMgrModule,
         tookOverFromMgrModule,
-        syncViews: new SyncViewCache(new SyncViewer(rados, spec.fsName)),
+        syncViews: new SyncViewCache(
+          this.options.syncViewer?.(rados, spec.fsName) ??
+            new SyncViewer(rados, spec.fsName, {
+              timeoutMs: this.options.timeouts?.fsMs ?? DEFAULT_FS_CALL_TIMEOUT_MS,
+            }),
+        ),
         serial,
         fingerprint: fp,
         tunables: JSON.stringify(spec.tunables),
