@@ -25,6 +25,7 @@ import type { NotifyObserver } from '../ceph/notifier.js';
 import { cephOpError } from '../ceph/errors.js';
 import type { Tunables } from '../reconcile/index.js';
 import { DEFAULT_FS_CALL_TIMEOUT_MS } from '../ceph/fs-call-guard.js';
+import { SourceProbe } from '../ceph/source-probe.js';
 import { SyncViewer } from '../ceph/sync-view.js';
 import { SyncViewCache } from './sync-views.js';
 import { describeIdentity, identityKey, type FilesystemIdentity } from './ownership.js';
@@ -66,6 +67,8 @@ export interface MirrorRuntime {
   readonly tookOverFromMgrModule: boolean;
   /** Per-directory snapshot comparison with each peer, refreshed in the background. */
   readonly syncViews: SyncViewCache;
+  /** Whether the source filesystem's MDS answers the operator's own calls (poked each refresh). */
+  readonly sourceProbe: SourceProbe;
   /** Runs `fn` after every earlier call for this mirror: peer changes must not interleave. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -462,6 +465,11 @@ export class MirrorRuntimes {
       const unsubscribe = engine.onDirectoryChanged((path) => {
         for (const l of this.listeners) l(key, path);
       });
+      const viewer =
+        this.options.syncViewer?.(rados, spec.fsName) ??
+        new SyncViewer(rados, spec.fsName, {
+          timeoutMs: this.options.timeouts?.fsMs ?? DEFAULT_FS_CALL_TIMEOUT_MS,
+        });
       entry = {
         key,
         fsName: spec.fsName,
@@ -471,12 +479,8 @@ export class MirrorRuntimes {
         filesystem,
         takeOverFromMgrModule: spec.takeOverFromMgrModule,
         tookOverFromMgrModule,
-        syncViews: new SyncViewCache(
-          this.options.syncViewer?.(rados, spec.fsName) ??
-            new SyncViewer(rados, spec.fsName, {
-              timeoutMs: this.options.timeouts?.fsMs ?? DEFAULT_FS_CALL_TIMEOUT_MS,
-            }),
-        ),
+        syncViews: new SyncViewCache(viewer),
+        sourceProbe: new SourceProbe(() => viewer.sourceDirectory('/')),
         serial,
         fingerprint: fp,
         tunables: JSON.stringify(spec.tunables),
