@@ -11,7 +11,9 @@ import {
   DirectoryPolicy,
   FilesystemMirrorDriver,
   planActions,
+  storedDirectoryPath,
   type DirMapRecord,
+  type DirPath,
 } from '../src/reconcile/index.js';
 import {
   FakeClock,
@@ -28,7 +30,7 @@ const NOW = 1_700_000_000;
 const INSTANCES = Array.from({ length: 10 }, (_, i) => `${4100 + i}`);
 const RUNS = 3;
 
-const pathOf = (i: number) => `/volumes/group${i % 100}/subvol${i}`;
+const pathOf = (i: number) => storedDirectoryPath(`/volumes/group${i % 100}/subvol${i}`);
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -67,7 +69,7 @@ function planNew(n: number): { add: number; plan: number; ops: number } {
 function failover(n: number): number {
   const policy = new DirectoryPolicy();
   const total = n * INSTANCES.length;
-  const map: Array<[string, DirMapRecord]> = [];
+  const map: Array<[DirPath, DirMapRecord]> = [];
   for (let i = 0; i < total; i++) {
     map.push([
       pathOf(i),

@@ -4,6 +4,7 @@
 import type { IoCtx, Rados } from 'rados-js';
 import {
   FilesystemMirrorDriver,
+  mgrSummaryOf,
   systemClock,
   type Clock,
   type DirectoryListener,
@@ -173,7 +174,11 @@ export class MirrorEngine {
     return this.driver.addDirectory(path);
   }
 
-  /** Starts removing a directory; resolves once the purge mark is written. */
+  /**
+   * Starts removing a directory, by its key as `trackedPaths()` gives it (a stored key the input
+   * rules refuse included) or by a path normalising to one; resolves once the purge mark is
+   * written.
+   */
   removeDirectory(path: string): Promise<string> {
     return this.driver.removeDirectory(path);
   }
@@ -218,7 +223,7 @@ export class MirrorEngine {
 
   /** The mgr module's `fs snapshot mirror show distribution` output. */
   mgrSummary(): { mapping: Record<string, string> } {
-    return this.driver.mgrSummary();
+    return mgrSummaryOf(this.driver.distribution());
   }
 
   onDirectoryChanged(listener: DirectoryListener): () => void {

@@ -1,8 +1,9 @@
-// The controller manager: informers on the three kinds and on Secrets, one rate-limited work
-// queue per kind, leader election, and the engines. Only the Lease holder reconciles (and so
-// writes to Ceph); a standby keeps its caches warm to take over quickly.
+// The controller manager: informers on the three kinds, the Secrets they name read by name (no
+// informer on Secrets: src/kube/secret-reader.ts), one rate-limited work queue per kind, leader
+// election, and the engines. Only the Lease holder reconciles (and so writes to Ceph); a standby
+// keeps its caches warm to take over quickly.
 import { hostname } from 'node:os';
-import type { KubeConfig, KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { normalizeDirectoryPath } from '../reconcile/index.js';
@@ -13,6 +14,7 @@ import { KeyMultimap } from '../kube/key-multimap.js';
 import { CachedWatch, type WatchTarget } from '../kube/informers.js';
 import { KubeApi, describeApiError } from '../kube/kube-api.js';
 import { LeaderElector } from '../kube/leader-election.js';
+import { DEFAULT_SECRET_RESYNC_MS, SecretReader, type SecretRef } from '../kube/secret-reader.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
 import { HealthWatchdog, type Health } from '../kube/health.js';
 import { MirrorRuntimes, type CephTimeouts } from './mirror-runtimes.js';
@@ -48,6 +50,11 @@ export interface ManagerOptions {
   concurrency?: { mirror?: number; peer?: number; directory?: number };
   /** Deadlines of every Ceph call the engines make (see MirrorRuntimesOptions). */
   cephTimeouts?: CephTimeouts;
+  /**
+   * How often every Secret the resources name is read again, so that a change (a rotated key, a
+   * token Secret created later) reaches its dependents (default 30 s; src/kube/secret-reader.ts).
+   */
+  secretResyncMs?: number;
   /** A reconcile running longer fails and is retried (default 120 s; 0: none). */
   reconcileDeadlineMs?: number;
   /** /healthz fails once a queue or an engine made no progress for this long (default 300 s). */
@@ -68,14 +75,6 @@ function customTarget(kc: KubeApi, kind: KindInfo): WatchTarget<KubernetesObject
   };
 }
 
-function secretTarget(api: KubeApi): WatchTarget<V1Secret> {
-  return {
-    name: 'secrets',
-    path: (ns) => (ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`),
-    list: (ns) => api.listSecrets(ns),
-  };
-}
-
 export class Manager {
   private readonly api: KubeApi;
   private readonly log: Logger;
@@ -84,10 +83,11 @@ export class Manager {
     mirrors: CachedWatch<KubernetesObject>;
     peers: CachedWatch<KubernetesObject>;
     directories: CachedWatch<KubernetesObject>;
-    secrets: CachedWatch<V1Secret>;
   };
   private readonly queues: { mirror: WorkQueue; peer: WorkQueue; directory: WorkQueue };
   private readonly watchdog: HealthWatchdog;
+  private readonly secrets: SecretReader;
+  private secretResync: NodeJS.Timeout | undefined;
   private readonly ctx: ControllerContext;
   private readonly elector: LeaderElector | undefined;
   /** `<mirror key>\0<path>` → the MirroredDirectory objects declaring it (almost always one). */
@@ -116,10 +116,10 @@ export class Manager {
       mirrors: watch(customTarget(this.api, KINDS.mirror)),
       peers: watch(customTarget(this.api, KINDS.peer)),
       directories: watch(customTarget(this.api, KINDS.directory)),
-      secrets: watch(secretTarget(this.api)),
     };
     const identity = o.identity ?? o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
     this.runtimes = new MirrorRuntimes(o.log, {
+    this.secrets = new SecretReader((ns, name) => this.api.getSecret(ns, name), o.log);
       ...(o.cephTimeouts ? { timeouts: o.cephTimeouts } : {}),
       onNotify: (mode, r, seconds) =>
         o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
@@ -136,7 +136,7 @@ export class Manager {
       mirrors: new TypedCache<CephFSMirror>(this.watches.mirrors),
       peers: new TypedCache<MirrorPeer>(this.watches.peers),
       directories: new TypedCache<MirroredDirectory>(this.watches.directories),
-      secrets: this.watches.secrets,
+      secrets: this.secrets,
       runtimes: this.runtimes,
       events: new EventRecorder(this.api, o.log, identity),
       log: o.log,
@@ -267,7 +267,8 @@ export class Manager {
       this.queues.directory.add(keyOf(obj));
       this.retryRefusedSiblings(obj as unknown as MirroredDirectory);
     });
-    this.watches.secrets.on((obj) => this.onSecret(obj));
+    this.secrets.onChange((ref) => this.onSecret(ref));
+    this.scheduleSecretResync();
     for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
     for (const p of this.watches.peers.list()) this.queues.peer.add(keyOf(p));
     for (const d of this.watches.directories.list()) this.queues.directory.add(keyOf(d));
@@ -323,6 +324,8 @@ export class Manager {
     this.stopping = true;
     await Promise.all(Object.values(this.queues).map((q) => q.shutdown()));
     await this.runtimes.close();
+    clearTimeout(this.secretResync);
+    this.secretResync = undefined;
     await this.elector?.release();
     await Promise.all(Object.values(this.watches).map((w) => w.stop()));
     this.api.close();
@@ -443,13 +446,38 @@ export class Manager {
     }
   }
 
-  /** A Secret changed: everything that reads it reconciles again. */
-  private onSecret(secret: V1Secret): void {
-    const ns = secret.metadata?.namespace;
-    const name = secret.metadata?.name;
-    if (!ns || !name) return;
+  /** Every Secret a CephFSMirror or MirrorPeer names (what the Secret resync reads again). */
+  private referencedSecrets(): SecretRef[] {
+    const refs = new Map<string, SecretRef>();
+    const add = (namespace: string, name: string | undefined): void => {
+      if (name) refs.set(`${namespace}/${name}`, { namespace, name });
+    };
+    for (const m of this.ctx.mirrors.list()) {
+      add(m.metadata.namespace, m.spec.cluster?.secretRef?.name);
+      add(m.metadata.namespace, m.spec.bootstrapTokenSecret?.name);
+    }
+    for (const p of this.ctx.peers.list()) {
+      add(p.metadata.namespace, p.spec.bootstrapTokenSecretRef?.name);
+      add(p.metadata.namespace, p.spec.remote?.keySecretRef?.name);
+    }
+    return [...refs.values()];
+  }
+
+  /** Reads every referenced Secret again every secretResyncMs, one pass at a time. */
+  private scheduleSecretResync(): void {
+    if (this.stopping) return;
+    this.secretResync = setTimeout(() => {
+      void this.secrets.resync(this.referencedSecrets()).finally(() => this.scheduleSecretResync());
+    }, this.o.secretResyncMs ?? DEFAULT_SECRET_RESYNC_MS);
+  }
+
+  /** A Secret changed (or appeared, or went): everything that names it reconciles again. */
+  private onSecret(ref: SecretRef): void {
+    const { namespace: ns, name } = ref;
     for (const m of this.ctx.mirrors.list(ns)) {
-      if (m.spec.cluster?.secretRef?.name === name) this.queues.mirror.add(objectKey(m.metadata));
+      if (m.spec.cluster?.secretRef?.name === name || m.spec.bootstrapTokenSecret?.name === name) {
+        this.queues.mirror.add(objectKey(m.metadata));
+      }
     }
     for (const p of this.ctx.peers.list(ns)) {
       if (

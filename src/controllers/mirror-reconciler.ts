@@ -21,7 +21,7 @@ import { setCondition } from '../api/conditions.js';
 import { pathsClaimedBy } from './directory-claims.js';
 import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
-import { secretValue } from '../kube/kube-api.js';
+import { SecretNotOwnedError, describeApiError, isOwnedBy, secretValue } from '../kube/kube-api.js';
 import {
   mgrModuleProblem,
   type ConnectionSettings,
@@ -126,6 +126,7 @@ export class MirrorReconciler {
     // Carry on with the object as written: its resourceVersion is the one the status write needs.
     const mirror = await ensureFinalizer(this.ctx.api, KINDS.mirror, cached);
     if (!mirror) return;
+    await this.readSecrets(cached);
 
     if ('reason' in input) {
       // Others deciding ownership learn that this one claims nothing (until its Secret changes).
@@ -199,8 +200,9 @@ export class MirrorReconciler {
       }
       this.enqueueDependents(mirror);
     }
+    let tokenProblem: Problem | undefined;
     try {
-      await this.publishBootstrapToken(mirror, runtime);
+      tokenProblem = await this.publishBootstrapToken(mirror, runtime);
       await this.applyUnmanagedPolicy(mirror, runtime);
     } catch (e) {
       await this.fail(mirror, problemOf(e));
@@ -210,7 +212,20 @@ export class MirrorReconciler {
     const drift = await this.observeMirroringFlag(mirror, runtime);
     if (drift) return drift;
     this.reportDaemonChanges(mirror, runtime);
-    await writeStatus(this.ctx.api, KINDS.mirror, mirror, this.healthyStatus(mirror, runtime));
+    const healthy = this.healthyStatus(mirror, runtime);
+    if (tokenProblem) {
+      // Mirroring runs; only the token cannot be published. Said in Ready (a person has to act),
+      // with everything else observed kept up to date.
+      await writeStatus(
+        this.ctx.api,
+        KINDS.mirror,
+        mirror,
+        notReadyStatus({ ...mirror, status: healthy }, tokenProblem),
+      );
+      this.ctx.events.record(mirror, 'Warning', tokenProblem.reason, tokenProblem.message);
+      return { requeueAfterMs: STATUS_REFRESH_MS };
+    }
+    await writeStatus(this.ctx.api, KINDS.mirror, mirror, healthy);
     return { requeueAfterMs: STATUS_REFRESH_MS };
   }
 
@@ -241,6 +256,31 @@ export class MirrorReconciler {
    */
   private async ownership(
     key: string,
+  /**
+   * Reads this mirror's connection Secret again (the last read may be up to a resync period old)
+   * and the connection Secrets of the other mirrors not read yet (ownership compares their
+   * filesystems). A Secret that cannot be read (e.g. 403: its namespace is not granted) is said
+   * in Ready (reason SecretUnreadable) and retried.
+   */
+  private async readSecrets(mirror: CephFSMirror): Promise<void> {
+    const ref = { namespace: mirror.metadata.namespace, name: mirror.spec.cluster.secretRef.name };
+    const others = this.ctx.mirrors
+      .list()
+      .map((m) => ({ namespace: m.metadata.namespace, name: m.spec.cluster?.secretRef?.name }))
+      .filter((r): r is { namespace: string; name: string } => Boolean(r.name));
+    try {
+      await this.ctx.secrets.read([ref], others);
+    } catch (e) {
+      if (!isBeingDeleted(mirror)) {
+        await this.fail(mirror, {
+          reason: 'SecretUnreadable',
+          message: `a Secret this CephFSMirror depends on could not be read: ${describeApiError(e)}`,
+        });
+      }
+      throw e;
+    }
+  }
+
     mirror: CephFSMirror,
     input: IdentityInput,
   ): Promise<Ownership> {
@@ -410,7 +450,17 @@ export class MirrorReconciler {
     if (!monHost || !key) {
       return { reason: 'SecretInvalid', message: `Secret ${ref} lacks ${missing.join(' and ')}` };
     }
-    const clientId = (secretValue(secret, 'client_id') ?? 'admin').replace(/^client\./, '');
+    // No default user: a key without its user would be tried as client.admin's, and the
+    // operator should never be handed an admin key by accident (docs/security.md).
+    const clientId = secretValue(secret, 'client_id')?.replace(/^client\./, '');
+    if (!clientId) {
+      return {
+        reason: 'SecretInvalid',
+        message:
+          `Secret ${ref} lacks client_id (the Ceph user the key belongs to, ` +
+          'e.g. cephfs-mirror-operator; there is no default)',
+      };
+    }
     return {
       monHost,
       key,
@@ -438,7 +488,15 @@ export class MirrorReconciler {
     };
   }
 
-  private async publishBootstrapToken(mirror: CephFSMirror, runtime: MirrorRuntime): Promise<void> {
+  /**
+   * Writes the bootstrap token Secret, if the spec asks for one and it was not written for this
+   * generation yet. Returns the problem (SecretNotOwned) when a Secret of that name exists that
+   * this CephFSMirror did not create: nothing is written then.
+   */
+  private async publishBootstrapToken(
+    mirror: CephFSMirror,
+    runtime: MirrorRuntime,
+  ): Promise<Problem | undefined> {
     const want = mirror.spec.bootstrapTokenSecret;
     const key = objectKey(mirror.metadata);
     if (!want || this.tokensWritten.get(key) === mirror.metadata.generation) return;
@@ -451,18 +509,13 @@ export class MirrorReconciler {
         want.siteName ?? mirror.metadata.name,
       ),
     );
-    const written = await this.ctx.api.upsertSecret(
-      mirror.metadata.namespace,
-      want.name,
-      { token },
-      {
-        apiVersion: mirror.apiVersion,
-        kind: mirror.kind,
-        name: mirror.metadata.name,
-        uid: mirror.metadata.uid ?? '',
-        controller: true,
-      },
-    );
+    let written: boolean;
+    try {
+      written = await this.ctx.api.upsertSecret(ns, want.name, { token }, owner);
+    } catch (e) {
+      if (e instanceof SecretNotOwnedError) return { reason: e.reason, message: e.message };
+      throw e;
+    }
     this.tokensWritten.set(key, mirror.metadata.generation ?? 0);
     // After an operator restart the Secret usually holds this very token: nothing new to say.
     if (!written) return;
@@ -470,6 +523,20 @@ export class MirrorReconciler {
       mirror,
       'Normal',
       'BootstrapTokenPublished',
+    const ns = mirror.metadata.namespace;
+    const owner = {
+      apiVersion: mirror.apiVersion,
+      kind: mirror.kind,
+      name: mirror.metadata.name,
+      uid: mirror.metadata.uid ?? '',
+      controller: true,
+    };
+    // Checked before the peer user is touched in Ceph (upsertSecret checks again when writing).
+    const existing = await this.ctx.api.getSecret(ns, want.name);
+    if (existing && !isOwnedBy(existing, owner)) {
+      const e = new SecretNotOwnedError(ns, want.name, owner);
+      return { reason: e.reason, message: e.message };
+    }
       `bootstrap token written to Secret ${want.name}`,
     );
   }
@@ -491,6 +558,8 @@ export class MirrorReconciler {
     const key = objectKey(mirror.metadata);
     for (const path of this.undeclared(mirror, runtime)) {
       // Displaced or stopped meanwhile (an older claimant, the mgr module): not ours to change.
+    // The MirrorPeers reading this Secret learn of it now rather than at the next resync.
+    if (written) this.ctx.secrets.invalidate({ namespace: ns, name: want.name });
       if (this.ctx.runtimes.get(key) !== runtime) return;
       const status = runtime.engine.status(path);
       if (!status || status.purging) continue;

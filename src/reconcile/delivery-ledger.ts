@@ -1,3 +1,5 @@
+import type { DirPath } from './paths.js';
+
 /**
  * Which daemons may hold a directory without the driver knowing it for sure.
  *
@@ -16,16 +18,16 @@
  */
 export class DeliveryLedger {
   /** path → instances that may hold it unbeknown to us. */
-  private readonly uncertain = new Map<string, Set<string>>();
+  private readonly uncertain = new Map<DirPath, Set<string>>();
   /**
    * path → instances that may hold it although the map names another one (or none): after the
    * map was changed behind our back, the daemon an earlier engine gave it to was never told to
    * let go. They are released before the directory is acquired anywhere.
    */
-  private readonly strays = new Map<string, Set<string>>();
+  private readonly strays = new Map<DirPath, Set<string>>();
 
   /** An acquire of `path` by `instanceId` may have been delivered. */
-  markUncertain(path: string, instanceId: string): void {
+  markUncertain(path: DirPath, instanceId: string): void {
     let set = this.uncertain.get(path);
     if (!set) {
       set = new Set();
@@ -35,7 +37,7 @@ export class DeliveryLedger {
   }
 
   /** `instanceId` may hold `path` although the map does not give it that directory. */
-  markStray(path: string, instanceId: string): void {
+  markStray(path: DirPath, instanceId: string): void {
     let set = this.strays.get(path);
     if (!set) {
       set = new Set();
@@ -45,31 +47,31 @@ export class DeliveryLedger {
   }
 
   /** Instances other than the mapped one that must release `path` before it is acquired. */
-  straysOf(path: string): string[] {
+  straysOf(path: DirPath): string[] {
     return [...(this.strays.get(path) ?? [])];
   }
 
   /** Every uncertain and stray (path, instance) pair. */
-  allPairs(): Array<[string, string]> {
+  allPairs(): Array<[DirPath, string]> {
     const out = this.allStrays();
     for (const [path, set] of this.uncertain) for (const id of set) out.push([path, id]);
     return out;
   }
 
   /** Every (path, instance) stray pair (orphans whose path is no longer tracked included). */
-  allStrays(): Array<[string, string]> {
-    const out: Array<[string, string]> = [];
+  allStrays(): Array<[DirPath, string]> {
+    const out: Array<[DirPath, string]> = [];
     for (const [path, set] of this.strays) for (const id of set) out.push([path, id]);
     return out;
   }
 
   /** Before acquiring `path` on `instanceId`: must a release go first? */
-  needsReleaseFirst(path: string, instanceId: string): boolean {
+  needsReleaseFirst(path: DirPath, instanceId: string): boolean {
     return this.uncertain.get(path)?.has(instanceId) ?? false;
   }
 
   /** The result of an acquire notify: acked → the holding is known; otherwise it may exist. */
-  acquired(path: string, instanceId: string, r: number): void {
+  acquired(path: DirPath, instanceId: string, r: number): void {
     if (r === 0) this.clear(path, instanceId);
     else this.markUncertain(path, instanceId);
   }
@@ -79,7 +81,7 @@ export class DeliveryLedger {
    * still hold it (the policy may count the step as done for a dead instance, and an instance
    * that was only slow can come back under the same id).
    */
-  released(path: string, instanceId: string, r: number): void {
+  released(path: DirPath, instanceId: string, r: number): void {
     if (r === 0) {
       this.clear(path, instanceId);
       this.clearStray(path, instanceId);
@@ -97,7 +99,7 @@ export class DeliveryLedger {
   }
 
   /** The directory is no longer tracked (its strays are kept: they still hold it). */
-  forgetPath(path: string): void {
+  forgetPath(path: DirPath): void {
     this.uncertain.delete(path);
   }
 
@@ -109,14 +111,14 @@ export class DeliveryLedger {
     return n;
   }
 
-  private clearStray(path: string, instanceId: string): void {
+  private clearStray(path: DirPath, instanceId: string): void {
     const set = this.strays.get(path);
     if (!set) return;
     set.delete(instanceId);
     if (set.size === 0) this.strays.delete(path);
   }
 
-  private clear(path: string, instanceId: string): void {
+  private clear(path: DirPath, instanceId: string): void {
     const set = this.uncertain.get(path);
     if (!set) return;
     set.delete(instanceId);

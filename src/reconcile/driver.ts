@@ -1,7 +1,8 @@
-import { DeliveryLedger } from './delivery-ledger.js';
 import { DirectoryError, Errno } from './errors.js';
-import { normalizeDirectoryPath } from './paths.js';
-import { dirMapRecord, planActions } from './planner.js';
+import { InstanceRegistry, type InstanceChange } from './instance-registry.js';
+import { DirectoryMessenger } from './messenger.js';
+import { normalizeDirectoryPath, storedDirectoryPath, type DirPath } from './paths.js';
+import { planActions } from './planner.js';
 import {
   DirectoryPolicy,
   type DirectoryStatus,
@@ -18,9 +19,12 @@ import {
   type DirectoryNotifier,
   type DriverLogger,
 } from './ports.js';
+import { DirectoryRecords } from './records.js';
 import { resolveTunables, type Tunables } from './tunables.js';
 import type { DirMapRecord, InstanceInfo, InstanceRecord } from './types.js';
 import { DirMapWriteQueue } from './write-queue.js';
+
+export type { InstanceChange } from './instance-registry.js';
 
 export interface DriverOptions {
   store: DirMapStore;
@@ -38,6 +42,7 @@ export interface DriverOptions {
 
 /** What was read from the `cephfs_mirror` omap at start-up. */
 export interface InitialState {
+  /** Dir-map entries by their key as stored (taken exactly, never re-validated). */
   directories: Iterable<readonly [string, DirMapRecord]>;
   instances: Iterable<readonly [string, InstanceRecord]>;
   /**
@@ -46,11 +51,6 @@ export interface InitialState {
    * to another daemon, or to none, is told to release it first.
    */
   previousHoldings?: Iterable<readonly [string, string]>;
-}
-
-export interface InstanceChange {
-  added: readonly InstanceInfo[];
-  removed: readonly InstanceInfo[];
 }
 
 export interface InstanceDistribution extends InstanceLoad {
@@ -64,12 +64,7 @@ export interface Distribution {
   byStatus: Record<DirectoryStatusWord, number>;
 }
 
-export type DirectoryListener = (path: string) => void;
-
-interface Waiter {
-  resolve: (path: string) => void;
-  reject: (error: Error) => void;
-}
+export type DirectoryListener = (path: DirPath) => void;
 
 type RunState = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -81,6 +76,10 @@ type RunState = 'new' | 'running' | 'stopping' | 'stopped';
  *
  * It never blocks: add/remove return promises that settle when their dir-map key is written
  * (as in the mgr module), and failed writes are retried on the next tick, never dropped.
+ *
+ * Its parts: the directory policy (policy.ts) and the actions' plan (planner.ts); the add and
+ * remove requests until their record is written (records.ts); notifies and the delivery ledger
+ * (messenger.ts); the daemons, their changes and the mass-failure hold (instance-registry.ts).
  */
 export class FilesystemMirrorDriver {
   private current: Tunables;
@@ -88,6 +87,9 @@ export class FilesystemMirrorDriver {
   private readonly clock: Clock;
   private readonly log: DriverLogger;
   private readonly writes: DirMapWriteQueue;
+  private readonly records: DirectoryRecords;
+  private readonly messenger: DirectoryMessenger;
+  private readonly instances: InstanceRegistry;
 
   private runState: RunState = 'new';
   private stopping: Promise<void> | undefined;
@@ -95,102 +97,97 @@ export class FilesystemMirrorDriver {
   private timerDue = Infinity;
 
   /** Directories to start on the next tick. */
-  private pending = new Set<string>();
+  private pending = new Set<DirPath>();
   /** Directories with an action out (write or notify). */
-  private readonly inFlight = new Set<string>();
+  private readonly inFlight = new Set<DirPath>();
   /** Scheduled while in flight: look again when the action ends. */
-  private readonly recheck = new Set<string>();
-  /** Removals whose purge mark is being written; the policy hears of them afterwards. */
-  private readonly removing = new Set<string>();
-  private readonly addWaiters = new Map<string, Waiter>();
-  private readonly removeWaiters = new Map<string, Waiter>();
-  /** Add/purge records whose write failed, re-sent on the next tick. */
-  private deferredRecords: Array<{ path: string; kind: 'add' | 'purge' }> = [];
-
-  private readonly instanceAddrs = new Map<string, string>();
-  /** Instance records not yet written (null: remove), retried on ticks after a failure. */
-  private readonly unsavedInstances = new Map<string, InstanceRecord | null>();
-  private instanceWriteFailed = false;
-  private instanceChain: Promise<void> = Promise.resolve();
-  private instanceChangesInProgress = 0;
-
-  private readonly notifiesInFlight = new Set<Promise<void>>();
-  /**
-   * Dead instances that were never fenced, with the time until which a failed notify to them
-   * is retried instead of counting as done: instances named by directories but missing from
-   * the stored instance list (until the instance timeout has passed without the watcher
-   * seeing them), and such instances the watcher has just reported alive (until the policy
-   * has revived them).
-   */
-  private readonly unfenced = new Map<string, number>();
+  private readonly recheck = new Set<DirPath>();
   private rebalanceAt: number | null = null;
   private rebalanceWhenQuiet = false;
-
   private readonly listeners = new Set<DirectoryListener>();
-  /** Daemons that may hold a directory without an ack telling us so: acquire only after a release. */
-  private readonly ledger = new DeliveryLedger();
-  /** When daemons were failed over (clock seconds), for telling a mass failure apart. */
-  private recentRemovals: number[] = [];
-  /** Every live daemon reported gone at once: held back until `until` (see holdsBackMassFailure). */
-  private massFailure:
-    { since: number; until: number; instances: Map<string, InstanceInfo> } | undefined;
-  /** Removed daemons whose blocklist failed: retried each tick before their directories move. */
-  private readonly awaitingFence = new Map<string, InstanceInfo>();
-  /** Background releases of orphaned strays in flight (`<instance> <path>`). */
-  private readonly orphanReleases = new Set<string>();
-  private orphanRetryDue = false;
   /** Clock time of the last finished action, write or notify (for the health check). */
   private lastProgressAt = 0;
 
-  constructor(private readonly options: DriverOptions) {
+  constructor(options: DriverOptions) {
     this.current = resolveTunables(options.tunables);
     this.policy = new DirectoryPolicy(this.current.shuffleThrottleSeconds);
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
-    this.writes = new DirMapWriteQueue(options.store, this.tunables.maxKeysPerWrite, (r, b) =>
+    this.writes = new DirMapWriteQueue(options.store, this.current.maxKeysPerWrite, (r, b) =>
       this.log.warn('dir map write failed; retrying', {
         r,
         set: b.set.size,
         remove: b.remove.length,
       }),
     );
+    this.records = new DirectoryRecords({
+      policy: this.policy,
+      writes: this.writes,
+      log: this.log,
+      running: () => this.runState === 'running',
+      progress: () => void (this.lastProgressAt = this.clock.now()),
+      schedule: (path) => this.schedule(path),
+      emit: (path) => this.emit(path),
+      fingerprint: (path) => this.fingerprint(path),
+      wake: () => this.armTimer(),
+    });
+    this.messenger = new DirectoryMessenger({
+      notifier: options.notifier,
+      isTracked: (path) => this.policy.has(path),
+      wake: () => this.armTimer(),
+    });
+    this.instances = new InstanceRegistry({
+      store: options.store,
+      blocklister: options.blocklister,
+      clock: this.clock,
+      log: this.log,
+      tunables: () => this.current,
+      host: {
+        running: () => this.runState === 'running',
+        liveInstanceIds: () => this.policy.liveInstanceIds(),
+        fenced: (id) => this.messenger.forgetInstance(id),
+        apply: (removed, added, now) => this.instancesChanged(removed, added, now),
+        wake: () => this.armTimer(),
+      },
+    });
+    this.onInstanceGone = options.onInstanceGone;
+    internals.set(this, {
+      policy: this.policy,
+      inFlight: this.inFlight,
+      messenger: this.messenger,
+    });
   }
+
+  private readonly onInstanceGone: ((instanceId: string) => void) | undefined;
 
   /**
    * Load the map read from RADOS and start ticking. As in the mgr module: directories with an
    * instance re-acquire there, those without are mapped, purging ones resume removal, and an
-   * instance named by a directory but missing from the instance list is dead at once.
+   * instance named by a directory but missing from the instance list is dead at once. Keys are
+   * taken as stored: one the input rules now refuse is still driven, released and removable.
    */
   start(initial: InitialState): void {
     if (this.runState !== 'new') throw new Error('driver already started');
     this.runState = 'running';
     this.lastProgressAt = this.clock.now();
-    this.policy.init(initial.directories);
-    // Whoever wrote this map (an earlier operator, the mgr module) may have acquired each
-    // mapped directory already: a plain acquire could be its second one.
-    const mapped = new Map<string, string>();
-    for (const [path, record] of initial.directories) {
-      mapped.set(path, record.instanceId);
-      if (record.instanceId !== '') this.ledger.markUncertain(path, record.instanceId);
-    }
-    for (const [path, instanceId] of initial.previousHoldings ?? []) {
-      if (mapped.get(path) === instanceId) this.ledger.markUncertain(path, instanceId);
-      else this.ledger.markStray(path, instanceId);
-    }
-    const ids: string[] = [];
-    for (const [id, record] of initial.instances) {
-      ids.push(id);
-      this.instanceAddrs.set(id, record.addr);
-    }
-    this.policy.addInstancesInitial(ids);
-    const graceUntil = this.clock.now() + this.tunables.instanceTimeoutSeconds;
-    for (const load of this.policy.instanceLoads()) {
-      if (load.dead) this.unfenced.set(load.id, graceUntil);
-    }
+    const directories = [...initial.directories].map(
+      ([key, record]) => [storedDirectoryPath(key), record] as const,
+    );
+    this.policy.init(directories);
+    this.messenger.load(
+      directories,
+      [...(initial.previousHoldings ?? [])].map(([key, id]) => [storedDirectoryPath(key), id]),
+    );
+    this.policy.addInstancesInitial(this.instances.load(initial.instances));
+    this.instances.graceUnfenced(
+      this.policy
+        .instanceLoads()
+        .filter((load) => load.dead)
+        .map((load) => load.id),
+    );
     for (const path of this.policy.paths()) this.schedule(path);
     // Not in the mgr module: once start-up has settled, check the balance.
     this.rebalanceWhenQuiet = true;
-    this.orphanRetryDue = this.ledger.allStrays().length > 0;
     this.armTimer();
   }
 
@@ -205,60 +202,43 @@ export class FilesystemMirrorDriver {
     this.timer?.cancel();
     this.timer = null;
     this.pending.clear();
-    this.deferredRecords = [];
+    this.records.dropRetries();
     // Queued writes are dropped; the op in flight settles its own waiters.
     await this.writes.stop();
-    while (this.notifiesInFlight.size > 0) await Promise.all([...this.notifiesInFlight]);
-    await this.instanceChain;
-    for (const [path, waiter] of [...this.addWaiters, ...this.removeWaiters]) {
-      waiter.reject(DirectoryError.shuttingDown(path));
-    }
-    this.addWaiters.clear();
-    this.removeWaiters.clear();
+    await this.messenger.drain();
+    await this.instances.drain();
+    this.records.rejectWaiters();
     this.runState = 'stopped';
   }
 
   /**
-   * Track a directory. Resolves with the normalised path once its dir-map key is written.
-   * Rejects with DirectoryError: RelativePath, AlreadyTracked, RemovalInProgress,
+   * Track a directory given by a user: the path is checked and normalised here (the strict
+   * input rules, paths.ts). Resolves with the normalised path once its dir-map key is written.
+   * Rejects with DirectoryError: RelativePath, InvalidPath, AlreadyTracked, RemovalInProgress,
    * SubtreeOfTracked / AncestorOfTracked (naming the conflicting path), ShuttingDown.
    */
-  addDirectory(rawPath: string): Promise<string> {
+  addDirectory(rawPath: string): Promise<DirPath> {
     try {
       const path = normalizeDirectoryPath(rawPath);
       if (this.runState !== 'running') throw DirectoryError.shuttingDown(path);
-      const look = this.policy.lookup(path);
-      if (this.removing.has(path) || look?.purging) throw DirectoryError.removalInProgress(path);
-      if (look) throw DirectoryError.alreadyTracked(path);
-      this.policy.addDirectory(path);
-      this.emit(path);
-      return new Promise((resolve, reject) => {
-        this.addWaiters.set(path, { resolve, reject });
-        this.writeAddRecord(path);
-      });
+      return this.records.add(path);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
   /**
-   * Stop mirroring a directory. Resolves with the normalised path once the purge mark is
-   * written (the release and key removal follow; watch `onDirectoryChanged` and `status`
-   * for the end). Rejects with DirectoryError: RelativePath, NotTracked, UnderRemoval,
+   * Stop mirroring a directory, named by its exact key (as `trackedPaths()` gives it) or by a
+   * path that normalises to one. Resolves with the key once the purge mark is written (the
+   * release and key removal follow; watch `onDirectoryChanged` and `status` for the end).
+   * Rejects with DirectoryError: RelativePath, InvalidPath, NotTracked, UnderRemoval,
    * ShuttingDown.
    */
-  removeDirectory(rawPath: string): Promise<string> {
+  removeDirectory(path: string): Promise<DirPath> {
     try {
-      const path = normalizeDirectoryPath(rawPath);
-      if (this.runState !== 'running') throw DirectoryError.shuttingDown(path);
-      const look = this.policy.lookup(path);
-      if (!look) throw DirectoryError.notTracked(path);
-      if (look.purging || this.removing.has(path)) throw DirectoryError.underRemoval(path);
-      this.removing.add(path);
-      return new Promise((resolve, reject) => {
-        this.removeWaiters.set(path, { resolve, reject });
-        this.writePurgeRecord(path);
-      });
+      const key = this.trackedKey(path);
+      if (this.runState !== 'running') throw DirectoryError.shuttingDown(key);
+      return this.records.remove(key);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -270,21 +250,7 @@ export class FilesystemMirrorDriver {
    * the change (as in the mgr module); changes are applied one at a time, in call order.
    */
   updateInstances(change: InstanceChange): Promise<void> {
-    // Known at once, before the instance map write: a daemon reported alive must not be
-    // treated as dead meanwhile, a reported-gone one is about to be fenced.
-    for (const { id } of change.added) if (this.unfenced.has(id)) this.unfenced.set(id, Infinity);
-    for (const { id } of change.removed) this.unfenced.delete(id);
-    this.instanceChangesInProgress++;
-    const run = this.instanceChain.then(() => this.applyInstanceChange(change));
-    this.instanceChain = run
-      .catch((error: unknown) => {
-        this.log.warn('applying instance change failed', { error: String(error) });
-      })
-      .finally(() => {
-        this.instanceChangesInProgress--;
-        this.armTimer();
-      });
-    return run;
+    return this.instances.update(change);
   }
 
   addInstances(added: readonly InstanceInfo[]): Promise<void> {
@@ -295,33 +261,24 @@ export class FilesystemMirrorDriver {
     return this.updateInstances({ added: [], removed });
   }
 
-  /** Every tracked directory, including those being removed. */
-  trackedPaths(): string[] {
+  /** Every tracked directory by its key, including those being removed. */
+  trackedPaths(): DirPath[] {
     return [...this.policy.paths()];
   }
 
-  /** Status of a tracked directory (path is normalised first), undefined when not tracked. */
-  status(rawPath: string): DirectoryStatus | undefined {
-    return this.policy.status(normalizeDirectoryPath(rawPath));
+  /** Status of a tracked directory (by key, or a path normalising to one); undefined if none. */
+  status(path: string): DirectoryStatus | undefined {
+    return this.policy.status(this.trackedKey(path));
   }
 
   distribution(): Distribution {
     return {
       instances: this.policy
         .instanceLoads()
-        .map((load) => ({ ...load, addr: this.instanceAddrs.get(load.id) })),
+        .map((load) => ({ ...load, addr: this.instances.addr(load.id) })),
       directories: this.policy.directoryCount,
       byStatus: this.policy.statusCounts(),
     };
-  }
-
-  /** `fs snapshot mirror dirmap` summary in the mgr module's format. */
-  mgrSummary(): { mapping: Record<string, string> } {
-    const mapping: Record<string, string> = {};
-    for (const load of this.policy.instanceLoads()) {
-      mapping[load.id] = `${load.directories} directories`;
-    }
-    return { mapping };
   }
 
   /** Called (synchronously) whenever a directory's status changes or it stops being tracked. */
@@ -336,12 +293,9 @@ export class FilesystemMirrorDriver {
       this.pending.size === 0 &&
       this.inFlight.size === 0 &&
       !this.writes.busy &&
-      this.deferredRecords.length === 0 &&
-      this.instanceChangesInProgress === 0 &&
-      this.addWaiters.size === 0 &&
-      this.removeWaiters.size === 0 &&
-      this.orphanReleases.size === 0 &&
-      !this.orphanRetryDue
+      this.records.idle &&
+      !this.instances.busy &&
+      !this.messenger.orphansPending
     );
   }
 
@@ -350,10 +304,10 @@ export class FilesystemMirrorDriver {
    * instance, plus unacknowledged and stray deliveries. Handed to the next engine when the map
    * has to be reloaded (InitialState.previousHoldings).
    */
-  holdings(): Array<[string, string]> {
+  holdings(): Array<[DirPath, string]> {
     const out = new Set<string>();
-    const pairs: Array<[string, string]> = [];
-    const add = (path: string, id: string): void => {
+    const pairs: Array<[DirPath, string]> = [];
+    const add = (path: DirPath, id: string): void => {
       const k = `${id}\u0000${path}`;
       if (out.has(k)) return;
       out.add(k);
@@ -363,7 +317,7 @@ export class FilesystemMirrorDriver {
       const id = this.policy.lookup(path)?.instanceId;
       if (id) add(path, id);
     }
-    for (const [path, id] of this.ledger.allPairs()) add(path, id);
+    for (const [path, id] of this.messenger.possibleHolders()) add(path, id);
     return pairs;
   }
 
@@ -372,7 +326,7 @@ export class FilesystemMirrorDriver {
    * nothing is out. Every Ceph call has a deadline, so this only grows when the engine is wedged.
    */
   stalledForSeconds(): number {
-    const busy = this.inFlight.size > 0 || this.writes.busy || this.addWaiters.size > 0;
+    const busy = this.inFlight.size > 0 || this.writes.busy || this.records.adding;
     if (!busy) {
       this.lastProgressAt = this.clock.now();
       return 0;
@@ -402,17 +356,9 @@ export class FilesystemMirrorDriver {
     this.armTimer();
   }
 
-  /** (directory, daemon) pairs that get a release before their next acquire. */
-  get uncertainDeliveries(): number {
-    return this.ledger.size;
-  }
-
-  /** For tests: throws when the policy's indexes disagree. */
-  checkConsistency(): void {
-    this.policy.checkConsistency();
-    for (const path of this.inFlight) {
-      if (!this.policy.has(path)) throw new Error(`driver: in-flight ${path} is not tracked`);
-    }
+  /** Every live daemon went silent at once and the removal is being held back. */
+  suspectedMassFailure(): { since: number; daemons: number } | undefined {
+    return this.instances.suspectedMassFailure();
   }
 
   /** Process accumulated work now (the timer calls this every tick). */
@@ -423,33 +369,14 @@ export class FilesystemMirrorDriver {
     this.timerDue = Infinity;
     const now = this.clock.now();
 
-    const deferred = this.deferredRecords;
-    this.deferredRecords = [];
-    for (const { path, kind } of deferred) {
-      if (kind === 'add' && this.addWaiters.has(path)) this.writeAddRecord(path);
-      if (kind === 'purge' && this.removing.has(path)) this.writePurgeRecord(path);
-    }
-    if (this.instanceWriteFailed && this.instanceChangesInProgress === 0) {
-      this.instanceWriteFailed = false;
-      this.updateInstances({ added: [], removed: [] }).catch(() => undefined);
-    }
-    if (this.massFailure && now >= this.massFailure.until && this.instanceChangesInProgress === 0) {
-      // Still silent after a second timeout: it was real.
-      const removed = [...this.massFailure.instances.values()];
-      this.updateInstances({ added: [], removed }).catch(() => undefined);
-    }
-    if (this.awaitingFence.size > 0 && this.instanceChangesInProgress === 0) {
-      this.updateInstances({ added: [], removed: [...this.awaitingFence.values()] }).catch(
-        () => undefined,
-      );
-    }
+    this.records.retry();
+    this.instances.tick(now);
     if ((this.rebalanceAt !== null && now >= this.rebalanceAt) || this.quietForRebalance()) {
       this.rebalance(now);
     }
-    this.orphanRetryDue = false;
-    this.releaseOrphans();
+    this.messenger.releaseOrphans();
 
-    const due: string[] = [];
+    const due: DirPath[] = [];
     for (const path of this.pending) {
       if (!this.policy.has(path)) continue;
       if (this.inFlight.has(path)) this.recheck.add(path);
@@ -460,9 +387,17 @@ export class FilesystemMirrorDriver {
     this.armTimer();
   }
 
-  private startActions(paths: string[], now: number): void {
+  /**
+   * A tracked directory's key: `path` itself when it is one (a stored key the input rules
+   * refuse included: it must stay releasable and removable), else `path` under the input rules.
+   */
+  private trackedKey(path: string): DirPath {
+    return this.policy.has(path) ? storedDirectoryPath(path) : normalizeDirectoryPath(path);
+  }
+
+  private startActions(paths: DirPath[], now: number): void {
     const before = this.listeners.size > 0 ? paths.map((p) => this.fingerprint(p)) : null;
-    const plan = planActions(this.policy, paths, now, (p) => this.removing.has(p));
+    const plan = planActions(this.policy, paths, now, (p) => this.records.removing(p));
     if (before) {
       paths.forEach((p, i) => {
         if (before[i] !== this.fingerprint(p)) this.emit(p);
@@ -470,78 +405,22 @@ export class FilesystemMirrorDriver {
     }
     for (const { path } of plan.started) this.inFlight.add(path);
     // Sets before removals, as the mgr module orders one update.
-    for (const [path, record] of plan.dirMapSets) this.writeRecord(path, record, this.actionDone);
+    for (const [path, record] of plan.dirMapSets) {
+      this.records.write(path, record, this.actionDone);
+    }
     for (const path of plan.dirMapRemovals) this.writes.remove(path, this.actionDone);
     for (const { path, instanceId, mode } of plan.notifies) {
-      const sent: Promise<void> = (
-        mode === 'acquire' ? this.safeAcquire(path, instanceId) : this.release(path, instanceId)
-      ).then((r) => {
-        this.notifiesInFlight.delete(sent);
+      this.messenger.send(path, instanceId, mode, (r) => {
         if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
-        if (r === -Errno.ENOENT) this.options.onInstanceGone?.(instanceId);
-        if (r < 0 && this.isUnfenced(instanceId)) this.retryAction(path);
+        if (r === -Errno.ENOENT) this.onInstanceGone?.(instanceId);
+        if (r < 0 && this.instances.isUnfenced(instanceId)) this.retryAction(path);
         else this.actionDone(path, r);
       });
-      this.notifiesInFlight.add(sent);
-    }
-  }
-
-  /**
-   * Acquire without ever giving a daemon a directory twice: where an earlier acquire may have
-   * arrived unacknowledged, release first and acquire only once the daemon acked the release
-   * (its notifies are handled in order, and a release of a directory it does not hold is a
-   * no-op). A failed release fails the step; the policy retries it like a failed acquire.
-   */
-  private async safeAcquire(path: string, instanceId: string): Promise<number> {
-    // Two daemons must never sync one directory: a stray holder lets go first.
-    for (const stray of this.ledger.straysOf(path)) {
-      const r = await this.release(path, stray);
-      if (r < 0 && r !== -Errno.ENOENT) return r;
-      if (r === -Errno.ENOENT) this.ledger.forgetInstance(stray);
-    }
-    if (this.ledger.needsReleaseFirst(path, instanceId)) {
-      const r = await this.release(path, instanceId);
-      if (r < 0) return r;
-    }
-    const r = await this.send(instanceId, path, 'acquire');
-    this.ledger.acquired(path, instanceId, r);
-    return r;
-  }
-
-  private async release(path: string, instanceId: string): Promise<number> {
-    const r = await this.send(instanceId, path, 'release');
-    this.ledger.released(path, instanceId, r);
-    return r;
-  }
-
-  private send(instanceId: string, path: string, mode: 'acquire' | 'release'): Promise<number> {
-    return this.options.notifier
-      .notify(instanceId, { dir_path: path, mode })
-      .catch(() => -Errno.EIO);
-  }
-
-  /**
-   * Stray holders of directories nobody tracks any more (removed from the map behind our back)
-   * are released in the background, retried each tick until acked or the daemon is gone.
-   */
-  private releaseOrphans(): void {
-    for (const [path, id] of this.ledger.allStrays()) {
-      if (this.policy.has(path) || this.orphanReleases.has(`${id} ${path}`)) continue;
-      const key = `${id} ${path}`;
-      this.orphanReleases.add(key);
-      const sent: Promise<void> = this.release(path, id).then((r) => {
-        this.notifiesInFlight.delete(sent);
-        this.orphanReleases.delete(key);
-        if (r === -Errno.ENOENT) this.ledger.forgetInstance(id);
-        else if (r < 0) this.orphanRetryDue = true;
-        this.armTimer();
-      });
-      this.notifiesInFlight.add(sent);
     }
   }
 
   /** Result of a directory's action: feed the policy and schedule what follows. */
-  private readonly actionDone = (path: string, r: number): void => {
+  private readonly actionDone = (path: DirPath, r: number): void => {
     this.inFlight.delete(path);
     this.lastProgressAt = this.clock.now();
     if (this.runState !== 'running' || !this.policy.has(path)) return;
@@ -549,7 +428,7 @@ export class FilesystemMirrorDriver {
     const more = this.policy.finishAction(path, r);
     if (!this.policy.has(path)) {
       this.recheck.delete(path);
-      this.ledger.forgetPath(path);
+      this.messenger.forgetPath(path);
       this.emit(path);
       this.rebalanceWhenQuiet = true;
     } else {
@@ -559,243 +438,23 @@ export class FilesystemMirrorDriver {
     this.armTimer();
   };
 
-  /** A dead instance that might still be running: a failure towards it is not yet "done". */
-  private isUnfenced(instanceId: string): boolean {
-    const until = this.unfenced.get(instanceId);
-    if (until === undefined) return false;
-    if (this.clock.now() < until) return true;
-    this.unfenced.delete(instanceId);
-    return false;
-  }
-
   /** Send the same action again next tick (its row has no start policy action to re-run). */
-  private retryAction(path: string): void {
+  private retryAction(path: DirPath): void {
     this.inFlight.delete(path);
     this.recheck.delete(path);
     if (this.runState === 'running' && this.policy.has(path)) this.schedule(path);
   }
 
-  /**
-   * The new directory's key (instance '', time 0). Built from the current state, so a retry
-   * that lands after a purge mark carries the mark too.
-   */
-  private writeAddRecord(path: string): void {
-    const look = this.policy.lookup(path);
-    if (!look) return;
-    const purging = look.purging || this.removing.has(path);
-    this.writeRecord(
-      path,
-      dirMapRecord(look.instanceId, look.mappedTime, purging),
-      this.addRecordDone,
-    );
-  }
-
-  private readonly addRecordDone = (path: string, r: number): void => {
-    this.lastProgressAt = this.clock.now();
-    const waiter = this.addWaiters.get(path);
-    if (r < 0) {
-      if (this.runState === 'running') {
-        this.log.warn('writing new directory failed; retrying', { path, r });
-        this.deferredRecords.push({ path, kind: 'add' });
-        this.armTimer();
-      }
-      return;
-    }
-    this.addWaiters.delete(path);
-    if (this.runState === 'running') this.schedule(path);
-    waiter?.resolve(path);
-  };
-
-  private writePurgeRecord(path: string): void {
-    const look = this.policy.lookup(path);
-    if (!look) return;
-    this.writes.set(path, dirMapRecord(look.instanceId, look.mappedTime, true), this.purgeDone);
-  }
-
-  private readonly purgeDone = (path: string, r: number): void => {
-    if (r >= 0) {
-      this.purgeMarkWritten(path);
-    } else if (this.runState === 'running' && this.removing.has(path)) {
-      this.log.warn('marking directory for removal failed; retrying', { path, r });
-      this.deferredRecords.push({ path, kind: 'purge' });
-      this.armTimer();
-    }
-  };
-
-  /**
-   * A record carrying the purge mark reached the store (the purge record itself, or an add
-   * record or map update that carried it): from now on a restart resumes the removal, so the
-   * removal is committed. Tell the policy and settle the caller.
-   */
-  private purgeMarkWritten(path: string): void {
-    if (!this.removing.delete(path)) return;
-    const waiter = this.removeWaiters.get(path);
-    this.removeWaiters.delete(path);
-    if (this.runState === 'running' && this.policy.has(path)) {
-      const before = this.fingerprint(path);
-      if (this.policy.removeDirectory(path)) this.schedule(path);
-      if (before !== this.fingerprint(path)) this.emit(path);
-    }
-    waiter?.resolve(path);
-  }
-
-  /** Write a record; when it carries the purge mark, its success commits a pending removal. */
-  private writeRecord(
-    path: string,
-    record: DirMapRecord,
-    done: (path: string, r: number) => void,
-  ): void {
-    if (!record.purging) {
-      this.writes.set(path, record, done);
-      return;
-    }
-    this.writes.set(path, record, (p, r) => {
-      done(p, r);
-      if (r >= 0) this.purgeMarkWritten(p);
-    });
-  }
-
-  private async applyInstanceChange(change: InstanceChange): Promise<void> {
-    if (this.runState !== 'running') return;
-    const added = change.added.filter((i) => !this.policy.liveInstanceIds().includes(i.id));
-    // A daemon back before it could be fenced was never gone: nothing of it moves.
-    for (const { id } of change.added) this.awaitingFence.delete(id);
-    for (const { id } of change.added) this.massFailure?.instances.delete(id);
-    if (this.massFailure?.instances.size === 0) this.massFailure = undefined;
-    if (this.holdsBackMassFailure(change, added)) return;
-    // The hold is over: whatever change comes first applies the held removals with its own.
-    const toRemove = new Map(change.removed.map((i) => [i.id, i]));
-    if (this.massFailure && this.clock.now() >= this.massFailure.until) {
-      for (const [id, info] of this.massFailure.instances) toRemove.set(id, info);
-      this.massFailure = undefined;
-    }
-    const { store, blocklister } = this.options;
-
-    // Fence first: a removed daemon must not act on a directory once another one acquires it.
-    // Unlike the mgr module, a removal whose blocklist failed is not applied: the daemon may
-    // still be running, so its directories stay where they are and the blocklist is retried.
-    const removed: InstanceInfo[] = [];
-    await Promise.all(
-      [...toRemove.values()].map(async (info) => {
-        const r = await blocklister.blocklist(info.addr).catch(() => -Errno.EIO);
-        if (r < 0) {
-          this.log.warn('blocklisting instance failed; retrying before moving its directories', {
-            id: info.id,
-            addr: info.addr,
-            r,
-          });
-          this.awaitingFence.set(info.id, info);
-          return;
-        }
-        // Fenced: its RADOS client (and with it whatever it held) is gone for good.
-        this.awaitingFence.delete(info.id);
-        this.ledger.forgetInstance(info.id);
-        removed.push(info);
-      }),
-    );
-    await Promise.all(
-      removed.map(async ({ id }) => {
-        const r = await store.removeInstanceObject(id).catch(() => -Errno.EIO);
-        if (r < 0 && r !== -Errno.ENOENT) {
-          this.log.warn('removing instance object failed', { id, r });
-        }
-      }),
-    );
-    for (const { id, addr } of added) {
-      this.instanceAddrs.set(id, addr);
-      this.unsavedInstances.set(id, { version: 1, addr });
-    }
-    for (const { id } of removed) {
-      this.instanceAddrs.delete(id);
-      this.unsavedInstances.set(id, null);
-    }
-    await this.saveInstances();
-    if (this.runState !== 'running') return;
-
-    // As in the mgr module the policy hears of the change even if the instance map write
-    // failed: the daemons are gone (or here) whatever the omap says; the write is retried.
-    const now = this.clock.now();
-    const touched = this.policy.removeInstances(removed.map((i) => i.id));
-    const window = now - this.current.instanceTimeoutSeconds;
-    this.recentRemovals = this.recentRemovals.filter((t) => t >= window);
-    for (let i = 0; i < removed.length; i++) this.recentRemovals.push(now);
-    touched.push(...this.policy.addInstances(added.map((i) => i.id)));
-    for (const { id } of added) this.unfenced.delete(id);
+  /** A change of daemons reaches the policy: move and kick directories, then rebalance. */
+  private instancesChanged(removed: string[], added: string[], now: number): void {
+    const touched = this.policy.removeInstances(removed);
+    touched.push(...this.policy.addInstances(added));
     for (const path of touched) {
       this.schedule(path);
       this.emit(path);
     }
     if (added.length > 0) this.rebalance(now);
     if (added.length > 0 || removed.length > 0) this.rebalanceWhenQuiet = true;
-  }
-
-  /**
-   * Every live daemon reported gone at once (two or more): more likely something between us and
-   * them than all of them dying together, and acting on it fences every daemon and stalls every
-   * directory. Hold it back for another instance timeout, reported (`suspectedMassFailure`);
-   * then, if none of them came back, apply it. Returns true when this change is held back.
-   */
-  private holdsBackMassFailure(change: InstanceChange, added: readonly InstanceInfo[]): boolean {
-    if (this.massFailure) {
-      if (this.clock.now() >= this.massFailure.until) return false;
-      // More silence during the hold joins it; a change that also brings a daemon back goes
-      // through now (and so is not applied a second time when the hold ends).
-      if (change.removed.length === 0 || added.length > 0) return false;
-      for (const i of change.removed) this.massFailure.instances.set(i.id, i);
-      return true;
-    }
-    const live = this.policy.liveInstanceIds();
-    const removing = new Set(change.removed.map((i) => i.id));
-    const now = this.clock.now();
-    // "At once": the last ones going within one instance timeout of others (daemons stopped a
-    // few seconds apart are not seen silent in the same discovery round).
-    const windowStart = now - this.current.instanceTimeoutSeconds;
-    const recent = this.recentRemovals.filter((t) => t >= windowStart).length;
-    const everyone =
-      live.length > 0 && live.every((id) => removing.has(id)) && live.length + recent >= 2;
-    if (!everyone || added.length > 0) return false;
-    this.massFailure = {
-      since: now,
-      until: now + this.current.instanceTimeoutSeconds,
-      instances: new Map(change.removed.map((i) => [i.id, i])),
-    };
-    this.log.warn('every cephfs-mirror daemon stopped answering at once; holding back', {
-      daemons: live.length,
-      seconds: this.current.instanceTimeoutSeconds,
-    });
-    this.armTimer();
-    return true;
-  }
-
-  /** Every live daemon went silent at once and the removal is being held back (see above). */
-  suspectedMassFailure(): { since: number; daemons: number } | undefined {
-    const m = this.massFailure;
-    return m ? { since: m.since, daemons: m.instances.size } : undefined;
-  }
-
-  /** Write the unsaved instance records, at most maxKeysPerWrite per op. */
-  private async saveInstances(): Promise<void> {
-    while (this.unsavedInstances.size > 0) {
-      const set = new Map<string, InstanceRecord>();
-      const remove: string[] = [];
-      const sent = new Map<string, InstanceRecord | null>();
-      for (const [id, record] of this.unsavedInstances) {
-        if (sent.size >= this.tunables.maxKeysPerWrite) break;
-        sent.set(id, record);
-        if (record) set.set(id, record);
-        else remove.push(id);
-      }
-      const r = await this.options.store.writeInstances({ set, remove }).catch(() => -Errno.EIO);
-      if (r < 0) {
-        this.log.warn('instance map write failed; retrying', { r });
-        this.instanceWriteFailed = true;
-        return;
-      }
-      // Keep entries changed by a later call while this op was out.
-      for (const [id, record] of sent) {
-        if (this.unsavedInstances.get(id) === record) this.unsavedInstances.delete(id);
-      }
-    }
   }
 
   private rebalance(now: number): void {
@@ -816,7 +475,7 @@ export class FilesystemMirrorDriver {
     return this.rebalanceWhenQuiet && this.isQuiet();
   }
 
-  private schedule(path: string): void {
+  private schedule(path: DirPath): void {
     this.pending.add(path);
     this.armTimer();
   }
@@ -825,27 +484,20 @@ export class FilesystemMirrorDriver {
   private armTimer(): void {
     if (this.runState !== 'running') return;
     const now = this.clock.now();
+    const tickAt = now + this.current.tickSeconds;
     let due = Infinity;
     if (
       this.pending.size > 0 ||
-      this.deferredRecords.length > 0 ||
-      (this.instanceWriteFailed && this.instanceChangesInProgress === 0) ||
-      this.orphanRetryDue ||
-      (this.awaitingFence.size > 0 && this.instanceChangesInProgress === 0) ||
+      this.records.retryDue ||
+      this.instances.retryDue ||
+      this.messenger.retryDue ||
       this.quietForRebalance()
     ) {
-      due = now + this.tunables.tickSeconds;
+      due = tickAt;
     } else if (this.rebalanceAt !== null) {
       due = Math.max(this.rebalanceAt, now);
     }
-    if (this.massFailure) {
-      // At the end of the hold; once it is over, on the next tick (never "now": a timer due now
-      // that finds the change still being applied would re-arm itself for ever).
-      const { until } = this.massFailure;
-      if (until > now) due = Math.min(due, until);
-      else if (this.instanceChangesInProgress === 0)
-        due = Math.min(due, now + this.current.tickSeconds);
-    }
+    due = Math.min(due, this.instances.holdDue(now, tickAt));
     if (due === Infinity || due >= this.timerDue) return;
     this.timer?.cancel();
     this.timerDue = due;
@@ -856,13 +508,13 @@ export class FilesystemMirrorDriver {
     }, due - now);
   }
 
-  private fingerprint(path: string): string {
+  private fingerprint(path: DirPath): string {
     const s = this.policy.status(path);
     if (!s) return '';
     return `${s.state}|${s.policyState}|${s.instanceId}|${s.lastShuffled}|${s.purging}`;
   }
 
-  private emit(path: string): void {
+  private emit(path: DirPath): void {
     for (const listener of this.listeners) {
       try {
         listener(path);
@@ -871,4 +523,29 @@ export class FilesystemMirrorDriver {
       }
     }
   }
+}
+
+/** The `fs snapshot mirror dirmap` summary in the mgr module's format, from a distribution. */
+export function mgrSummaryOf(distribution: Distribution): { mapping: Record<string, string> } {
+  const mapping: Record<string, string> = {};
+  for (const load of distribution.instances) mapping[load.id] = `${load.directories} directories`;
+  return { mapping };
+}
+
+/**
+ * What test helpers may read of a running driver (testing.ts: consistency checks, counts), kept
+ * off the class so production code has no members only tests use. Not exported by index.ts.
+ */
+export interface DriverInternals {
+  readonly policy: DirectoryPolicy;
+  readonly inFlight: ReadonlySet<DirPath>;
+  readonly messenger: DirectoryMessenger;
+}
+
+const internals = new WeakMap<FilesystemMirrorDriver, DriverInternals>();
+
+export function driverInternals(driver: FilesystemMirrorDriver): DriverInternals {
+  const view = internals.get(driver);
+  if (!view) throw new Error('not a FilesystemMirrorDriver');
+  return view;
 }

@@ -20,7 +20,7 @@ export {
   type Transition,
 } from './transitions.js';
 export { DirectoryError, Errno, type DirectoryErrorReason, type ErrnoCode } from './errors.js';
-export { normalizeDirectoryPath, splitPath } from './paths.js';
+export { normalizeDirectoryPath, splitPath, storedDirectoryPath, type DirPath } from './paths.js';
 export { PathTrie, type PathConflict } from './path-trie.js';
 export { DEFAULT_TUNABLES, resolveTunables, type Tunables } from './tunables.js';
 export {
@@ -49,6 +49,7 @@ export {
 } from './ports.js';
 export {
   FilesystemMirrorDriver,
+  mgrSummaryOf,
   type DirectoryListener,
   type Distribution,
   type DriverOptions,

@@ -1,4 +1,4 @@
-import { splitPath } from './paths.js';
+import { pathComponents } from './paths.js';
 
 interface TrieNode {
   /** The full path when this node is a tracked directory. */
@@ -29,13 +29,13 @@ export class PathTrie {
   }
 
   has(path: string): boolean {
-    return this.find(splitPath(path))?.tracked !== undefined;
+    return this.find(pathComponents(path))?.tracked !== undefined;
   }
 
   /** Add a normalised path; returns false when it was already present. */
   insert(path: string): boolean {
     let node = this.root;
-    for (const part of splitPath(path)) {
+    for (const part of pathComponents(path)) {
       node.children ??= new Map();
       let child = node.children.get(part);
       if (!child) {
@@ -52,7 +52,7 @@ export class PathTrie {
 
   /** Remove a path and prune the branches left without tracked paths. */
   delete(path: string): boolean {
-    const parts = splitPath(path);
+    const parts = pathComponents(path);
     const trail: TrieNode[] = [this.root];
     for (const part of parts) {
       const next = trail[trail.length - 1]?.children?.get(part);
@@ -80,7 +80,7 @@ export class PathTrie {
    */
   findConflict(path: string): PathConflict | undefined {
     let node: TrieNode | undefined = this.root;
-    const parts = splitPath(path);
+    const parts = pathComponents(path);
     for (const part of parts) {
       if (node.tracked !== undefined) return { kind: 'subtree', trackedPath: node.tracked };
       node = node.children?.get(part);

@@ -5,6 +5,26 @@ export const MAX_PATH_BYTES = 4096;
 /** Longest path component, in UTF-8 bytes (NAME_MAX; CephFS refuses longer names). */
 export const MAX_COMPONENT_BYTES = 255;
 
+declare const dirPathBrand: unique symbol;
+
+/**
+ * A directory path as the engine keys it: the dir-map key `dir_map_<path>` without its prefix.
+ * Made in exactly two places, at the edge: `normalizeDirectoryPath` for a path a user gives
+ * (strict rules, normalised) and `storedDirectoryPath` for a key read from the omap (exactly as
+ * stored). Everything inside takes it as it is: nothing re-normalises or re-validates it.
+ */
+export type DirPath = string & { readonly [dirPathBrand]: true };
+
+/**
+ * A dir-map key exactly as stored, with no validation: the mgr module (or an older operator)
+ * may have written keys the current input rules refuse (control characters, components longer
+ * than 255 bytes, more than 4096 bytes). They must still be loaded, released and removed by
+ * their exact key, or they could never be pruned.
+ */
+export function storedDirectoryPath(key: string): DirPath {
+  return key as DirPath;
+}
+
 /**
  * Normalise a directory path the way `os.path.normpath` does for absolute paths: repeated
  * slashes, `.` and a trailing slash go, `..` removes the previous component (and stays at `/`).
@@ -17,11 +37,11 @@ export const MAX_COMPONENT_BYTES = 255;
  * `dir_map_/a\0x` is another key than `dir_map_/a` while the daemon, reading a C string, mirrors
  * `/a`: the overlap check would be bypassed.
  */
-export function normalizeDirectoryPath(path: string): string {
+export function normalizeDirectoryPath(path: string): DirPath {
   // Content first: a refused relative path's message quotes it whole.
   checkDirectoryPath(path);
   if (!path.startsWith('/')) throw DirectoryError.relativePath(path);
-  return '/' + splitPath(path).join('/');
+  return ('/' + splitPath(path).join('/')) as DirPath;
 }
 
 /**
@@ -58,6 +78,14 @@ export function checkDirectoryPath(path: string): void {
       );
     }
   }
+}
+
+/**
+ * The components of a DirPath, as they are (no `.` or `..` handling: the path is already
+ * normalised, or is a stored key taken as it is); `/` has none.
+ */
+export function pathComponents(path: string): string[] {
+  return path.split('/').filter((part) => part !== '');
 }
 
 /** The components of an absolute path after normalisation; `/` has none. */

@@ -1,8 +1,9 @@
+import type { DirPath } from './paths.js';
 import type { DirectoryPolicy } from './policy.js';
 import type { ActionType, DirMapRecord } from './types.js';
 
 export interface PlannedNotify {
-  path: string;
+  path: DirPath;
   instanceId: string;
   mode: 'acquire' | 'release';
 }
@@ -10,9 +11,9 @@ export interface PlannedNotify {
 /** What one tick asks of the world: dir-map writes and notifies. */
 export interface ActionPlan {
   /** Each path planned with its action (NONE excluded), in scheduling order. */
-  started: Array<{ path: string; action: ActionType }>;
-  dirMapSets: Map<string, DirMapRecord>;
-  dirMapRemovals: string[];
+  started: Array<{ path: DirPath; action: ActionType }>;
+  dirMapSets: Map<DirPath, DirMapRecord>;
+  dirMapRemovals: DirPath[];
   notifies: PlannedNotify[];
 }
 
@@ -24,9 +25,9 @@ export interface ActionPlan {
  */
 export function planActions(
   policy: DirectoryPolicy,
-  paths: Iterable<string>,
+  paths: Iterable<DirPath>,
   now: number,
-  purgePending: (path: string) => boolean = () => false,
+  purgePending: (path: DirPath) => boolean = () => false,
 ): ActionPlan {
   const plan: ActionPlan = { started: [], dirMapSets: new Map(), dirMapRemovals: [], notifies: [] };
   for (const path of paths) {

@@ -1,4 +1,5 @@
 import { DirectoryError } from './errors.js';
+import type { DirPath } from './paths.js';
 import { PathTrie } from './path-trie.js';
 import {
   IDLE_TRANSITION,
@@ -55,7 +56,7 @@ export interface InstanceLoad {
 
 export interface RebalanceResult {
   /** Directories moved to SHUFFLING; the driver schedules them. */
-  shuffled: string[];
+  shuffled: DirPath[];
   /** Earliest time a directory now held back by the throttle may move, if any is needed. */
   retryAt: number | null;
   /** Some directory that should move was busy; check again when things are quiet. */
@@ -72,6 +73,10 @@ export const STALLED_REASON = 'no mirror daemons running';
  * least-loaded tie-break and the shuffle order match the mgr module); dead instances (removed
  * but still holding directories); stalled directories (so kicking them costs their number, not
  * the number of directories); and a path trie for the overlap check.
+ *
+ * Paths enter only as DirPath (`init`, `addDirectory`), so every key of the indexes is one and
+ * what comes out (`paths()`, directories to schedule) is typed so; lookups take any string (one
+ * that is no tracked key finds nothing).
  */
 export class DirectoryPolicy {
   private readonly dirs = new Map<string, DirectoryState>();
@@ -100,8 +105,8 @@ export class DirectoryPolicy {
     return this.dirs.has(path);
   }
 
-  paths(): IterableIterator<string> {
-    return this.dirs.keys();
+  paths(): IterableIterator<DirPath> {
+    return this.dirs.keys() as IterableIterator<DirPath>;
   }
 
   isDeadInstance(id: string): boolean {
@@ -118,7 +123,7 @@ export class DirectoryPolicy {
    * removal (skipping the release when it has no instance). Returns nothing: the caller
    * schedules every loaded directory.
    */
-  init(dirMap: Iterable<readonly [string, DirMapRecord]>): void {
+  init(dirMap: Iterable<readonly [DirPath, DirMapRecord]>): void {
     for (const [path, record] of dirMap) {
       if (this.dirs.has(path)) continue;
       const instanceId = record.instanceId === '' ? null : record.instanceId;
@@ -142,7 +147,7 @@ export class DirectoryPolicy {
    * The instance list read at start-up. Any instance named by a directory but absent from the
    * list is dead at once and its directories are forced to move. Returns those directories.
    */
-  addInstancesInitial(ids: Iterable<string>): string[] {
+  addInstancesInitial(ids: Iterable<string>): DirPath[] {
     const known = new Set(ids);
     for (const id of known) if (!this.instances.has(id)) this.instances.set(id, new Set());
     const vanished = [...this.instances.keys()].filter((id) => !known.has(id));
@@ -158,13 +163,13 @@ export class DirectoryPolicy {
    * When a live instance exists, stalled directories are kicked: they are returned to be
    * scheduled. Rebalancing is separate (`rebalance`), so the caller decides when it runs.
    */
-  addInstances(ids: Iterable<string>): string[] {
+  addInstances(ids: Iterable<string>): DirPath[] {
     for (const id of ids) {
       if (!this.instances.has(id)) this.instances.set(id, new Set());
       else this.dead.delete(id);
     }
     if (this.stalledDirs.size === 0 || this.liveInstanceIds().length === 0) return [];
-    const kicked = [...this.stalledDirs];
+    const kicked = [...this.stalledDirs] as DirPath[];
     for (const path of kicked) {
       const st = this.dirs.get(path);
       if (st) st.stalled = false;
@@ -178,8 +183,8 @@ export class DirectoryPolicy {
    * dead and each of its directories not already being removed is forced to SHUFFLING (queued
    * if busy). Returns the directories that can start moving now.
    */
-  removeInstances(ids: Iterable<string>): string[] {
-    const shuffle: string[] = [];
+  removeInstances(ids: Iterable<string>): DirPath[] {
+    const shuffle: DirPath[] = [];
     for (const id of ids) {
       const held = this.instances.get(id);
       if (!held) continue;
@@ -192,7 +197,7 @@ export class DirectoryPolicy {
       for (const path of held) {
         const st = this.dirs.get(path);
         if (!st || isScheduled(st, 'DISASSOCIATING')) continue;
-        if (this.setState(st, 'SHUFFLING', true)) shuffle.push(path);
+        if (this.setState(st, 'SHUFFLING', true)) shuffle.push(path as DirPath);
       }
     }
     return shuffle;
@@ -202,7 +207,7 @@ export class DirectoryPolicy {
    * Track a new (normalised) directory. Returns false when it is already tracked (the driver
    * reports that case itself). Throws DirectoryError when it overlaps a tracked directory.
    */
-  addDirectory(path: string): boolean {
+  addDirectory(path: DirPath): boolean {
     if (this.dirs.has(path)) return false;
     const conflict = this.trie.findConflict(path);
     if (conflict) {
@@ -359,7 +364,7 @@ export class DirectoryPolicy {
         } else if (!isIdle(st.state)) {
           result.waitingForBusy = true;
         } else if (now - (st.mappedTime ?? 0) >= this.shuffleThrottleSeconds) {
-          if (this.setState(st, 'SHUFFLING')) result.shuffled.push(path);
+          if (this.setState(st, 'SHUFFLING')) result.shuffled.push(path as DirPath);
           excess--;
         } else {
           const at = (st.mappedTime ?? 0) + this.shuffleThrottleSeconds;

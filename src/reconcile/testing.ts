@@ -5,6 +5,7 @@
  * Each port answers automatically (success, or what `respond` decides) or, in manual mode,
  * holds every call until the test settles it, so tests choose the interleaving.
  */
+import { driverInternals, type FilesystemMirrorDriver } from './driver.js';
 import { Errno } from './errors.js';
 import type {
   Blocklister,
@@ -254,4 +255,21 @@ export class RecordingBlocklister implements Blocklister {
 /** Let every promise chain that can run without outside help run to completion. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Throws when a driver's indexes disagree: the policy's, and an action in flight for a
+ * directory that is not tracked. O(directories).
+ */
+export function checkDriverConsistency(driver: FilesystemMirrorDriver): void {
+  const { policy, inFlight } = driverInternals(driver);
+  policy.checkConsistency();
+  for (const path of inFlight) {
+    if (!policy.has(path)) throw new Error(`driver: in-flight ${path} is not tracked`);
+  }
+}
+
+/** (directory, daemon) pairs that get a release before their next acquire. */
+export function uncertainDeliveries(driver: FilesystemMirrorDriver): number {
+  return driverInternals(driver).messenger.uncertainCount;
 }

@@ -1,12 +1,13 @@
+import type { DirPath } from './paths.js';
 import { Errno } from './errors.js';
 import type { DirMapStore, DirMapWriteBatch } from './ports.js';
 import type { DirMapRecord } from './types.js';
 
 /** Called once per queued entry with the result of the op that carried it. */
-export type WriteDone = (path: string, r: number) => void;
+export type WriteDone = (path: DirPath, r: number) => void;
 
 interface Entry {
-  path: string;
+  path: DirPath;
   /** null: remove the key. */
   record: DirMapRecord | null;
   done: WriteDone;
@@ -40,11 +41,11 @@ export class DirMapWriteQueue {
     return this.inFlight !== null || this.queued > 0;
   }
 
-  set(path: string, record: DirMapRecord, done: WriteDone): void {
+  set(path: DirPath, record: DirMapRecord, done: WriteDone): void {
     this.push({ path, record, done });
   }
 
-  remove(path: string, done: WriteDone): void {
+  remove(path: DirPath, done: WriteDone): void {
     this.push({ path, record: null, done });
   }
 

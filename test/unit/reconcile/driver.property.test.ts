@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DirectoryError, type DirectoryErrorReason } from '../../../src/reconcile/index.js';
-import { settle } from '../../../src/reconcile/testing.js';
+import { checkDriverConsistency, settle } from '../../../src/reconcile/testing.js';
 import { instance, liveLoads, makeWorld, restartDriver, type World } from './world.js';
 
 const PATHS = [
@@ -301,7 +301,7 @@ function syncRemovals(w: World, m: Model): void {
 /** Invariants that hold at every moment. */
 function checkAlways(w: World, m: Model): void {
   syncRemovals(w, m);
-  w.driver.checkConsistency();
+  checkDriverConsistency(w.driver);
   // Release before acquire: no directory is held by two daemons that are not fenced. An
   // unlisted instance that is really gone cannot be fenced (no address): excluded.
   const excluded = new Set(m.blocklisted);

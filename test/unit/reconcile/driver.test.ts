@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DirectoryError } from '../../../src/reconcile/index.js';
-import { settle } from '../../../src/reconcile/testing.js';
+import {
+  checkDriverConsistency,
+  settle,
+  uncertainDeliveries,
+} from '../../../src/reconcile/testing.js';
 import {
   dirRecord,
   instance,
@@ -221,7 +225,7 @@ describe('FilesystemMirrorDriver: start-up', () => {
       w.driver.distribution().instances.some((i) => i.id === 'dead'),
       false,
     );
-    w.driver.checkConsistency();
+    checkDriverConsistency(w.driver);
   });
 });
 
@@ -368,7 +372,7 @@ describe('FilesystemMirrorDriver: daemon-safe acquire', () => {
     assert.equal(w.driver.status('/d')?.state, 'mapped');
     assert.deepEqual([...w.notifier.holdings('i1')], ['/d']);
     assert.deepEqual(w.notifier.duplicateAcquires, []);
-    assert.equal(w.driver.uncertainDeliveries, 0);
+    assert.equal(uncertainDeliveries(w.driver), 0);
   });
 
   it('a restarted driver releases before re-acquiring what the previous one had acquired', async () => {
@@ -428,7 +432,7 @@ describe('FilesystemMirrorDriver: map reloaded after a change behind its back', 
     assert.deepEqual(w.notifier.holders('/a'), [target]);
     assert.deepEqual(w.notifier.holders('/b'), []);
     assert.deepEqual(w.notifier.duplicateAcquires, []);
-    assert.equal(w.driver.uncertainDeliveries, 0);
+    assert.equal(uncertainDeliveries(w.driver), 0);
   });
 });
 

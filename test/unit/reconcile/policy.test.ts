@@ -3,8 +3,10 @@ import { describe, it } from 'node:test';
 import {
   DirectoryError,
   DirectoryPolicy,
+  storedDirectoryPath as dir,
   type ActionType,
   type DirMapRecord,
+  type DirPath,
 } from '../../../src/reconcile/index.js';
 
 const T0 = 1_700_000_000;
@@ -36,6 +38,11 @@ function drive(
   throw new Error(`no end for ${path}: ${log.join(' ')}`);
 }
 
+/** Dir-map entries as start-up hands them over: keys as stored. */
+function stored(entries: Array<[string, DirMapRecord]>): Array<[DirPath, DirMapRecord]> {
+  return entries.map(([key, r]) => [dir(key), r]);
+}
+
 function record(instanceId: string, extra: Partial<DirMapRecord> = {}): DirMapRecord {
   return { version: 1, instanceId, lastShuffled: T0 - 1000, ...extra };
 }
@@ -44,7 +51,7 @@ describe('DirectoryPolicy: the life of a directory', () => {
   it('add → map → acquire → associated → remove → release → map remove → gone', () => {
     const p = new DirectoryPolicy();
     p.addInstances(['i1']);
-    assert.equal(p.addDirectory('/d'), true);
+    assert.equal(p.addDirectory(dir('/d')), true);
     assert.equal(p.status('/d')?.state, 'mapping');
     assert.deepEqual(drive(p, '/d'), ['MAP_UPDATE', 'ACQUIRE']);
     assert.deepEqual(p.status('/d'), {
@@ -70,7 +77,7 @@ describe('DirectoryPolicy: the life of a directory', () => {
       it(`removal after ${removeAfter} step(s), failures ${failMask.toString(2).padStart(4, '0')}`, () => {
         const p = new DirectoryPolicy();
         p.addInstances(['i1', 'i2']);
-        p.addDirectory('/d');
+        p.addDirectory(dir('/d'));
         const order: ActionType[] = ['MAP_UPDATE', 'ACQUIRE', 'RELEASE', 'MAP_REMOVE'];
         const failed = new Set<ActionType>();
         const result = (action: ActionType): number => {
@@ -108,7 +115,7 @@ describe('DirectoryPolicy: the life of a directory', () => {
 
   it('a directory removed before it could map is removed without acquire or release', () => {
     const p = new DirectoryPolicy();
-    p.addDirectory('/d');
+    p.addDirectory(dir('/d'));
     assert.deepEqual(drive(p, '/d'), []);
     assert.equal(p.status('/d')?.state, 'stalled');
     assert.equal(p.status('/d')?.reason, 'no mirror daemons running');
@@ -121,7 +128,7 @@ describe('DirectoryPolicy: the life of a directory', () => {
 
   it('a removal queued behind a map that stalls goes straight to MAP_REMOVE', () => {
     const p = new DirectoryPolicy();
-    p.addDirectory('/d');
+    p.addDirectory(dir('/d'));
     assert.equal(p.removeDirectory('/d'), false);
     assert.deepEqual(drive(p, '/d'), ['MAP_REMOVE']);
     assert.equal(p.has('/d'), false);
@@ -129,8 +136,8 @@ describe('DirectoryPolicy: the life of a directory', () => {
 
   it('stalled directories are kicked when an instance appears', () => {
     const p = new DirectoryPolicy();
-    p.addDirectory('/a');
-    p.addDirectory('/b');
+    p.addDirectory(dir('/a'));
+    p.addDirectory(dir('/b'));
     drive(p, '/a');
     drive(p, '/b');
     assert.deepEqual(p.statusCounts().stalled, 2);
@@ -145,7 +152,7 @@ describe('DirectoryPolicy: the life of a directory', () => {
     p.addInstances(['i1', 'i2', 'i3']);
     const placed: string[] = [];
     for (let i = 0; i < 7; i++) {
-      p.addDirectory(`/d${i}`);
+      p.addDirectory(dir(`/d${i}`));
       drive(p, `/d${i}`);
       placed.push(p.status(`/d${i}`)?.instanceId ?? '-');
     }
@@ -155,11 +162,11 @@ describe('DirectoryPolicy: the life of a directory', () => {
   it('keeps a live instance on MAP; a retried MAP_UPDATE does not move the directory', () => {
     const p = new DirectoryPolicy();
     p.addInstances(['i1', 'i2']);
-    p.addDirectory('/d');
+    p.addDirectory(dir('/d'));
     assert.equal(p.startAction('/d', T0), 'MAP_UPDATE');
     assert.equal(p.status('/d')?.instanceId, 'i1');
     assert.equal(p.finishAction('/d', -110), true);
-    p.addDirectory('/e'); // i2 is now least loaded, but /d stays on i1
+    p.addDirectory(dir('/e')); // i2 is now least loaded, but /d stays on i1
     assert.equal(p.startAction('/d', T0 + 5), 'MAP_UPDATE');
     assert.equal(p.status('/d')?.instanceId, 'i1');
     assert.equal(p.status('/d')?.lastShuffled, T0, 'mapped time kept');
@@ -169,9 +176,9 @@ describe('DirectoryPolicy: the life of a directory', () => {
 describe('DirectoryPolicy: errors', () => {
   it('refuses overlapping paths naming the conflicting path', () => {
     const p = new DirectoryPolicy();
-    p.addDirectory('/a/b');
+    p.addDirectory(dir('/a/b'));
     assert.throws(
-      () => p.addDirectory('/a/b/c'),
+      () => p.addDirectory(dir('/a/b/c')),
       (e: unknown) =>
         e instanceof DirectoryError &&
         e.reason === 'SubtreeOfTracked' &&
@@ -180,38 +187,40 @@ describe('DirectoryPolicy: errors', () => {
         e.message === '/a/b/c is a subtree of tracked path /a/b',
     );
     assert.throws(
-      () => p.addDirectory('/a'),
+      () => p.addDirectory(dir('/a')),
       (e: unknown) =>
         e instanceof DirectoryError &&
         e.reason === 'AncestorOfTracked' &&
         e.conflictingPath === '/a/b' &&
         e.message === '/a is an ancestor of tracked path /a/b',
     );
-    assert.equal(p.addDirectory('/a/b'), false, 'already tracked is not an error here');
-    assert.equal(p.addDirectory('/a/bb'), true);
+    assert.equal(p.addDirectory(dir('/a/b')), false, 'already tracked is not an error here');
+    assert.equal(p.addDirectory(dir('/a/bb')), true);
   });
 
   it('a path under removal still blocks overlapping adds until it is gone', () => {
     const p = new DirectoryPolicy();
     p.addInstances(['i1']);
-    p.addDirectory('/a');
+    p.addDirectory(dir('/a'));
     drive(p, '/a');
     p.removeDirectory('/a');
-    assert.throws(() => p.addDirectory('/a/x'), DirectoryError);
+    assert.throws(() => p.addDirectory(dir('/a/x')), DirectoryError);
     drive(p, '/a');
-    assert.equal(p.addDirectory('/a/x'), true);
+    assert.equal(p.addDirectory(dir('/a/x')), true);
   });
 });
 
 describe('DirectoryPolicy: start-up', () => {
   it('resumes each loaded directory as the mgr module does', () => {
     const p = new DirectoryPolicy();
-    p.init([
-      ['/mapped', record('i1')],
-      ['/new', record('', { lastShuffled: 0 })],
-      ['/purging-mapped', record('i1', { purging: true })],
-      ['/purging-unmapped', record('', { purging: true })],
-    ]);
+    p.init(
+      stored([
+        ['/mapped', record('i1')],
+        ['/new', record('', { lastShuffled: 0 })],
+        ['/purging-mapped', record('i1', { purging: true })],
+        ['/purging-unmapped', record('', { purging: true })],
+      ]),
+    );
     assert.deepEqual(p.addInstancesInitial(['i1']), []);
     assert.equal(p.status('/mapped')?.state, 'resolving');
     assert.equal(p.status('/new')?.state, 'mapping');
@@ -226,12 +235,14 @@ describe('DirectoryPolicy: start-up', () => {
 
   it('treats instances named by directories but not listed as dead, and moves their dirs', () => {
     const p = new DirectoryPolicy();
-    p.init([
-      ['/a', record('gone')],
-      ['/b', record('gone')],
-      ['/c', record('i1')],
-      ['/p', record('gone', { purging: true })],
-    ]);
+    p.init(
+      stored([
+        ['/a', record('gone')],
+        ['/b', record('gone')],
+        ['/c', record('i1')],
+        ['/p', record('gone', { purging: true })],
+      ]),
+    );
     // Busy (INITIALIZING) directories get SHUFFLING queued, so none can start at once.
     assert.deepEqual(p.addInstancesInitial(['i1', 'i2']), []);
     assert.equal(p.isDeadInstance('gone'), true);
@@ -264,7 +275,7 @@ describe('DirectoryPolicy: failover', () => {
     const p = new DirectoryPolicy();
     p.addInstances(instances);
     for (let i = 0; i < n; i++) {
-      p.addDirectory(`/d${i}`);
+      p.addDirectory(dir(`/d${i}`));
       drive(p, `/d${i}`);
     }
     return p;
@@ -309,7 +320,7 @@ describe('DirectoryPolicy: failover', () => {
   it('a busy directory on a dying instance finishes its step, then moves', () => {
     const p = new DirectoryPolicy();
     p.addInstances(['i1', 'i2']);
-    p.addDirectory('/d');
+    p.addDirectory(dir('/d'));
     assert.equal(p.startAction('/d', T0), 'MAP_UPDATE');
     assert.equal(p.finishAction('/d', 0), true);
     assert.deepEqual(p.removeInstances(['i1']), [], 'busy: SHUFFLING queued');
@@ -336,7 +347,7 @@ describe('DirectoryPolicy: rebalance', () => {
       for (let i = 0; i < n; i++)
         entries.push([`/${id}/${i}`, record(id, { lastShuffled: mappedAt })]);
     }
-    p.init(entries);
+    p.init(stored(entries));
     p.addInstancesInitial(Object.keys(counts));
     for (const [path] of entries) drive(p, path);
     return p;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { it } from 'node:test';
 import type { DirMapRecord } from '../../../src/reconcile/index.js';
+import { checkDriverConsistency } from '../../../src/reconcile/testing.js';
 import {
   dirRecord,
   instance,
@@ -62,7 +63,7 @@ it('100,000 directories over 10 instances: one dies, all its directories move to
   const ops = w.store.dirMapOps.slice(opsBefore);
   assert.equal(ops.length, Math.ceil(moved.size / 256), 'map updates in full 256-key ops');
   assert.deepEqual(w.blocklister.addrs, [instance(victim).addr]);
-  w.driver.checkConsistency();
+  checkDriverConsistency(w.driver);
   t.diagnostic(
     `start-up of ${N} dirs: ${startMs.toFixed(0)} ms; failover of ${moved.size}: ${failoverMs.toFixed(0)} ms`,
   );
