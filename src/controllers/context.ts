@@ -1,10 +1,11 @@
 // What every reconciler gets: the API, the informer caches, the running engines, events, logs.
-import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { CachedWatch } from '../kube/informers.js';
 import type { KubeApi } from '../kube/kube-api.js';
+import type { SecretReader } from '../kube/secret-reader.js';
 import type { MirrorRuntimes } from './mirror-runtimes.js';
 import {
   objectKey,
@@ -42,7 +43,8 @@ export interface ControllerContext {
   mirrors: TypedCache<CephFSMirror>;
   peers: TypedCache<MirrorPeer>;
   directories: TypedCache<MirroredDirectory>;
-  secrets: CachedWatch<V1Secret>;
+  /** The Secrets the resources name, read by name (see secret-reader.ts for when). */
+  secrets: SecretReader;
   runtimes: MirrorRuntimes;
   events: EventRecorder;
   log: Logger;

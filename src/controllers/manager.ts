@@ -84,10 +84,10 @@ export class Manager {
     peers: CachedWatch<KubernetesObject>;
     directories: CachedWatch<KubernetesObject>;
   };
-  private readonly queues: { mirror: WorkQueue; peer: WorkQueue; directory: WorkQueue };
-  private readonly watchdog: HealthWatchdog;
   private readonly secrets: SecretReader;
   private secretResync: NodeJS.Timeout | undefined;
+  private readonly queues: { mirror: WorkQueue; peer: WorkQueue; directory: WorkQueue };
+  private readonly watchdog: HealthWatchdog;
   private readonly ctx: ControllerContext;
   private readonly elector: LeaderElector | undefined;
   /** `<mirror key>\0<path>` → the MirroredDirectory objects declaring it (almost always one). */
@@ -117,9 +117,9 @@ export class Manager {
       peers: watch(customTarget(this.api, KINDS.peer)),
       directories: watch(customTarget(this.api, KINDS.directory)),
     };
+    this.secrets = new SecretReader((ns, name) => this.api.getSecret(ns, name), o.log);
     const identity = o.identity ?? o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
     this.runtimes = new MirrorRuntimes(o.log, {
-    this.secrets = new SecretReader((ns, name) => this.api.getSecret(ns, name), o.log);
       ...(o.cephTimeouts ? { timeouts: o.cephTimeouts } : {}),
       onNotify: (mode, r, seconds) =>
         o.metrics.notifyLatency.observe({ mode, result: r === 0 ? 'ok' : String(r) }, seconds),
@@ -322,10 +322,10 @@ export class Manager {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all(Object.values(this.queues).map((q) => q.shutdown()));
-    await this.runtimes.close();
     clearTimeout(this.secretResync);
     this.secretResync = undefined;
+    await Promise.all(Object.values(this.queues).map((q) => q.shutdown()));
+    await this.runtimes.close();
     await this.elector?.release();
     await Promise.all(Object.values(this.watches).map((w) => w.stop()));
     this.api.close();

@@ -121,12 +121,12 @@ export class MirrorReconciler {
       this.forgetMetrics(namespace, name);
       return;
     }
+    await this.readSecrets(cached);
     const input = this.identityInput(cached);
     if (isBeingDeleted(cached)) return this.finalize(key, cached, input);
     // Carry on with the object as written: its resourceVersion is the one the status write needs.
     const mirror = await ensureFinalizer(this.ctx.api, KINDS.mirror, cached);
     if (!mirror) return;
-    await this.readSecrets(cached);
 
     if ('reason' in input) {
       // Others deciding ownership learn that this one claims nothing (until its Secret changes).
@@ -229,6 +229,31 @@ export class MirrorReconciler {
     return { requeueAfterMs: STATUS_REFRESH_MS };
   }
 
+  /**
+   * Reads this mirror's connection Secret again (the last read may be up to a resync period old)
+   * and the connection Secrets of the other mirrors not read yet (ownership compares their
+   * filesystems). A Secret that cannot be read (e.g. 403: its namespace is not granted) is said
+   * in Ready (reason SecretUnreadable) and retried.
+   */
+  private async readSecrets(mirror: CephFSMirror): Promise<void> {
+    const ref = { namespace: mirror.metadata.namespace, name: mirror.spec.cluster.secretRef.name };
+    const others = this.ctx.mirrors
+      .list()
+      .map((m) => ({ namespace: m.metadata.namespace, name: m.spec.cluster?.secretRef?.name }))
+      .filter((r): r is { namespace: string; name: string } => Boolean(r.name));
+    try {
+      await this.ctx.secrets.read([ref], others);
+    } catch (e) {
+      if (!isBeingDeleted(mirror)) {
+        await this.fail(mirror, {
+          reason: 'SecretUnreadable',
+          message: `a Secret this CephFSMirror depends on could not be read: ${describeApiError(e)}`,
+        });
+      }
+      throw e;
+    }
+  }
+
   // ---- ownership ------------------------------------------------------------------------------
 
   /** What the mirror's spec gives to find its filesystem: settings, or why there are none. */
@@ -256,31 +281,6 @@ export class MirrorReconciler {
    */
   private async ownership(
     key: string,
-  /**
-   * Reads this mirror's connection Secret again (the last read may be up to a resync period old)
-   * and the connection Secrets of the other mirrors not read yet (ownership compares their
-   * filesystems). A Secret that cannot be read (e.g. 403: its namespace is not granted) is said
-   * in Ready (reason SecretUnreadable) and retried.
-   */
-  private async readSecrets(mirror: CephFSMirror): Promise<void> {
-    const ref = { namespace: mirror.metadata.namespace, name: mirror.spec.cluster.secretRef.name };
-    const others = this.ctx.mirrors
-      .list()
-      .map((m) => ({ namespace: m.metadata.namespace, name: m.spec.cluster?.secretRef?.name }))
-      .filter((r): r is { namespace: string; name: string } => Boolean(r.name));
-    try {
-      await this.ctx.secrets.read([ref], others);
-    } catch (e) {
-      if (!isBeingDeleted(mirror)) {
-        await this.fail(mirror, {
-          reason: 'SecretUnreadable',
-          message: `a Secret this CephFSMirror depends on could not be read: ${describeApiError(e)}`,
-        });
-      }
-      throw e;
-    }
-  }
-
     mirror: CephFSMirror,
     input: IdentityInput,
   ): Promise<Ownership> {
@@ -501,6 +501,20 @@ export class MirrorReconciler {
     const key = objectKey(mirror.metadata);
     if (!want || this.tokensWritten.get(key) === mirror.metadata.generation) return;
     if (this.ctx.runtimes.get(key) !== runtime) return;
+    const ns = mirror.metadata.namespace;
+    const owner = {
+      apiVersion: mirror.apiVersion,
+      kind: mirror.kind,
+      name: mirror.metadata.name,
+      uid: mirror.metadata.uid ?? '',
+      controller: true,
+    };
+    // Checked before the peer user is touched in Ceph (upsertSecret checks again when writing).
+    const existing = await this.ctx.api.getSecret(ns, want.name);
+    if (existing && !isOwnedBy(existing, owner)) {
+      const e = new SecretNotOwnedError(ns, want.name, owner);
+      return { reason: e.reason, message: e.message };
+    }
     const token = await runtime.serial(() =>
       createBootstrapToken(
         runtime.rados,
@@ -517,26 +531,14 @@ export class MirrorReconciler {
       throw e;
     }
     this.tokensWritten.set(key, mirror.metadata.generation ?? 0);
+    // The MirrorPeers reading this Secret learn of it now rather than at the next resync.
+    if (written) this.ctx.secrets.invalidate({ namespace: ns, name: want.name });
     // After an operator restart the Secret usually holds this very token: nothing new to say.
     if (!written) return;
     this.ctx.events.record(
       mirror,
       'Normal',
       'BootstrapTokenPublished',
-    const ns = mirror.metadata.namespace;
-    const owner = {
-      apiVersion: mirror.apiVersion,
-      kind: mirror.kind,
-      name: mirror.metadata.name,
-      uid: mirror.metadata.uid ?? '',
-      controller: true,
-    };
-    // Checked before the peer user is touched in Ceph (upsertSecret checks again when writing).
-    const existing = await this.ctx.api.getSecret(ns, want.name);
-    if (existing && !isOwnedBy(existing, owner)) {
-      const e = new SecretNotOwnedError(ns, want.name, owner);
-      return { reason: e.reason, message: e.message };
-    }
       `bootstrap token written to Secret ${want.name}`,
     );
   }
@@ -558,8 +560,6 @@ export class MirrorReconciler {
     const key = objectKey(mirror.metadata);
     for (const path of this.undeclared(mirror, runtime)) {
       // Displaced or stopped meanwhile (an older claimant, the mgr module): not ours to change.
-    // The MirrorPeers reading this Secret learn of it now rather than at the next resync.
-    if (written) this.ctx.secrets.invalidate({ namespace: ns, name: want.name });
       if (this.ctx.runtimes.get(key) !== runtime) return;
       const status = runtime.engine.status(path);
       if (!status || status.purging) continue;

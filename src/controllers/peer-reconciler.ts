@@ -16,7 +16,7 @@ import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js'
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
 import { directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
-import { secretValue } from '../kube/kube-api.js';
+import { describeApiError, secretValue } from '../kube/kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import {
   ensureFinalizer,
@@ -70,6 +70,7 @@ export class PeerReconciler {
       return;
     }
     const mirrorKey = mirrorKeyOf(cached);
+    await this.readSecrets(cached);
     const runtime = this.ctx.runtimes.get(mirrorKey);
     if (isBeingDeleted(cached)) return this.finalize(key, cached, runtime);
     // Carry on with the object as written: its resourceVersion is the one the status write needs.
@@ -373,6 +374,34 @@ export class PeerReconciler {
     this.ctx.events.record(peer, 'Normal', 'PeerRemoved', `${what} removed from ${runtime.fsName}`);
     this.syncViewsChanged(peer);
     runtime.syncViews.peersChanged();
+  }
+
+  /**
+   * Reads this peer's Secret again (the last read may be up to a resync period old) and those of
+   * the other MirrorPeers of its mirror not read yet (duplicates are decided from them). A Secret
+   * that cannot be read (e.g. 403) is said in Ready (reason SecretUnreadable) and retried.
+   */
+  private async readSecrets(peer: MirrorPeer): Promise<void> {
+    const ns = peer.metadata.namespace;
+    const refOf = (p: MirrorPeer): Array<{ namespace: string; name: string }> => {
+      const name = p.spec.bootstrapTokenSecretRef?.name ?? p.spec.remote?.keySecretRef?.name;
+      return name ? [{ namespace: ns, name }] : [];
+    };
+    const others = this.ctx.peers
+      .list(ns)
+      .filter((p) => p.spec.mirrorRef?.name === peer.spec.mirrorRef.name)
+      .flatMap(refOf);
+    try {
+      await this.ctx.secrets.read(refOf(peer), others);
+    } catch (e) {
+      if (!isBeingDeleted(peer)) {
+        await this.fail(peer, {
+          reason: 'SecretUnreadable',
+          message: `a Secret this MirrorPeer depends on could not be read: ${describeApiError(e)}`,
+        });
+      }
+      throw e;
+    }
   }
 
   /** The MirrorPeers of the same mirror (this one included) with the peer each resolves to. */

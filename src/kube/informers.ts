@@ -22,6 +22,10 @@ export interface WatchTarget<T> {
   name: string;
   /** API path of the collection, for one namespace or (namespace undefined) all of them. */
   path(namespace: string | undefined): string;
+  /**
+   * The whole collection, for the first list and every relist; paginated (KubeApi.list, a page
+   * of LIST_PAGE_SIZE at a time), so no single answer holds a large collection at once.
+   */
   list(namespace: string | undefined): Promise<{ items: T[] }>;
 }
 

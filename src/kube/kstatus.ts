@@ -32,6 +32,8 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   RelativePath: 'make spec.path absolute',
   SecretNotFound: 'create the Secret the spec names',
   SecretInvalid: 'add the missing keys to the Secret',
+  SecretNotOwned: 'remove the Secret the operator did not create, or name another',
+  ClientCapsMismatch: 'give the existing peer user exactly the peer caps, or name another user',
   InvalidBootstrapToken: 'put a valid bootstrap token in the Secret',
   InvalidPeerSpec: 'fix the peer client name or site name',
   InvalidMonHost: 'fix mon_host in the Secret',

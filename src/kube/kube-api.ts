@@ -4,6 +4,7 @@
 // re-read and retry instead of overwriting it.
 import type { CoreV1Event, KubeConfig, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { KubeHttp } from './kube-http.js';
+import { listAllPages, type PageFetcher } from './pagination.js';
 import { GROUP, VERSION, type KindInfo, type Resource } from '../api/resources.js';
 
 export function httpStatusOf(e: unknown): number | undefined {
@@ -38,6 +39,36 @@ export function describeApiError(e: unknown): string {
 }
 
 type AnyResource = Resource<unknown, unknown>;
+
+/** The label on every Secret the operator creates (`kubectl get secret -l` finds them). */
+export const OWNED_SECRET_LABELS: Readonly<Record<string, string>> = Object.freeze({
+  'app.kubernetes.io/managed-by': 'cephfs-mirror-operator',
+});
+
+/** True when `secret` has an ownerReference to the object `owner` names (uid match). */
+export function isOwnedBy(secret: V1Secret, owner: V1OwnerReference): boolean {
+  return (
+    owner.uid !== '' &&
+    (secret.metadata?.ownerReferences ?? []).some((ref) => ref.uid === owner.uid)
+  );
+}
+
+/** A Secret of the wanted name exists and is not ours to write (reason SecretNotOwned). */
+export class SecretNotOwnedError extends Error {
+  readonly reason = 'SecretNotOwned';
+  constructor(
+    readonly namespace: string,
+    readonly secretName: string,
+    owner: V1OwnerReference,
+  ) {
+    super(
+      `Secret ${secretName} exists and is not owned by ${owner.kind} ${owner.name} ` +
+        '(no ownerReference with its uid): the operator only writes Secrets it created; ' +
+        'delete or rename that Secret, or choose another spec.bootstrapTokenSecret.name',
+    );
+    this.name = 'SecretNotOwnedError';
+  }
+}
 
 function customPath(kind: KindInfo, namespace?: string, name?: string, sub?: string): string {
   let path = `/apis/${GROUP}/${VERSION}`;
@@ -93,9 +124,12 @@ export class KubeApi {
     return orUndefinedWhenMissing(this.http.request<T>('GET', customPath(kind, namespace, name)));
   }
 
+  /** Every object of the kind (in `namespace`, or all), a page of LIST_PAGE_SIZE at a time. */
   list<T extends AnyResource>(kind: KindInfo, namespace?: string): Promise<ResourceList<T>> {
-    return this.http.request<ResourceList<T>>('GET', customPath(kind, namespace));
+    return listAllPages<T>(this.fetchPage, customPath(kind, namespace));
   }
+
+  private readonly fetchPage: PageFetcher = (path) => this.http.request('GET', path);
 
   create<T extends AnyResource>(kind: KindInfo, body: T): Promise<T> {
     return this.http.request<T>('POST', customPath(kind, body.metadata.namespace), body);
@@ -119,13 +153,14 @@ export class KubeApi {
     );
   }
 
-  listSecrets(namespace?: string): Promise<ResourceList<V1Secret>> {
-    return this.http.request<ResourceList<V1Secret>>('GET', corePath('secrets', namespace));
-  }
-
   /**
-   * Creates or updates a Secret we own (the bootstrap token of a site). Resolves true when it
-   * wrote something, false when the Secret already held these values.
+   * Writes the bootstrap token Secret of a CephFSMirror, and only a Secret that CephFSMirror owns:
+   * creates it when it does not exist (type Opaque, our label, an ownerReference to `owner`),
+   * updates it only when it carries an ownerReference with `owner`'s uid. Any other Secret of
+   * that name (someone else's, a Helm release's, a service account token) is left as it is and
+   * SecretNotOwnedError thrown. Resolves true when it wrote something, false when the Secret
+   * already held these values. Writes carry the resourceVersion read: a concurrent change
+   * answers 409, and the next reconcile checks ownership again.
    */
   async upsertSecret(
     namespace: string,
@@ -141,13 +176,14 @@ export class KubeApi {
       const body: V1Secret = {
         apiVersion: 'v1',
         kind: 'Secret',
-        metadata: { name, namespace, ownerReferences: [owner] },
+        metadata: { name, namespace, labels: { ...OWNED_SECRET_LABELS }, ownerReferences: [owner] },
         type: 'Opaque',
         data,
       };
       await this.http.request('POST', corePath('secrets', namespace), body);
       return true;
     }
+    if (!isOwnedBy(existing, owner)) throw new SecretNotOwnedError(namespace, name, owner);
     const same = Object.entries(data).every(([k, v]) => existing.data?.[k] === v);
     if (same) return false;
     existing.data = { ...existing.data, ...data };

@@ -7,11 +7,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/kube/kube-config.js';
 import {
   KubeApi,
+  OWNED_SECRET_LABELS,
+  SecretNotOwnedError,
   describeApiError,
   httpStatusOf,
   isConflict,
   secretValue,
 } from '../../src/kube/kube-api.js';
+import { listAllPages, type PageFetcher } from '../../src/kube/pagination.js';
 import { microTime } from '../../src/kube/leader-election.js';
 import { GROUP, KINDS, VERSION, type MirroredDirectory } from '../../src/api/resources.js';
 import { kubectl, useKube, type KubeHandle } from '../../lab/harness/kube.js';
@@ -129,6 +132,26 @@ test('300 status writes, 50 at a time, over the shared keep-alive connections al
   assert.ok(states.every((d) => d.status?.instanceID === 'round-5'));
 });
 
+test('lists are paginated: small pages of the real apiserver add up to the whole list', async () => {
+  const paths: string[] = [];
+  const fetchPage: PageFetcher = (path) => {
+    paths.push(path);
+    return api.http.request('GET', path);
+  };
+  const path = `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS.directory.plural}`;
+  const paged = await listAllPages<MirroredDirectory>(fetchPage, path, 7);
+  const whole = await api.list<MirroredDirectory>(KINDS.directory, NS);
+  assert.ok(whole.items.length > 14, `${whole.items.length} objects`);
+  assert.equal(paths.length, Math.ceil(whole.items.length / 7));
+  assert.ok(paths.every((p) => p.includes('limit=7')));
+  assert.ok(paths.slice(1).every((p) => p.includes('continue=')));
+  assert.deepEqual(
+    paged.items.map((d) => d.metadata.name),
+    whole.items.map((d) => d.metadata.name),
+  );
+  assert.ok(paged.metadata?.resourceVersion);
+});
+
 test('Secrets: upsert creates with an owner, updates only on change; values decode', async () => {
   const owner = await api.get<MirroredDirectory>(KINDS.directory, NS, 'one');
   assert.ok(owner?.metadata.uid);
@@ -146,9 +169,45 @@ test('Secrets: upsert creates with an owner, updates only on change; values deco
   const unchanged = await api.getSecret(NS, 'token');
   assert.equal(unchanged?.metadata?.resourceVersion, first?.metadata?.resourceVersion);
   await api.upsertSecret(NS, 'token', { token: 'v2' }, ref);
-  assert.equal(secretValue(await api.getSecret(NS, 'token'), 'token'), 'v2');
-  assert.ok((await api.listSecrets(NS)).items.some((s) => s.metadata?.name === 'token'));
+  const second = await api.getSecret(NS, 'token');
+  assert.equal(secretValue(second, 'token'), 'v2');
+  assert.equal(second?.type, 'Opaque');
+  assert.deepEqual(second?.metadata?.labels, OWNED_SECRET_LABELS);
   assert.equal(await api.getSecret(NS, 'absent'), undefined);
+});
+
+test('Secrets: upsert refuses a Secret it does not own and leaves it byte-identical', async () => {
+  const owner = await api.get<MirroredDirectory>(KINDS.directory, NS, 'one');
+  assert.ok(owner?.metadata.uid);
+  const ref = {
+    apiVersion: owner.apiVersion,
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+  };
+  await kubectl(
+    kube,
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'foreign', namespace: NS },
+      type: 'kubernetes.io/basic-auth',
+      stringData: { username: 'u', password: 'p' },
+    }),
+  );
+  const before = await api.getSecret(NS, 'foreign');
+  await assert.rejects(
+    api.upsertSecret(NS, 'foreign', { token: 'x' }, ref),
+    (e) => e instanceof SecretNotOwnedError && /Secret foreign .*not owned/.test(e.message),
+  );
+  // Owned by another object (another uid): not ours either.
+  await assert.rejects(
+    api.upsertSecret(NS, 'token', { token: 'v3' }, { ...ref, uid: 'another-uid' }),
+    (e) => e instanceof SecretNotOwnedError,
+  );
+  assert.deepEqual(await api.getSecret(NS, 'foreign'), before);
+  assert.equal(secretValue(await api.getSecret(NS, 'token'), 'token'), 'v2');
 });
 
 test('Leases: MicroTime accepted, a stale replace refused with 409', async () => {

@@ -156,6 +156,8 @@ test('the reasons the reconcilers write today are classified as intended', () =>
   const stalled = [
     'SecretNotFound',
     'SecretInvalid',
+    'SecretNotOwned',
+    'ClientCapsMismatch',
     'InvalidBootstrapToken',
     'InvalidSpec',
     'DuplicatePath',
@@ -194,6 +196,8 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'MgrModuleStillLoaded',
     'SourceCheckFailed',
     'ResolutionFailed',
+    // 403 or an apiserver error reading a Secret: retried (RBAC may be fixed meanwhile).
+    'SecretUnreadable',
     // A peer gone from the FSMap is a degradation even while it is being re-added.
     'PeerMissing',
   ];
