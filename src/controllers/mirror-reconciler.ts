@@ -212,7 +212,13 @@ export class MirrorReconciler {
     const drift = await this.observeMirroringFlag(mirror, runtime);
     if (drift) return drift;
     this.reportDaemonChanges(mirror, runtime);
-    const healthy = this.healthyStatus(mirror, runtime);
+    // The MDS is not in the FSMap's view of a hang: ask it (bounded; the answer shows next time).
+    runtime.sourceProbe.poke();
+    const healthy = withDaemons(
+      this.healthyStatus(mirror, runtime),
+      daemons,
+      mirror.metadata.generation,
+    );
     if (tokenProblem) {
       // Mirroring runs; only the token cannot be published. Said in Ready (a person has to act),
       // with everything else observed kept up to date.
@@ -711,17 +717,37 @@ export class MirrorReconciler {
     // every daemon gone silent at once (held back before failing them over).
     const nothingMirrors = dist.directories > 0 && live.length === 0;
     const silent = runtime.engine.suspectedMassFailure();
+    // An MDS that does not answer stops every daemon's snapshot reads of this filesystem too.
+    const source = runtime.sourceProbe.last();
+    const mdsSilent = source.responding ? undefined : source;
     let conditions = readyCondition(
       mirror.status?.conditions,
       generation,
-      !nothingMirrors && !silent,
-      silent ? 'DaemonsNotAnswering' : nothingMirrors ? 'NoMirrorDaemons' : 'MirroringEnabled',
+      !nothingMirrors && !silent && !mdsSilent,
+      silent
+        ? 'DaemonsNotAnswering'
+        : mdsSilent
+          ? 'FilesystemNotResponding'
+          : nothingMirrors
+            ? 'NoMirrorDaemons'
+            : 'MirroringEnabled',
       silent
         ? `all ${silent.daemons} cephfs-mirror daemons stopped answering at once; failing them over only if they stay silent for another instance timeout`
-        : nothingMirrors
-          ? `no cephfs-mirror daemon is running for ${runtime.fsName}: ${dist.directories} directories wait`
-          : `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
+        : mdsSilent
+          ? `filesystem ${runtime.fsName} does not answer the operator's calls: ${mdsSilent.message}`
+          : nothingMirrors
+            ? `no cephfs-mirror daemon is running for ${runtime.fsName}: ${dist.directories} directories wait`
+            : `mirroring ${runtime.fsName} with ${live.length} daemon(s)`,
     );
+    conditions = setCondition(conditions, {
+      type: 'FilesystemResponding',
+      status: mdsSilent ? 'False' : 'True',
+      reason: mdsSilent ? 'FilesystemNotResponding' : 'Responding',
+      message: mdsSilent
+        ? `since ${new Date(mdsSilent.since).toISOString()}: ${mdsSilent.message}`
+        : `the MDS of ${runtime.fsName} answers`,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
     conditions = setCondition(conditions, {
       type: 'MirroringEnabled',
       status: 'True',
