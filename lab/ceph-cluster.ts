@@ -166,11 +166,14 @@ export function operatorCaps(fsName: string, metadataPool: string): string[] {
     'mon',
     mon,
     'mgr',
-    'allow r',
+    // getpath is a `perm: rw` command of the volumes module: granted alone (subvolume sources).
+    'allow r, allow command "fs subvolume getpath"',
     'osd',
     `allow rwx pool=${metadataPool}`,
     'mds',
-    `allow r fsname=${fsName}`,
+    // rws: mkdir/rmdir in .snap (scheduled snapshots; Server::handle_client_mksnap checks
+    // MAY_WRITE|MAY_SNAPSHOT). No osd caps on the data pools: no file data can be written.
+    `allow rws fsname=${fsName}`,
   ];
 }
 

@@ -75,6 +75,16 @@ program
     seconds,
     300,
   )
+  .option(
+    '--min-snapshot-interval-seconds <s>',
+    'shortest spec.snapshots interval accepted (lower only for tests)',
+    seconds,
+    60,
+  )
+  .option(
+    '--no-directory-lag-metrics',
+    'no cephfs_mirror_directory_lag_seconds series per MirroredDirectory (large installations)',
+  )
   .addOption(
     new Option('--log-level <level>', 'log level')
       .choices(['error', 'warn', 'info', 'debug'])

@@ -44,6 +44,18 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Per MirroredDirectory with a peer view: the largest lag of its peers (age of the oldest source
+   * snapshot a peer does not have yet). One series per directory: turn it off with
+   * --no-directory-lag-metrics where directories number in the thousands.
+   */
+  readonly directoryLag = new Gauge({
+    name: 'cephfs_mirror_directory_lag_seconds',
+    help: 'Age of the oldest source snapshot of the directory not yet on a peer (largest over peers)',
+    labelNames: ['namespace', 'directory'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -91,9 +91,43 @@ export interface MirrorPeerStatus {
   conditions?: Condition[];
 }
 
-export interface MirroredDirectorySpec {
+/** A CephFS subvolume of the mirror's filesystem, by name (`fs subvolume getpath`). */
+export interface SubvolumeSource {
+  name: string;
+  /** Default `_nogroup` (the volumes module's default group). */
+  group?: string;
+}
+
+/**
+ * Scheduled snapshots the operator takes of the directory (leader only), named
+ * `<namePrefix><slot start, UTC, e.g. 2026-12-02T08-15-00Z>`.
+ */
+export interface SnapshotScheduleSpec {
+  /** An interval: `<n>s|m|h|d|w` (e.g. `15m`, `1h`, `1d`), optionally `@<RFC 3339 start>`. */
+  schedule: string;
+  retention?: SnapshotRetention;
+  /** Default `mirror-`. Only snapshots with this prefix and the timestamp format are pruned. */
+  namePrefix?: string;
+}
+
+/** Keep-last-N and the newest snapshot of each of the last N hours, days, ISO weeks, months. */
+export interface SnapshotRetention {
+  keepLast?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+}
+
+export interface MirroredDirectorySpec {export interface MirroredDirectorySpec {
   mirrorRef: NamedRef;
-  path: string;
+  /** Exactly one source: path, subvolume or persistentVolumeClaim. */
+  path?: string;
+  subvolume?: SubvolumeSource;
+  persistentVolumeClaim?: NamedRef;
+  snapshots?: SnapshotScheduleSpec;
+  /** The recovery point objective: RPOExceeded when a peer lags more than this. */
+  rpoSeconds?: number;
 }
 
 export interface PeerSyncStatus {
@@ -101,7 +135,11 @@ export interface PeerSyncStatus {
   siteName?: string;
   lastLocalSnapshot?: string;
   lastMirroredSnapshot?: string;
+  /** The newest source snapshot present on the peer (same as lastMirroredSnapshot). */
+  lastSyncedSnapshot?: string;
   pendingSnapshots?: number;
+  /** Age of the oldest source snapshot the peer does not have yet; 0 when it has them all. */
+  lagSeconds?: number;
   /** True only when both sites' snapshot lists were read in the last refresh. */
   inSync?: boolean;
   /** Why the sites could not be compared (then inSync is false), e.g. PeerDirectoryMissing. */
@@ -124,11 +162,27 @@ export interface MirroredDirectoryStatus {
   mirrorRef?: string;
   /** The path of the dir-map entry this object manages, while it manages one. */
   path?: string;
+  /** What spec names, in words (`path /a`, `subvolume g/sv`, `pvc data (subvolume ...)`). */
+  source?: string;
   state?: DirectoryPhase;
   instanceID?: string;
   mappedTime?: string;
   peers?: PeerSyncStatus[];
+  /** The largest lag among the peers (for the printer column). */
+  lagSeconds?: number;
+  /** The newest snapshot every peer has (for the printer column). */
+  lastSyncedSnapshot?: string;
+  snapshots?: SnapshotScheduleStatus;
   conditions?: Condition[];
+}
+
+export interface SnapshotScheduleStatus {
+  /** The newest scheduled snapshot taken (name). */
+  lastSnapshot?: string;
+  /** When the next one is due (RFC 3339). */
+  nextSnapshotTime?: string;
+  /** Scheduled snapshots present (ours, by prefix). */
+  count?: number;
 }
 
 export type CephFSMirror = Resource<CephFSMirrorSpec, CephFSMirrorStatus>;

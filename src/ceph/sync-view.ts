@@ -19,6 +19,8 @@ export interface PeerSyncView {
   lastMirroredSnapshot?: string;
   /** Local snapshots not (yet) on the peer; absent when the local list could not be read. */
   pendingSnapshots?: number;
+  /** The oldest local snapshot not (yet) on the peer, when both lists were read. */
+  oldestPendingSnapshot?: string;
   /** True only when both snapshot lists were read in this refresh and nothing is pending. */
   inSync: boolean;
   /** Why the two sites could not be compared, when they could not. */
@@ -73,6 +75,20 @@ export function compareLists(
     inSync: false,
     problem: (remote as { problem: SyncProblem }).problem,
   };
+}
+
+/** The oldest local snapshot missing on the peer (lag is measured from it), when known. */
+export function oldestPendingOf(
+  local: SnapshotList,
+  remote: SnapshotList,
+): Pick<PeerSyncView, 'oldestPendingSnapshot'> {
+  if (!('snaps' in local)) return {};
+  // A peer directory the daemon has not created yet holds none of them.
+  const missing = 'problem' in remote && remote.problem.reason === 'PeerDirectoryMissing';
+  if (!('snaps' in remote) && !missing) return {};
+  const there = new Set('snaps' in remote ? remote.snaps : []);
+  const oldest = local.snaps.find((s) => !there.has(s));
+  return oldest !== undefined ? { oldestPendingSnapshot: oldest } : {};
 }
 
 function codeOf(e: unknown): string | undefined {
@@ -178,7 +194,12 @@ export class SyncViewer {
         if ('problem' in remote && remote.problem.reason === 'PeerUnreadable') {
           void this.dropPeer(uuid);
         }
-        return { peerUUID: uuid, siteName: peer.clusterName, ...compareLists(local, remote) };
+        return {
+          peerUUID: uuid,
+          siteName: peer.clusterName,
+          ...compareLists(local, remote),
+          ...oldestPendingOf(local, remote),
+        };
       }),
     );
   }
@@ -196,6 +217,12 @@ export class SyncViewer {
       stat: (p: string) => guard.run(`stat ${p}`, () => mount.then((m) => m.stat(p))),
     };
     return checkSourceDirectory(guarded, this.fsName, path, this.options.timeoutMs + 1_000);
+  }
+
+  /** The local mount, shared with the snapshot scheduler (closed with the viewer). */
+  localFs(): Promise<CephFS> {
+    if (this.closed) return Promise.reject(new Error('the mirror is shutting down'));
+    return this.localMount();
   }
 
   private localMount(): Promise<CephFS> {

@@ -23,12 +23,23 @@ export function mirrorRefChange(dir: MirroredDirectory): { from: string; to: str
   return from !== undefined && from !== to ? { from, to } : undefined;
 }
 
-function normalizedOrUndefined(path: string): string | undefined {
+function normalizedOrUndefined(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
   try {
     return normalizeDirectoryPath(path);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The path this object declares, for the per-mirror path index (duplicates): spec.path,
+ * normalised, or for a subvolume or claim source the path it was last resolved to (status.path:
+ * a resolved path goes through the same claims as a declared one once it is known).
+ */
+export function declaredPathOf(dir: MirroredDirectory): string | undefined {
+  if (dir.spec.path !== undefined) return normalizedOrUndefined(dir.spec.path);
+  return dir.status?.path;
 }
 
 /**
@@ -42,7 +53,7 @@ export function pathsClaimedBy(dir: MirroredDirectory, mirror: string): string[]
   const paths = new Set<string>();
   if (admittedMirrorOf(dir) === mirror && dir.status?.path) paths.add(dir.status.path);
   if (dir.spec.mirrorRef.name === mirror && !mirrorRefChange(dir)) {
-    const declared = normalizedOrUndefined(dir.spec.path);
+    const declared = declaredPathOf(dir);
     if (declared) paths.add(declared);
   }
   return [...paths];

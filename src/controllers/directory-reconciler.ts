@@ -14,6 +14,16 @@
 // path that overlaps the old one (its subtree or ancestor) waits until the old entry is gone
 // rather than being refused. An edit of mirrorRef is refused; an invalid spec changes nothing
 // in Ceph.
+//
+// Sources (directory-source.ts): spec.path, spec.subvolume or spec.persistentVolumeClaim. A
+// resolved path goes through the same validation, duplicate and overlap claims as a spec.path,
+// and is looked up again every SOURCE_RESOLVE_MS: a path that changes (a claim re-bound) is
+// handled as a path edit; a source that is gone (subvolume removed, claim deleted or unbound)
+// releases its entry and is Ready=False SourceNotFound (ClaimNotBound) until it is back.
+//
+// Scheduled snapshots (spec.snapshots, snapshot-schedule.ts) and the recovery point
+// (spec.rpoSeconds) ride on the same reconcile: the snapshot of the current slot is taken when
+// missing, ours beyond the retention pruned, and the object requeued for the next slot.
 import {
   DirectoryError,
   normalizeDirectoryPath,
@@ -24,6 +34,29 @@ import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition, type Condition } from '../api/conditions.js';
 import type { ControllerContext } from './context.js';
 import { admittedMirrorOf, mirrorRefChange, overlapOf } from './directory-claims.js';
+import {
+  fromSubvolume,
+  fromVolume,
+  sourceKindOf,
+  type Resolved,
+  type SourceKind,
+} from './directory-source.js';
+import { NO_GROUP, snapScheduleOf, subvolumePath } from '../ceph/subvolumes.js';
+import { getClaim, getVolume } from '../kube/volumes.js';
+import {
+  DEFAULT_SNAPSHOT_PREFIX,
+  ScheduleError,
+  currentSlot,
+  nextSlot,
+  parseSchedule,
+  slotOfName,
+  snapshotName,
+  snapshotsToPrune,
+  validatePrefix,
+  validateRetention,
+  type Retention,
+  type Schedule,
+} from '../reconcile/snapshot-schedule.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import {
   ensureFinalizer,
@@ -39,6 +72,7 @@ import {
   type MirroredDirectory,
   type MirroredDirectoryStatus,
   type PeerSyncStatus,
+  type SnapshotScheduleStatus,
 } from '../api/resources.js';
 import { readyCondition, type Problem } from './status-helpers.js';
 
@@ -47,6 +81,33 @@ const REMOVAL_POLL_MS = 1000;
 const SYNC_VIEW_REFRESH_MS = 30_000;
 /** A missing source directory is looked for again this often (one stat each time). */
 export const SOURCE_RECHECK_MS = 10_000;
+/** A subvolume or claim source is resolved again this often (one mgr command or two GETs). */
+export const SOURCE_RESOLVE_MS = 15_000;
+/** How long a `fs snap-schedule list` answer holds. */
+const SCHEDULE_CHECK_TTL_MS = 60_000;
+/** A failed scheduled snapshot is tried again after at most this long. */
+const SNAPSHOT_RETRY_MS = 30_000;
+/** ceph-csi's default subvolume group (its config map's cephFS.subvolumeGroup). */
+const CSI_SUBVOLUME_GROUP = 'csi';
+
+export interface DirectoryOptions {
+  /** The shortest snapshot interval a schedule may use (default 60 s; tests lower it). */
+  minSnapshotIntervalMs?: number;
+  /** A cephfs_mirror_directory_lag_seconds series per directory (default true). */
+  lagMetrics?: boolean;
+}
+
+interface SnapshotPlan {
+  schedule: Schedule;
+  prefix: string;
+  retention?: Retention;
+}
+
+interface SnapshotOutcome {
+  status: SnapshotScheduleStatus;
+  nextMs: number;
+  problem?: Problem;
+}
 /**
  * A directory passes through mapping/resolving on its way to mapped within a tick or two. Its
  * status is written once it settles, or after this long in a passing state, so that thousands of
@@ -76,7 +137,8 @@ function olderFirst(x: MirroredDirectory, y: MirroredDirectory): number {
   return tx === ty ? x.metadata.name.localeCompare(y.metadata.name) : tx < ty ? -1 : 1;
 }
 
-function normalizedOrUndefined(path: string): string | undefined {
+function normalizedOrUndefined(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
   try {
     return normalizeDirectoryPath(path);
   } catch {
@@ -94,19 +156,32 @@ interface Standing {
   mirrorRef?: string;
   /** The path of the dir-map entry the object manages, when it manages one. */
   managed?: string;
+  /** The source in words (status.source). */
+  source?: string;
 }
 
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
   private readonly passingSince = new Map<string, number>();
+  /** mirror key + path → the last snap_schedule answer (ScheduledElsewhere). */
+  private readonly scheduleChecks = new Map<string, { at: number; problem?: Problem }>();
+  private readonly minSnapshotIntervalMs: number;
+  private readonly lagMetrics: boolean;
 
-  constructor(private readonly ctx: ControllerContext) {}
+  constructor(
+    private readonly ctx: ControllerContext,
+    options: DirectoryOptions = {},
+  ) {
+    this.minSnapshotIntervalMs = options.minSnapshotIntervalMs ?? 60_000;
+    this.lagMetrics = options.lagMetrics ?? true;
+  }
 
   async reconcile(key: string): Promise<WorkResult> {
     const { namespace, name } = splitKey(key);
     const cached = this.ctx.directories.get(namespace, name);
     if (!cached) {
       this.passingSince.delete(key);
+      this.dropLagSeries(namespace, name);
       return;
     }
     // The admitted mirror, not the spec's: a refused mirrorRef edit keeps the old entry ours.
@@ -132,13 +207,20 @@ export class DirectoryReconciler {
           `${refChange.to}`,
       });
     }
-    let path: string;
-    try {
-      path = normalizeDirectoryPath(dir.spec.path);
-    } catch (e) {
-      // An invalid spec changes nothing in Ceph: the entry managed so far stays.
-      return this.invalid(dir, standing, e);
+    const kind = sourceKindOf(dir);
+    if (typeof kind !== 'string') return this.invalid(dir, standing, kind);
+    let path = '';
+    if (kind === 'path') {
+      try {
+        path = normalizeDirectoryPath(dir.spec.path as string);
+      } catch (e) {
+        // An invalid spec changes nothing in Ceph: the entry managed so far stays.
+        return this.invalid(dir, standing, e);
+      }
+      standing.source = `path ${path}`;
     }
+    const plan = this.snapshotPlan(dir);
+    if (plan && 'reason' in plan) return this.invalid(dir, standing, plan);
     if (!this.ctx.mirrors.getByKey(mirrorKey)) {
       const problem = {
         reason: 'MirrorNotFound',
@@ -161,6 +243,12 @@ export class DirectoryReconciler {
       });
       return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
     }
+    if (kind !== 'path') {
+      const resolved = await this.resolve(dir, kind, runtime.rados, runtime.fsName);
+      if (!resolved.ok) return this.unresolved(dir, standing, resolved, mirrorKey, runtime);
+      path = resolved.path;
+      standing.source = resolved.source;
+    }
     if (standing.managed && standing.managed !== path) {
       // The path was edited: let go of the old entry before anything else (also when the new
       // path turns out to be refused below: the spec no longer declares the old one).
@@ -174,6 +262,13 @@ export class DirectoryReconciler {
         reason: 'DuplicatePath',
         message: `${path} is already declared by MirroredDirectory ${owner}`,
       });
+    }
+    if (plan) {
+      const elsewhere = await this.scheduledElsewhere(mirrorKey, runtime, path);
+      if (elsewhere) {
+        await this.invalid(dir, standing, elsewhere);
+        return { requeueAfterMs: SCHEDULE_CHECK_TTL_MS };
+      }
     }
     const engine = runtime.engine;
     let status = engine.status(path);
@@ -234,14 +329,201 @@ export class DirectoryReconciler {
     } else {
       this.passingSince.delete(key);
     }
-    const { peers, sourceMissing } = await this.report(dir, standing, path, status, runtime);
-    if (sourceMissing) return { requeueAfterMs: SOURCE_RECHECK_MS };
+    const snapshots = plan ? await this.takeScheduled(dir, path, plan, runtime) : undefined;
+    const { peers, sourceMissing } = await this.report(
+      dir,
+      standing,
+      path,
+      status,
+      runtime,
+      snapshots,
+    );
+    const waits: number[] = [];
+    if (sourceMissing) waits.push(SOURCE_RECHECK_MS);
+    if (snapshots) waits.push(snapshots.nextMs);
+    if (kind !== 'path') waits.push(SOURCE_RESOLVE_MS);
     // A mirrored directory looks again now and then so its sync view follows new snapshots; with
     // no peer there is nothing to follow (a peer's arrival re-enqueues every directory of the
-    // mirror), and 10,000 directories then cost no timers and no periodic reconciles.
-    return status.state === 'mapped' && peers.length > 0
-      ? { requeueAfterMs: SYNC_VIEW_REFRESH_MS }
-      : undefined;
+    // mirror), and 10,000 directories then cost no timers and no periodic reconciles. An RPO is
+    // looked at more often than it is long.
+    if (status.state === 'mapped' && peers.length > 0) {
+      const rpo = dir.spec.rpoSeconds;
+      waits.push(
+        rpo !== undefined
+          ? Math.min(SYNC_VIEW_REFRESH_MS, Math.max(5000, (rpo * 1000) / 3))
+          : SYNC_VIEW_REFRESH_MS,
+      );
+    }
+    return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : undefined;
+  }
+
+  /** The subvolume or claim source's path, or why there is none. */
+  private async resolve(
+    dir: MirroredDirectory,
+    kind: Exclude<SourceKind, 'path'>,
+    rados: MirrorRuntime['rados'],
+    fsName: string,
+  ): Promise<Resolved> {
+    if (kind === 'subvolume') {
+      const sv = dir.spec.subvolume as { name: string; group?: string };
+      const answer = await subvolumePath(rados, fsName, sv.name, sv.group ?? NO_GROUP);
+      return fromSubvolume(sv.name, sv.group, answer);
+    }
+    const claimName = (dir.spec.persistentVolumeClaim as { name: string }).name;
+    const claim = await getClaim(this.ctx.api, dir.metadata.namespace, claimName);
+    const volumeName = claim?.spec?.volumeName;
+    const pv = volumeName ? await getVolume(this.ctx.api, volumeName) : undefined;
+    const v = fromVolume(claimName, claim, pv, fsName);
+    if (!('subvolume' in v)) return v;
+    // A provisioned volume without subvolumePath: ceph-csi's default group.
+    const answer = await subvolumePath(rados, fsName, v.subvolume, CSI_SUBVOLUME_GROUP);
+    const r = fromSubvolume(v.subvolume, CSI_SUBVOLUME_GROUP, answer);
+    return r.ok ? { ...r, source: `pvc ${claimName} (${r.source})` } : r;
+  }
+
+  /**
+   * A source that could not be resolved. Refused: nothing changes in Ceph. Gone: the entry
+   * managed for it is released (the daemon stops mirroring a directory that is no longer the
+   * source). Unknown (the mgr did not answer): everything stays, retried.
+   */
+  private async unresolved(
+    dir: MirroredDirectory,
+    standing: Standing,
+    r: Extract<Resolved, { ok: false }>,
+    mirrorKey: string,
+    runtime: MirrorRuntime,
+  ): Promise<WorkResult> {
+    const problem = { reason: r.reason, message: r.message };
+    if (r.invalid) return this.invalid(dir, standing, problem);
+    if (r.gone) {
+      if (standing.managed) {
+        await this.releasePrevious(dir, mirrorKey, runtime, standing.managed);
+        delete standing.managed;
+      }
+      this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
+      await this.notTracked(dir, standing, problem);
+    } else {
+      await this.notReady(dir, standing, problem);
+    }
+    return { requeueAfterMs: SOURCE_RESOLVE_MS };
+  }
+
+  /** The parsed spec.snapshots, a refusal, or undefined when there is no schedule. */
+  private snapshotPlan(dir: MirroredDirectory): SnapshotPlan | Problem | undefined {
+    const spec = dir.spec.snapshots;
+    if (!spec) return undefined;
+    const prefix = spec.namePrefix ?? DEFAULT_SNAPSHOT_PREFIX;
+    const badPrefix = validatePrefix(prefix);
+    if (badPrefix) return { reason: 'InvalidSchedule', message: badPrefix };
+    const badRetention = validateRetention(spec.retention);
+    if (badRetention) return { reason: 'InvalidSchedule', message: badRetention };
+    try {
+      const schedule = parseSchedule(spec.schedule, this.minSnapshotIntervalMs);
+      return { schedule, prefix, ...(spec.retention ? { retention: spec.retention } : {}) };
+    } catch (e) {
+      if (e instanceof ScheduleError) return { reason: e.reason, message: e.message };
+      throw e;
+    }
+  }
+
+  /** ScheduledElsewhere when the mgr snap_schedule module already schedules `path`. */
+  private async scheduledElsewhere(
+    mirrorKey: string,
+    runtime: MirrorRuntime,
+    path: string,
+  ): Promise<Problem | undefined> {
+    const key = `${mirrorKey}\0${path}`;
+    const cached = this.scheduleChecks.get(key);
+    if (cached && Date.now() - cached.at < SCHEDULE_CHECK_TTL_MS) return cached.problem;
+    const check = await snapScheduleOf(runtime.rados, runtime.fsName, path);
+    let problem: Problem | undefined;
+    if (check.state === 'scheduled') {
+      problem = {
+        reason: 'ScheduledElsewhere',
+        message:
+          `${path} is already scheduled by the mgr snap_schedule module ` +
+          `(${check.schedules.join(', ')}): remove that schedule or spec.snapshots`,
+      };
+    } else if (check.state === 'unknown') {
+      // Not knowing must not stop the schedule the user asked for: say so in the log.
+      this.ctx.log.warn('could not check the snap_schedule module; scheduling anyway', {
+        path,
+        error: check.message,
+      });
+    }
+    this.scheduleChecks.set(key, { at: Date.now(), ...(problem ? { problem } : {}) });
+    return problem;
+  }
+
+  /**
+   * Takes the current slot's snapshot when it is missing (EEXIST: taken already, by us before a
+   * restart) and prunes ours beyond the retention. Never throws: a failure is reported.
+   */
+  private async takeScheduled(
+    dir: MirroredDirectory,
+    path: string,
+    plan: SnapshotPlan,
+    runtime: MirrorRuntime,
+  ): Promise<SnapshotOutcome> {
+    const now = Date.now();
+    const next = nextSlot(plan.schedule, now);
+    const nextSnapshotTime = isoSeconds(next);
+    const nextMs = next - now + 250;
+    const source = await runtime.syncViews.source(path);
+    if (source.state === 'missing') {
+      return { status: { ...dir.status?.snapshots, nextSnapshotTime }, nextMs };
+    }
+    try {
+      const fs = await runtime.syncViews.localFs();
+      let names = await fs.listSnaps(path);
+      const slot = currentSlot(plan.schedule, now);
+      if (slot !== undefined) {
+        const name = snapshotName(plan.prefix, slot);
+        if (!names.includes(name)) {
+          try {
+            await fs.mksnap(path, name);
+            this.ctx.log.info('scheduled snapshot taken', { object: keyOf(dir), path, name });
+          } catch (e) {
+            if (codeOf(e) !== 'EEXIST') throw e;
+          }
+          names = [...names, name];
+        }
+      }
+      const prune = new Set(snapshotsToPrune(plan.prefix, names, plan.retention));
+      for (const name of prune) {
+        try {
+          await fs.rmsnap(path, name);
+          this.ctx.log.info('scheduled snapshot pruned', { object: keyOf(dir), path, name });
+        } catch (e) {
+          if (codeOf(e) !== 'ENOENT') throw e;
+        }
+      }
+      const ours = names
+        .filter((n) => !prune.has(n) && slotOfName(plan.prefix, n) !== undefined)
+        .sort();
+      return {
+        status: {
+          ...(ours.length > 0 ? { lastSnapshot: ours[ours.length - 1] } : {}),
+          nextSnapshotTime,
+          count: ours.length,
+        },
+        nextMs,
+      };
+    } catch (e) {
+      return {
+        status: { ...dir.status?.snapshots, nextSnapshotTime },
+        nextMs: Math.min(nextMs, SNAPSHOT_RETRY_MS),
+        problem: {
+          reason: 'SnapshotFailed',
+          message: `scheduled snapshot of ${path} failed: ${e instanceof Error ? e.message : String(e)}`,
+        },
+      };
+    }
+  }
+
+  private dropLagSeries(namespace: string, name: string): void {
+    // remove() of a series that does not exist is a no-op.
+    this.ctx.metrics.directoryLag.remove({ namespace, directory: name });
   }
 
   /**
@@ -322,6 +604,7 @@ export class DirectoryReconciler {
     path: string,
     s: DirectoryStatus,
     runtime: MirrorRuntime,
+    snapshots?: SnapshotOutcome,
   ): Promise<{ peers: PeerSyncStatus[]; sourceMissing: boolean }> {
     const phase = PHASE_OF[s.state];
     const mapped = s.state === 'mapped';
@@ -345,17 +628,32 @@ export class DirectoryReconciler {
         : s.state === 'stalled'
           ? (s.reason ?? 'no mirror daemons running')
           : `${s.state}${s.instanceId ? ` (instance ${s.instanceId})` : ''}`;
-    const conditions = this.validConditions(dir, ready, reason, message);
+    let conditions = this.validConditions(dir, ready, reason, message);
+    conditions = this.snapshotCondition(dir, conditions, snapshots);
+    const lag = lagOf(peers ?? []);
+    conditions = this.rpoCondition(dir, conditions, peers ?? [], lag);
+    if (this.lagMetrics && lag.maxLag !== undefined) {
+      this.ctx.metrics.directoryLag.set(
+        { namespace: dir.metadata.namespace, directory: dir.metadata.name },
+        lag.maxLag,
+      );
+    } else {
+      this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
+    }
     const next: MirroredDirectoryStatus = {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
       path,
+      ...(standing.source ? { source: standing.source } : {}),
       state: phase,
       ...(s.instanceId ? { instanceID: s.instanceId } : {}),
       ...(s.lastShuffled
         ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
         : {}),
       ...(peers && peers.length > 0 ? { peers } : {}),
+      ...(lag.maxLag !== undefined ? { lagSeconds: lag.maxLag } : {}),
+      ...(lag.lastSynced ? { lastSyncedSnapshot: lag.lastSynced } : {}),
+      ...(snapshots ? { snapshots: snapshots.status } : {}),
       conditions,
     };
     // Acquired: on becoming Ready after association, or on moving to another daemon while
@@ -388,7 +686,92 @@ export class DirectoryReconciler {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
       ...(standing.managed ? { path: standing.managed } : {}),
+      ...(standing.source ? { source: standing.source } : {}),
       conditions: this.validConditions(dir, false, problem.reason, problem.message),
+    });
+  }
+
+  /** SnapshotsScheduled: whether the last scheduled snapshot (and pruning) worked. */
+  private snapshotCondition(
+    dir: MirroredDirectory,
+    conditions: Condition[],
+    snapshots: SnapshotOutcome | undefined,
+  ): Condition[] {
+    const type = 'SnapshotsScheduled';
+    if (!snapshots) return conditions.filter((c) => c.type !== type);
+    const generation = dir.metadata.generation;
+    const before = dir.status?.conditions?.find((c) => c.type === type);
+    const p = snapshots.problem;
+    if (p && before?.reason !== p.reason)
+      this.ctx.events.record(dir, 'Warning', p.reason, p.message);
+    return setCondition(conditions, {
+      type,
+      status: p ? 'False' : 'True',
+      reason: p ? p.reason : 'Scheduled',
+      message: p
+        ? p.message
+        : `${snapshots.status.count ?? 0} scheduled snapshots; next at ${snapshots.status.nextSnapshotTime}`,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    });
+  }
+
+  /**
+   * RPOMet (spec.rpoSeconds): True (RPOMet) while every peer lags at most rpoSeconds, False
+   * (RPOExceeded) once one lags more, Unknown while the lag is not known (no peer, lists not
+   * read). An Event on each change between RPOMet and RPOExceeded.
+   */
+  private rpoCondition(
+    dir: MirroredDirectory,
+    conditions: Condition[],
+    peers: readonly PeerSyncStatus[],
+    lag: { maxLag?: number; unknown: boolean },
+  ): Condition[] {
+    const type = 'RPOMet';
+    const rpo = dir.spec.rpoSeconds;
+    if (rpo === undefined) return conditions.filter((c) => c.type !== type);
+    const generation = dir.metadata.generation;
+    const worst = [...peers].sort((x, y) => (y.lagSeconds ?? -1) - (x.lagSeconds ?? -1))[0];
+    let next: Pick<Condition, 'status' | 'reason' | 'message'>;
+    if (lag.maxLag !== undefined && lag.maxLag > rpo) {
+      next = {
+        status: 'False',
+        reason: 'RPOExceeded',
+        message:
+          `peer ${worst?.siteName ?? worst?.peerUUID ?? ''} lags ${lag.maxLag} s ` +
+          `(RPO ${rpo} s); last synced snapshot ${worst?.lastSyncedSnapshot ?? 'none'}`,
+      };
+    } else if (peers.length === 0 || lag.unknown || lag.maxLag === undefined) {
+      next = {
+        status: 'Unknown',
+        reason: peers.length === 0 ? 'NoPeers' : 'LagUnknown',
+        message:
+          peers.length === 0
+            ? 'no peer to measure the lag against'
+            : 'the snapshot lists of the sites could not be compared yet',
+      };
+    } else {
+      next = {
+        status: 'True',
+        reason: 'RPOMet',
+        message: `every peer within ${rpo} s (largest lag ${lag.maxLag} s)`,
+      };
+    }
+    const before = dir.status?.conditions?.find((c) => c.type === type);
+    if (
+      before?.reason !== next.reason &&
+      (next.reason === 'RPOMet' || next.reason === 'RPOExceeded')
+    ) {
+      this.ctx.events.record(
+        dir,
+        next.reason === 'RPOMet' ? 'Normal' : 'Warning',
+        next.reason,
+        next.message,
+      );
+    }
+    return setCondition(conditions, {
+      type,
+      ...next,
+      ...(generation !== undefined ? { observedGeneration: generation } : {}),
     });
   }
 
@@ -412,7 +795,7 @@ export class DirectoryReconciler {
 
   /** A Warning Event when the object first reports one of these reasons (not on every recheck). */
   private recordTransition(dir: MirroredDirectory, reason: string, message: string): void {
-    if (reason !== 'SourceDirectoryMissing') return;
+    if (!['SourceDirectoryMissing', 'SourceNotFound', 'ClaimNotBound'].includes(reason)) return;
     if (readyOf(dir.status?.conditions)?.reason === reason) return;
     this.ctx.events.record(dir, 'Warning', reason, message);
   }
@@ -450,6 +833,7 @@ export class DirectoryReconciler {
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
       ...(standing.managed ? { path: standing.managed } : {}),
+      ...(standing.source ? { source: standing.source } : {}),
       conditions,
     });
     if (!repeated) this.ctx.events.record(dir, 'Warning', problem.reason, problem.message);
@@ -463,12 +847,13 @@ export class DirectoryReconciler {
     problem: Problem,
   ): Promise<WorkResult> {
     const generation = dir.metadata.generation;
-    const { path: _path, mirrorRef: _ref, ...rest } = dir.status ?? {};
+    const { path: _path, mirrorRef: _ref, source: _source, ...rest } = dir.status ?? {};
     await writeStatus(this.ctx.api, KINDS.directory, dir, {
       ...(standing.managed ? rest : {}),
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
       ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
       ...(standing.managed ? { path: standing.managed } : {}),
+      ...(standing.source ? { source: standing.source } : {}),
       conditions: readyCondition(
         dir.status?.conditions,
         generation,
@@ -485,6 +870,7 @@ export class DirectoryReconciler {
     mirrorKey: string,
     runtime: MirrorRuntime | undefined,
   ): Promise<WorkResult> {
+    this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
     const path = dir.status?.path ?? normalizedOrUndefined(dir.spec.path);
     if (path && runtime && this.ownerOf(dir, path, mirrorKey) === dir.metadata.name) {
       await this.release(runtime, path);
@@ -529,5 +915,39 @@ function keptFields(status: MirroredDirectoryStatus | undefined): MirroredDirect
     ...(instanceID ? { instanceID } : {}),
     ...(mappedTime ? { mappedTime } : {}),
     ...(peers ? { peers } : {}),
+  };
+}
+
+function codeOf(e: unknown): string | undefined {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * The largest lag among the peers, the last synced snapshot of the peer that lags most, and
+ * whether some peer's lag is not known.
+ */
+export function lagOf(peers: readonly PeerSyncStatus[]): {
+  maxLag?: number;
+  lastSynced?: string;
+  unknown: boolean;
+} {
+  let worst: PeerSyncStatus | undefined;
+  let unknown = false;
+  for (const p of peers) {
+    if (p.lagSeconds === undefined) {
+      unknown = true;
+      continue;
+    }
+    if (!worst || p.lagSeconds > (worst.lagSeconds ?? 0)) worst = p;
+  }
+  return {
+    ...(worst?.lagSeconds !== undefined ? { maxLag: worst.lagSeconds } : {}),
+    ...(worst?.lastSyncedSnapshot ? { lastSynced: worst.lastSyncedSnapshot } : {}),
+    unknown,
   };
 }

@@ -6,9 +6,9 @@ import { hostname } from 'node:os';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
-import { normalizeDirectoryPath } from '../reconcile/index.js';
+import { declaredPathOf } from './directory-claims.js';
 import { TypedCache, directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
-import { DirectoryReconciler } from './directory-reconciler.js';
+import { DirectoryReconciler, type DirectoryOptions } from './directory-reconciler.js';
 import { EventRecorder } from '../kube/events.js';
 import { KeyMultimap } from '../kube/key-multimap.js';
 import { CachedWatch, type WatchTarget } from '../kube/informers.js';
@@ -59,6 +59,8 @@ export interface ManagerOptions {
   reconcileDeadlineMs?: number;
   /** /healthz fails once a queue or an engine made no progress for this long (default 300 s). */
   stallLimitMs?: number;
+  /** Scheduled snapshots and lag metrics of MirroredDirectories. */
+  directories?: DirectoryOptions;
 }
 
 export const DEFAULT_RECONCILE_DEADLINE_MS = 120_000;
@@ -150,7 +152,7 @@ export class Manager {
     };
     const mirrors = new MirrorReconciler(this.ctx);
     const peers = new PeerReconciler(this.ctx);
-    const directories = new DirectoryReconciler(this.ctx);
+    const directories = new DirectoryReconciler(this.ctx, o.directories);
     const c = o.concurrency ?? {};
     this.queues = {
       mirror: this.queue('CephFSMirror', (k) => mirrors.reconcile(k), c.mirror ?? 2),
@@ -377,12 +379,9 @@ export class Manager {
       this.indexedAs.delete(key);
     }
     if (deleted) return;
-    let path: string;
-    try {
-      path = normalizeDirectoryPath(dir.spec.path);
-    } catch {
-      return;
-    }
+    // spec.path, or the path a subvolume/claim source was resolved to (directory-claims.ts).
+    const path = declaredPathOf(dir);
+    if (path === undefined) return;
     const entry = `${mirrorKeyOf(dir)}\0${path}`;
     this.pathIndex.add(entry, key);
     this.indexedAs.set(key, entry);

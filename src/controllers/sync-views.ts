@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { SOURCE_PRESENT, type SourceDirectoryState } from '../ceph/source-directory.js';
 import type { PeerSyncView, SyncViewer } from '../ceph/sync-view.js';
 import type { PeerSyncStatus } from '../api/resources.js';
+import { timeOfName } from '../reconcile/snapshot-schedule.js';
 
 interface Cached {
   at: number;
@@ -66,6 +67,8 @@ export class SyncViewCache {
   private readonly sources = new Map<string, SourceCheck>();
   private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
   private readonly sourceWaiters: Array<() => void> = [];
+  /** path → peer → the oldest pending snapshot and when it was first seen pending. */
+  private readonly pendingSince = new Map<string, Map<string, { name: string; at: number }>>();
   private sourceActive = 0;
   private active = 0;
   private closed = false;
@@ -92,6 +95,37 @@ export class SyncViewCache {
     this.views.delete(path);
     this.pending.delete(path);
     this.sources.delete(path);
+    this.pendingSince.delete(path);
+  }
+
+  /** The local mount of the mirror's filesystem (for scheduled snapshots). */
+  localFs(): ReturnType<SyncViewer['localFs']> {
+    return this.viewer.localFs();
+  }
+
+  /**
+   * The view with lastSyncedSnapshot and lagSeconds: the age of the oldest local snapshot the
+   * peer does not have yet (0 when it has them all; absent when the lists could not be
+   * compared). A snapshot's age comes from its name when it ends in our timestamp format (a
+   * scheduled snapshot), else from when this process first saw it pending: libcephfs gives a
+   * snapshot no creation time of its own.
+   */
+  private withLag(path: string, v: PeerSyncView, now: number): PeerSyncStatus {
+    const status = toPeerStatus(v);
+    if (v.lastMirroredSnapshot) status.lastSyncedSnapshot = v.lastMirroredSnapshot;
+    let byPeer = this.pendingSince.get(path);
+    const oldest = v.oldestPendingSnapshot;
+    if (oldest === undefined) {
+      byPeer?.delete(v.peerUUID);
+      if (v.pendingSnapshots === 0 && v.inSync) status.lagSeconds = 0;
+      return status;
+    }
+    if (!byPeer) this.pendingSince.set(path, (byPeer = new Map()));
+    let seen = byPeer.get(v.peerUUID);
+    if (seen?.name !== oldest) byPeer.set(v.peerUUID, (seen = { name: oldest, at: now }));
+    const t = timeOfName(oldest) ?? seen.at;
+    status.lagSeconds = Math.max(0, Math.floor((now - t) / 1000));
+    return status;
   }
 
   /** The last source check of `path`, however old, or undefined when it was never checked. */
@@ -162,7 +196,8 @@ export class SyncViewCache {
         .view(path)
         .then(
           (views) => {
-            after = views.map(toPeerStatus);
+            const now = Date.now();
+            after = views.map((v) => this.withLag(path, v, now));
             const seen = sourceSeenIn(views);
             if (seen) this.sources.set(path, { at: Date.now(), state: seen });
           },

@@ -60,6 +60,15 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   Stalled: 'start cephfs-mirror daemons: none is running to take the directory',
   NoMirrorDaemons: 'start cephfs-mirror daemons: none is running for the filesystem',
   SourceDirectoryMissing: 'create the directory on the filesystem (it is looked for again)',
+  // MirroredDirectory sources and schedules
+  InvalidSource: 'give exactly one of spec.path, spec.subvolume, spec.persistentVolumeClaim',
+  SourceNotFound: 'create the subvolume, claim or volume the spec names (it is looked for again)',
+  UnsupportedVolume: 'name a claim bound to a cephfs.csi.ceph.com volume',
+  UnsupportedVolumeDriver: 'name a claim bound to a cephfs.csi.ceph.com volume',
+  UnsupportedVolumeAttributes: 'give the volume subvolumePath, subvolumeName or rootPath',
+  FilesystemMismatch: "name a volume on the mirror's filesystem",
+  InvalidSchedule: 'fix spec.snapshots',
+  ScheduledElsewhere: 'remove the snap_schedule schedule of the path or spec.snapshots',
 });
 
 /** Ready reasons that are ordinary steps on the way to Ready. */
@@ -77,6 +86,7 @@ export const PROGRESS_REASONS: ReadonlySet<string> = new Set([
   'FilesystemLockedByOther',
   'DisabledOutOfBand',
   'DaemonsNotAnswering',
+  'ClaimNotBound',
 ]);
 
 export type ReadyClass = 'ready' | 'stalled' | 'progressing' | 'retrying';

@@ -32,4 +32,7 @@ starts using one (e.g. patch).
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims, persistentvolumes]
+  verbs: [get]             # MirroredDirectory spec.persistentVolumeClaim
 {{- end -}}
