@@ -4,11 +4,11 @@
       "target_name": "cephfs",
       "sources": [
         "src/addon.cc",
-        "src/errno_error.cc",
         "src/mount_state.cc",
         "src/mount_worker.cc",
         "src/fs_ops.cc"
       ],
+      "include_dirs": ["../common/include"],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],

@@ -4,7 +4,6 @@
       "target_name": "rados",
       "sources": [
         "src/addon.cc",
-        "src/errors.cc",
         "src/aio.cc",
         "src/rados_handle.cc",
         "src/ioctx_handle.cc",
@@ -12,6 +11,7 @@
         "src/notify_reply.cc",
         "src/submitter.cc"
       ],
+      "include_dirs": ["../common/include"],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],

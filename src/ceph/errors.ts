@@ -7,66 +7,10 @@
  * copy into a Kubernetes condition as is.
  */
 
-/** Linux errno numbers (Ceph daemons and librados use Linux values on every platform). */
-export const ERRNO = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  ENXIO: 6,
-  E2BIG: 7,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EFAULT: 14,
-  EBUSY: 16,
-  EEXIST: 17,
-  EXDEV: 18,
-  ENODEV: 19,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  EFBIG: 27,
-  ENOSPC: 28,
-  EROFS: 30,
-  EMLINK: 31,
-  EPIPE: 32,
-  EDOM: 33,
-  ERANGE: 34,
-  EDEADLK: 35,
-  ENAMETOOLONG: 36,
-  ENOLCK: 37,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ELOOP: 40,
-  ENOMSG: 42,
-  ENODATA: 61,
-  ETIME: 62,
-  EPROTO: 71,
-  EBADMSG: 74,
-  EOVERFLOW: 75,
-  EOPNOTSUPP: 95,
-  EADDRINUSE: 98,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOTCONN: 107,
-  ESHUTDOWN: 108,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTUNREACH: 113,
-  EALREADY: 114,
-  EINPROGRESS: 115,
-  ESTALE: 116,
-  EDQUOT: 122,
-  ECANCELED: 125,
-  EKEYREJECTED: 129,
-} as const;
+import { ERRNO, errnoCode, type ErrnoCode } from 'ceph-addon-common';
 
-export type ErrnoCode = keyof typeof ERRNO;
-
-const CODE_BY_ERRNO = new Map<number, ErrnoCode>(
-  Object.entries(ERRNO).map(([code, n]) => [n, code as ErrnoCode]),
-);
+// The errno table is the addons' (ceph-addon-common): one table for the whole project.
+export { ERRNO, errnoCode, type ErrnoCode };
 
 /** Default condition reasons for the codes that Ceph-layer operations commonly return. */
 const DEFAULT_REASONS: Partial<Record<ErrnoCode, string>> = {
@@ -91,12 +35,6 @@ const DEFAULT_REASONS: Partial<Record<ErrnoCode, string>> = {
 
 // Kubernetes metav1.Condition.reason: ^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$; CamelCase here.
 const REASON_PATTERN = /^[A-Z][A-Za-z0-9]*$/;
-
-/** Symbolic name of a (positive or negative) errno, or `E<n>` for numbers outside the table. */
-export function errnoCode(errno: number): string {
-  const n = Math.abs(errno);
-  return CODE_BY_ERRNO.get(n) ?? `E${n}`;
-}
 
 /** The default CamelCase reason for an errno code (`CephError` when there is no better word). */
 export function defaultReason(code: string): string {

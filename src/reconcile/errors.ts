@@ -1,15 +1,10 @@
-/** errno values (Linux) used in results and errors; results are negative, like librados. */
-export const Errno = Object.freeze({
-  ENOENT: 2,
-  EIO: 5,
-  EAGAIN: 11,
-  EEXIST: 17,
-  EINVAL: 22,
-  ESHUTDOWN: 108,
-  ETIMEDOUT: 110,
-});
+import { ERRNO, type ErrnoCode } from 'ceph-addon-common';
 
-export type ErrnoCode = keyof typeof Errno;
+/**
+ * errno values (Linux) used in results and errors; results are negative, like librados. The
+ * addons' table (ceph-addon-common), the one table of the project: a constant, no I/O.
+ */
+export { ERRNO as Errno, type ErrnoCode };
 
 /**
  * Why a directory command was refused. Suitable as a Kubernetes condition reason; each matches
@@ -57,7 +52,7 @@ export class DirectoryError extends Error {
     super(message);
     this.name = 'DirectoryError';
     this.code = CODE_OF[reason];
-    this.errno = Errno[this.code];
+    this.errno = ERRNO[this.code];
   }
 
   static relativePath(path: string): DirectoryError {

@@ -1,30 +1,18 @@
-// The error shape every failed call rejects with.
-import { constants } from 'node:os';
+// The error shape every failed call rejects with: ceph-addon-common's ErrnoError, which rados-js
+// shares, with `syscall` naming the libcephfs function.
+import { ERRNO, errnoError, isErrnoError, type ErrnoError } from 'ceph-addon-common';
 
 /**
  * A failed libcephfs call: `errno` is positive (as in Node's fs errors' absolute value), `code`
  * its symbolic name ('ENOENT', 'EEXIST', 'ENODATA', ...), `syscall` the libcephfs function, and
- * the message reads `<syscall>(<path>[, <name>]): <description>`.
+ * the message reads `<syscall>(<path>[, <name>]): <description> (<code>)`.
  */
-export interface CephFSError extends Error {
-  errno: number;
-  code: string;
-  syscall: string;
-}
+export type CephFSError = ErrnoError;
 
-export function isCephFSError(error: unknown): error is CephFSError {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<CephFSError>).errno === 'number' &&
-    typeof (error as Partial<CephFSError>).code === 'string'
-  );
-}
+/** True if `error` is a CephFSError (the shape rados-js errors share), optionally with `code`. */
+export const isCephFSError: (error: unknown, code?: string) => error is CephFSError = isErrnoError;
 
 /** What using a closed (or closing) mount rejects with; same shape as the native errors. */
 export function closedMountError(syscall: string, subject: string): CephFSError {
-  const error = new Error(`${syscall}(${subject}): the CephFS mount is closed`) as CephFSError;
-  error.errno = constants.errno.ENOTCONN;
-  error.code = 'ENOTCONN';
-  error.syscall = syscall;
-  return error;
+  return errnoError(ERRNO.ENOTCONN, syscall, subject, 'the CephFS mount is closed');
 }

@@ -14,8 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fscid", Napi::Function::New(env, Fscid, "fscid"));
   exports.Set("getxattr", Napi::Function::New(env, GetXattr, "getxattr"));
   exports.Set("setxattr", Napi::Function::New(env, SetXattr, "setxattr"));
-  exports.Set("removexattr",
-              Napi::Function::New(env, RemoveXattr, "removexattr"));
+  exports.Set("removexattr", Napi::Function::New(env, RemoveXattr, "removexattr"));
   exports.Set("mkdir", Napi::Function::New(env, Mkdir, "mkdir"));
   exports.Set("mkdirs", Napi::Function::New(env, Mkdirs, "mkdirs"));
   exports.Set("stat", Napi::Function::New(env, Stat, "stat"));

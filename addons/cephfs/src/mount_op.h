@@ -4,20 +4,20 @@
 
 #include <napi.h>
 
+#include <cerrno>
 #include <functional>
 #include <string>
 #include <utility>
 
-#include "errno_error.h"
+#include "ceph_addon/errors.h"
 #include "mount_state.h"
 
 namespace cephfs_js {
 
-// Where a failure happened, for the error message; filled in by `run`.
-struct OpFailure {
-  std::string call;     // libcephfs function that failed
-  std::string subject;  // path (and attribute/snapshot name) it was given
-};
+// Where a failure happened, for the error message; filled in by `run`: the
+// libcephfs function that failed and the path (and attribute/snapshot name) it
+// was given.
+using OpFailure = ceph_addon::CallSite;
 
 // R is whatever `run` produces on the worker thread and `toJs` converts on
 // the JS thread. `run` returns 0 or a negative errno.
@@ -36,10 +36,9 @@ class MountOp : public Napi::AsyncWorker {
         toJs_(std::move(toJs)) {}
 
   // Queues the work and returns its Promise.
-  static Napi::Promise Start(Napi::Env env, MountRef mount, OpFailure where,
-                             Run run, ToJs toJs) {
-    auto* op = new MountOp(env, std::move(mount), std::move(where),
-                           std::move(run), std::move(toJs));
+  static Napi::Promise Start(Napi::Env env, MountRef mount, OpFailure where, Run run, ToJs toJs) {
+    auto* op =
+        new MountOp(env, std::move(mount), std::move(where), std::move(run), std::move(toJs));
     Napi::Promise promise = op->deferred_.Promise();
     op->Queue();
     return promise;
@@ -61,10 +60,10 @@ class MountOp : public Napi::AsyncWorker {
     Napi::Env env = Env();
     admission_.Release(env);
     if (closed_) {
-      deferred_.Reject(MakeClosedError(env, where_.call, where_.subject).Value());
-    } else if (err_ != 0) {
       deferred_.Reject(
-          MakeErrnoError(env, err_, where_.call, where_.subject).Value());
+          ceph_addon::ErrnoError(env, ENOTCONN, where_, "the CephFS mount is closed").Value());
+    } else if (err_ != 0) {
+      deferred_.Reject(ceph_addon::ErrnoError(env, err_, where_).Value());
     } else {
       deferred_.Resolve(toJs_(env, result_));
     }
@@ -88,8 +87,6 @@ class MountOp : public Napi::AsyncWorker {
 
 struct NoResult {};
 
-inline Napi::Value Undefined(Napi::Env env, NoResult&) {
-  return env.Undefined();
-}
+inline Napi::Value Undefined(Napi::Env env, NoResult&) { return env.Undefined(); }
 
 }  // namespace cephfs_js

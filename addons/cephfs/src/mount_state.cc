@@ -8,8 +8,7 @@ namespace cephfs_js {
 namespace {
 
 // Random tag so that only handles made by this addon are accepted.
-constexpr napi_type_tag kMountTag = {0x6a0f5d9b3e2c4a17ULL,
-                                     0x8c41b2e7f05d9a63ULL};
+constexpr napi_type_tag kMountTag = {0x6a0f5d9b3e2c4a17ULL, 0x8c41b2e7f05d9a63ULL};
 
 std::atomic<bool> envTearingDown{false};
 
@@ -92,16 +91,14 @@ MountState::~MountState() {
 }
 
 Napi::External<MountRef> WrapMount(Napi::Env env, MountRef mount) {
-  auto handle = Napi::External<MountRef>::New(
-      env, new MountRef(std::move(mount)),
-      [](Napi::Env, MountRef* ref) { delete ref; });
+  auto handle = Napi::External<MountRef>::New(env, new MountRef(std::move(mount)),
+                                              [](Napi::Env, MountRef* ref) { delete ref; });
   handle.TypeTag(&kMountTag);
   return handle;
 }
 
 MountRef UnwrapMount(const Napi::Value& value) {
-  if (!value.IsExternal() ||
-      !value.As<Napi::External<MountRef>>().CheckTypeTag(&kMountTag)) {
+  if (!value.IsExternal() || !value.As<Napi::External<MountRef>>().CheckTypeTag(&kMountTag)) {
     throw Napi::TypeError::New(value.Env(), "expected a cephfs mount handle");
   }
   return *value.As<Napi::External<MountRef>>().Data();

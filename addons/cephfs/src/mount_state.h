@@ -18,8 +18,7 @@ namespace cephfs_js {
 // starve libuv's small thread pool).
 class MountState : public std::enable_shared_from_this<MountState> {
  public:
-  MountState(ceph_mount_info* mount, bool viaRados)
-      : cmount_(mount), fromRados_(viaRados) {}
+  MountState(ceph_mount_info* mount, bool viaRados) : cmount_(mount), fromRados_(viaRados) {}
   MountState(const MountState&) = delete;
   MountState& operator=(const MountState&) = delete;
   // Only does anything if the mount was never closed (see mount_state.cc).
@@ -57,8 +56,7 @@ using MountRef = std::shared_ptr<MountState>;
 // Holds one admission for the lifetime of a piece of work; JS thread only.
 class Admission {
  public:
-  explicit Admission(MountRef mount)
-      : mount_(std::move(mount)), admitted_(mount_->Admit()) {}
+  explicit Admission(MountRef mount) : mount_(std::move(mount)), admitted_(mount_->Admit()) {}
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
   ~Admission() {

@@ -6,11 +6,15 @@
 #include <utility>
 #include <vector>
 
-#include "errno_error.h"
+#include "ceph_addon/args.h"
+#include "ceph_addon/errors.h"
 #include "mount_state.h"
-#include "js_args.h"
 
 namespace cephfs_js {
+
+using ceph_addon::ErrnoError;
+using ceph_addon::OptionalStringArg;
+using ceph_addon::StringArg;
 
 namespace {
 
@@ -38,29 +42,24 @@ class MountWorker : public Napi::AsyncWorker {
   void Execute() override {
     ceph_mount_info* mount = nullptr;
     if (options_.rados != nullptr) {
-      if (!Step("ceph_create_from_rados",
-                ceph_create_from_rados(&mount, options_.rados))) {
+      if (!Step("ceph_create_from_rados", ceph_create_from_rados(&mount, options_.rados))) {
         return;
       }
     } else {
-      const char* id =
-          options_.clientId.empty() ? nullptr : options_.clientId.c_str();
+      const char* id = options_.clientId.empty() ? nullptr : options_.clientId.c_str();
       if (!Step("ceph_create", ceph_create(&mount, id))) return;
       if (!options_.confPath.empty() &&
-          !Step("ceph_conf_read_file",
-                ceph_conf_read_file(mount, options_.confPath.c_str()))) {
+          !Step("ceph_conf_read_file", ceph_conf_read_file(mount, options_.confPath.c_str()))) {
         return Abandon(mount);
       }
       for (const auto& [name, value] : options_.conf) {
-        if (!Step("ceph_conf_set",
-                  ceph_conf_set(mount, name.c_str(), value.c_str()))) {
+        if (!Step("ceph_conf_set", ceph_conf_set(mount, name.c_str(), value.c_str()))) {
           subject_ = name;
           return Abandon(mount);
         }
       }
     }
-    if (!Step("ceph_select_filesystem",
-              ceph_select_filesystem(mount, options_.fsName.c_str())) ||
+    if (!Step("ceph_select_filesystem", ceph_select_filesystem(mount, options_.fsName.c_str())) ||
         !Step("ceph_mount", ceph_mount(mount, "/"))) {
       return Abandon(mount);
     }
@@ -75,7 +74,7 @@ class MountWorker : public Napi::AsyncWorker {
   void OnOK() override {
     Napi::Env env = Env();
     if (err_ != 0) {
-      deferred_.Reject(MakeErrnoError(env, err_, call_, subject_).Value());
+      deferred_.Reject(ErrnoError(env, err_, {call_, subject_}).Value());
       return;
     }
     Napi::Object result = Napi::Object::New(env);
@@ -84,9 +83,7 @@ class MountWorker : public Napi::AsyncWorker {
     deferred_.Resolve(result);
   }
 
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(error.Value());
-  }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
  private:
   // Records the first failing step; returns whether `rc` was a success.
@@ -118,9 +115,9 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
   }
   Napi::Object raw = info[0].As<Napi::Object>();
   MountOptions options;
-  options.fsName = RequiredString(raw.Get("fsName"), "fsName");
-  options.clientId = OptionalString(raw.Get("clientId"), "clientId");
-  options.confPath = OptionalString(raw.Get("confPath"), "confPath");
+  options.fsName = StringArg(raw.Get("fsName"), "fsName");
+  options.clientId = OptionalStringArg(raw.Get("clientId"), "clientId");
+  options.confPath = OptionalStringArg(raw.Get("confPath"), "confPath");
   Napi::Value conf = raw.Get("conf");
   if (!conf.IsUndefined()) {
     if (!conf.IsArray()) {
@@ -132,17 +129,15 @@ Napi::Value Mount(const Napi::CallbackInfo& info) {
       if (!pair.IsArray() || pair.As<Napi::Array>().Length() != 2) {
         throw Napi::TypeError::New(env, "conf entries must be [name, value]");
       }
-      options.conf.emplace_back(
-          RequiredString(pair.As<Napi::Array>().Get(0u), "conf name"),
-          RequiredString(pair.As<Napi::Array>().Get(1u), "conf value"));
+      options.conf.emplace_back(StringArg(pair.As<Napi::Array>().Get(0u), "conf name"),
+                                StringArg(pair.As<Napi::Array>().Get(1u), "conf value"));
     }
   }
   Napi::Value rados = raw.Get("radosHandle");
   if (!rados.IsUndefined()) {
-    if (!rados.IsExternal() ||
-        rados.As<Napi::External<void>>().Data() == nullptr) {
-      throw Napi::TypeError::New(
-          env, "radosHandle must be the External from acquireNativeHandle()");
+    if (!rados.IsExternal() || rados.As<Napi::External<void>>().Data() == nullptr) {
+      throw Napi::TypeError::New(env,
+                                 "radosHandle must be the External from acquireNativeHandle()");
     }
     options.rados = rados.As<Napi::External<void>>().Data();
   }

@@ -33,4 +33,4 @@ export {
   type NotifyReply,
   type WatchErrorHandler,
 } from './watch.js';
-export { errnoName, isRadosError, radosError, type RadosError } from './errors.js';
+export { errnoCode, errnoError, isRadosError, type RadosError } from './errors.js';

@@ -1,5 +1,5 @@
 // Rados: one connection to a Ceph cluster (a librados cluster handle).
-import { radosError } from './errors.js';
+import { errnoError } from './errors.js';
 import { IoCtx } from './ioctx.js';
 import { native, type NativeRadosHandle, type NativeRadosState } from './native.js';
 
@@ -47,7 +47,7 @@ export type RadosState = NativeRadosState;
 
 /** Throws a RadosError if the command failed (rc < 0); returns the result otherwise. */
 export function checkCommand(result: CommandResult, what: string): CommandResult {
-  if (result.rc < 0) throw radosError(what, result.rc, result.outs || undefined);
+  if (result.rc < 0) throw errnoError(result.rc, what, undefined, result.outs || undefined);
   return result;
 }
 

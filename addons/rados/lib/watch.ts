@@ -1,5 +1,5 @@
 // Watch: a registered interest in an object, and the bridge that answers notifies.
-import { isRadosError, radosError, type RadosError } from './errors.js';
+import { errnoError, isRadosError, type RadosError } from './errors.js';
 import type { NativeIoCtxHandle, NativeWatchEvent } from './native.js';
 
 export interface NotifyEvent {
@@ -72,7 +72,7 @@ export class Watch {
     if (!this.#active) return;
     if (event.type === 'error') {
       this.#report(
-        radosError(`watch(${this.oid})`, event.errno, 'the watch is lost and must be recreated'),
+        errnoError(event.errno, 'watch', this.oid, 'the watch is lost and must be recreated'),
       );
       return;
     }

@@ -1,7 +1,6 @@
 #include "aio.h"
 
 #include "addon_data.h"
-#include "errors.h"
 
 namespace radosjs {
 
@@ -35,15 +34,16 @@ void AioDispatcher::CallJs(Napi::Env env, Napi::Function, std::nullptr_t*, AioOp
   delete op;
 }
 
-AioOp::AioOp(Napi::Env env, std::string operation, InflightHold hold, Completion completion)
+AioOp::AioOp(Napi::Env env, CallSite where, InflightHold hold, Completion completion)
     : deferred_(Napi::Promise::Deferred::New(env)),
-      operation_(std::move(operation)),
+      where_(std::move(where)),
       hold_(std::move(hold)),
       dispatcher_(&GetAddonData(env).dispatcher),
       submitter_(GetAddonData(env).submitter) {
   if (completion == Completion::kLibrados) {
     int r = rados_aio_create_completion2(this, &AioOp::OnComplete, &completion_);
-    if (r < 0) throw ErrnoError(env, operation_ + ": create completion", r);
+    if (r < 0)
+      throw ErrnoError(env, r, where_, "create completion: " + ceph_addon::ErrnoDescription(r));
   }
   dispatcher_->OpStarted(env);
 }
@@ -69,7 +69,7 @@ Napi::Promise AioOp::Submit(Napi::Env, std::function<int()> submit) {
 }
 
 void AioOp::RejectErrno(Napi::Env env, int rc) {
-  deferred_.Reject(ErrnoError(env, operation_, rc).Value());
+  deferred_.Reject(ErrnoError(env, rc, where_).Value());
 }
 
 void AioOp::OnComplete(rados_completion_t c, void* arg) {

@@ -15,10 +15,14 @@
 #include <memory>
 #include <string>
 
+#include "ceph_addon/errors.h"
 #include "inflight.h"
 #include "submitter.h"
 
 namespace radosjs {
+
+using ceph_addon::CallSite;
+using ceph_addon::ErrnoError;
 
 class AioOp;
 
@@ -46,7 +50,7 @@ class AioOp {
   enum class Completion { kLibrados, kOnSubmit };
 
   // JS thread. `hold` keeps the handles the op uses open until it is settled.
-  AioOp(Napi::Env env, std::string operation, InflightHold hold,
+  AioOp(Napi::Env env, CallSite where, InflightHold hold,
         Completion completion = Completion::kLibrados);
   virtual ~AioOp();
   AioOp(const AioOp&) = delete;
@@ -67,7 +71,7 @@ class AioOp {
   void RejectErrno(Napi::Env env, int rc);
 
   Napi::Promise::Deferred deferred_;
-  std::string operation_;
+  CallSite where_;
 
  private:
   friend class AioDispatcher;

@@ -4,21 +4,26 @@
 #include <sys/time.h>
 
 #include <cstring>
-
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "addon_data.h"
 #include "aio.h"
-#include "args.h"
-#include "errors.h"
+#include "ceph_addon/args.h"
+#include "ceph_addon/errors.h"
 #include "notify_reply.h"
 #include "rados_handle.h"
 #include "watch.h"
 #include "worker.h"
 
 namespace radosjs {
+
+using ceph_addon::BigIntArg;
+using ceph_addon::BufferArg;
+using ceph_addon::NumberArg;
+using ceph_addon::OptionalStringArg;
+using ceph_addon::StringArg;
 
 namespace {
 
@@ -29,8 +34,8 @@ namespace {
 // user version after the write: the version a later op asserts to detect any write in between.
 class WriteOp : public AioOp {
  public:
-  WriteOp(Napi::Env env, std::string operation, InflightHold hold)
-      : AioOp(env, std::move(operation), std::move(hold)), op_(rados_create_write_op()) {}
+  WriteOp(Napi::Env env, CallSite where, InflightHold hold)
+      : AioOp(env, std::move(where), std::move(hold)), op_(rados_create_write_op()) {}
   ~WriteOp() override { rados_release_write_op(op_); }
   rados_write_op_t op() const { return op_; }
   // Inputs of the class-method calls in the op: librados keeps pointers to them until it is sent.
@@ -85,8 +90,8 @@ class StatOp : public AioOp {
 
 class OmapReadOp : public AioOp {
  public:
-  OmapReadOp(Napi::Env env, std::string operation, InflightHold hold)
-      : AioOp(env, std::move(operation), std::move(hold)), op_(rados_create_read_op()) {}
+  OmapReadOp(Napi::Env env, CallSite where, InflightHold hold)
+      : AioOp(env, std::move(where), std::move(hold)), op_(rados_create_read_op()) {}
   ~OmapReadOp() override {
     if (iter != nullptr) rados_omap_get_end(iter);
     rados_release_read_op(op_);
@@ -137,8 +142,8 @@ class OmapReadOp : public AioOp {
 
 class NotifyOp : public AioOp {
  public:
-  NotifyOp(Napi::Env env, std::string operation, InflightHold hold, std::string payload)
-      : AioOp(env, std::move(operation), std::move(hold)), payload(std::move(payload)) {}
+  NotifyOp(Napi::Env env, CallSite where, InflightHold hold, std::string payload)
+      : AioOp(env, std::move(where), std::move(hold)), payload(std::move(payload)) {}
   ~NotifyOp() override {
     if (reply != nullptr) rados_buffer_free(reply);
   }
@@ -157,8 +162,7 @@ class NotifyOp : public AioOp {
     }
     NotifyReply decoded;
     if (!DecodeNotifyReply(reply, replyLen, &decoded)) {
-      deferred_.Reject(
-          ErrnoError(env, operation_, EBADMSG, "malformed notify reply").Value());
+      deferred_.Reject(ErrnoError(env, EBADMSG, where_, "malformed notify reply").Value());
       return;
     }
     Napi::Array acks = Napi::Array::New(env, decoded.acks.size());
@@ -188,8 +192,8 @@ class NotifyOp : public AioOp {
 // A notify ack: librados only queues it to the OSD, with no completion to wait for.
 class AckOp : public AioOp {
  public:
-  AckOp(Napi::Env env, std::string operation, InflightHold hold)
-      : AioOp(env, std::move(operation), std::move(hold), Completion::kOnSubmit) {}
+  AckOp(Napi::Env env, CallSite where, InflightHold hold)
+      : AioOp(env, std::move(where), std::move(hold), Completion::kOnSubmit) {}
 
  protected:
   void Settle(Napi::Env env, int rc) override {
@@ -210,7 +214,7 @@ class WatchWorker : public PromiseWorker {
  public:
   WatchWorker(Napi::Env env, IoCtxHandle* owner, std::string oid, WatchCtx* ctx,
               uint32_t timeoutSeconds)
-      : PromiseWorker(env, "watch(" + oid + ")"),
+      : PromiseWorker(env, CallSite{"watch", oid}),
         owner_(owner),
         io_(owner->io_),
         oid_(std::move(oid)),
@@ -251,7 +255,7 @@ class WatchWorker : public PromiseWorker {
 class UnwatchWorker : public PromiseWorker {
  public:
   UnwatchWorker(Napi::Env env, IoCtxHandle* owner, rados_t cluster, WatchCtx* ctx)
-      : PromiseWorker(env, "unwatch"),
+      : PromiseWorker(env, CallSite{"unwatch"}),
         owner_(owner),
         io_(owner->io_),
         cluster_(cluster),
@@ -279,7 +283,7 @@ class UnwatchWorker : public PromiseWorker {
 class CloseWorker : public PromiseWorker {
  public:
   CloseWorker(Napi::Env env, IoCtxHandle* owner, rados_t cluster, std::vector<WatchCtx*> watches)
-      : PromiseWorker(env, "close"),
+      : PromiseWorker(env, CallSite{"close"}),
         owner_(owner),
         io_(owner->io_),
         cluster_(cluster),
@@ -316,7 +320,7 @@ class LockWorker : public PromiseWorker {
   enum class Kind { kLockExclusive, kUnlock, kBreak };
   LockWorker(Napi::Env env, rados_ioctx_t io, Kind kind, std::string oid, std::string name,
              std::string cookie, std::string descOrClient, uint64_t durationMs, uint8_t flags)
-      : PromiseWorker(env, "lock(" + oid + ")"),
+      : PromiseWorker(env, CallSite{"lock", oid}),
         io_(io),
         kind_(kind),
         oid_(std::move(oid)),
@@ -331,8 +335,8 @@ class LockWorker : public PromiseWorker {
       case Kind::kLockExclusive: {
         struct timeval tv = {static_cast<time_t>(durationMs_ / 1000),
                              static_cast<suseconds_t>((durationMs_ % 1000) * 1000)};
-        r = rados_lock_exclusive(io_, oid_.c_str(), name_.c_str(), cookie_.c_str(),
-                                 extra_.c_str(), durationMs_ > 0 ? &tv : nullptr, flags_);
+        r = rados_lock_exclusive(io_, oid_.c_str(), name_.c_str(), cookie_.c_str(), extra_.c_str(),
+                                 durationMs_ > 0 ? &tv : nullptr, flags_);
         break;
       }
       case Kind::kUnlock:
@@ -356,7 +360,7 @@ class LockWorker : public PromiseWorker {
 class ListLockersWorker : public PromiseWorker {
  public:
   ListLockersWorker(Napi::Env env, rados_ioctx_t io, std::string oid, std::string name)
-      : PromiseWorker(env, "listLockers(" + oid + ")"),
+      : PromiseWorker(env, CallSite{"listLockers", oid}),
         io_(io),
         oid_(std::move(oid)),
         name_(std::move(name)) {}
@@ -469,9 +473,9 @@ void IoCtxHandle::CheckUsable(Napi::Env env, const char* operation) const {
       rados_->CheckUsable(env, operation);
       return;
     case State::kClosedByShutdown:
-      throw ErrnoError(env, operation, ESHUTDOWN, "the Rados handle of this IoCtx is shut down");
+      throw ErrnoError(env, ESHUTDOWN, {operation}, "the Rados handle of this IoCtx is shut down");
     default:
-      throw ErrnoError(env, operation, EBADF, "the IoCtx is closed");
+      throw ErrnoError(env, EBADF, {operation}, "the IoCtx is closed");
   }
 }
 
@@ -527,10 +531,10 @@ Napi::Value IoCtxHandle::CreateObject(const Napi::CallbackInfo& info) {
   std::string oid = StringArg(info, 0, "oid");
   const bool exclusive = info[1].ToBoolean().Value();
   CheckUsable(env, "createObject");
-  auto* op = new WriteOp(env, "createObject(" + oid + ")", InflightHold(rados_, this));
+  auto* op = new WriteOp(env, CallSite{"createObject", oid}, InflightHold(rados_, this));
   return op->Submit(env, [op, io = io_, oid = std::move(oid), exclusive] {
-    rados_write_op_create(op->op(),
-                          exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, nullptr);
+    rados_write_op_create(
+        op->op(), exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, nullptr);
     return rados_aio_write_op_operate(op->op(), io, op->completion(), oid.c_str(), nullptr, 0);
   });
 }
@@ -539,7 +543,7 @@ Napi::Value IoCtxHandle::Stat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string oid = StringArg(info, 0, "oid");
   CheckUsable(env, "stat");
-  auto* op = new StatOp(env, "stat(" + oid + ")", InflightHold(rados_, this));
+  auto* op = new StatOp(env, CallSite{"stat", oid}, InflightHold(rados_, this));
   return op->Submit(env, [op, io = io_, oid = std::move(oid)] {
     return rados_aio_stat(io, oid.c_str(), op->completion(), &op->size, &op->mtime);
   });
@@ -549,7 +553,7 @@ Napi::Value IoCtxHandle::Remove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string oid = StringArg(info, 0, "oid");
   CheckUsable(env, "remove");
-  auto* op = new RemoveOp(env, "remove(" + oid + ")", InflightHold(rados_, this));
+  auto* op = new RemoveOp(env, CallSite{"remove", oid}, InflightHold(rados_, this));
   return op->Submit(env, [op, io = io_, oid = std::move(oid)] {
     return rados_aio_remove(io, oid.c_str(), op->completion());
   });
@@ -563,7 +567,7 @@ Napi::Value IoCtxHandle::OmapGetVals(const Napi::CallbackInfo& info) {
   const double max = NumberArg(info, 3, "max");
   if (!(max >= 1)) throw Napi::RangeError::New(env, "max must be >= 1");
   CheckUsable(env, "omapGetVals");
-  auto* op = new OmapReadOp(env, "omapGetVals(" + oid + ")", InflightHold(rados_, this));
+  auto* op = new OmapReadOp(env, CallSite{"omapGetVals", oid}, InflightHold(rados_, this));
   return op->Submit(env, [op, io = io_, oid = std::move(oid), startAfter = std::move(startAfter),
                           prefix = std::move(prefix), max = static_cast<uint64_t>(max)] {
     // librados copies start_after and the prefix into the op.
@@ -652,7 +656,7 @@ Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
   const bool hasVersion = info.Length() > 4 && !info[4].IsUndefined();
   const uint64_t assertVersion = hasVersion ? BigIntArg(info, 4, "assertVersion") : 0;
   CheckUsable(env, "omapWrite");
-  auto* op = new WriteOp(env, "omapWrite(" + oid + ")", InflightHold(rados_, this));
+  auto* op = new WriteOp(env, CallSite{"omapWrite", oid}, InflightHold(rados_, this));
   if (info.Length() > 5 && !info[5].IsUndefined()) {
     if (!info[5].IsArray()) {
       delete op;
@@ -668,8 +672,14 @@ Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
         throw Napi::TypeError::New(env, "exec entries are [class, method, input Buffer]");
       }
       auto input = call.Get(2u).As<Napi::Buffer<char>>();
-      op->execNames.push_back(call.Get(0u).As<Napi::String>().Utf8Value());
-      op->execNames.push_back(call.Get(1u).As<Napi::String>().Utf8Value());
+      try {
+        // Handed to rados_write_op_exec as C strings.
+        op->execNames.push_back(StringArg(call.Get(0u), "exec class"));
+        op->execNames.push_back(StringArg(call.Get(1u), "exec method"));
+      } catch (...) {
+        delete op;
+        throw;
+      }
       op->execInputs.emplace_back(input.Data(), input.Length());
     }
   }
@@ -688,8 +698,8 @@ Napi::Value IoCtxHandle::OmapWrite(const Napi::CallbackInfo& info) {
     if (!keys.empty()) {
       Spans k(keys);
       Spans v(values);
-      rados_write_op_omap_set2(op->op(), k.ptrs.data(), v.ptrs.data(), k.lens.data(),
-                               v.lens.data(), keys.size());
+      rados_write_op_omap_set2(op->op(), k.ptrs.data(), v.ptrs.data(), k.lens.data(), v.lens.data(),
+                               keys.size());
     }
     if (!rmKeys.empty()) {
       Spans k(rmKeys);
@@ -707,13 +717,13 @@ Napi::Value IoCtxHandle::Notify(const Napi::CallbackInfo& info) {
   if (!(timeoutMs >= 1)) throw Napi::RangeError::New(env, "timeoutMs must be >= 1");
   CheckUsable(env, "notify");
   auto* op =
-      new NotifyOp(env, "notify(" + oid + ")", InflightHold(rados_, this), std::move(payload));
-  return op->Submit(env, [op, io = io_, oid = std::move(oid),
-                          timeout = static_cast<uint64_t>(timeoutMs)] {
-    return rados_aio_notify(io, oid.c_str(), op->completion(), op->payload.data(),
-                            static_cast<int>(op->payload.size()), timeout, &op->reply,
-                            &op->replyLen);
-  });
+      new NotifyOp(env, CallSite{"notify", oid}, InflightHold(rados_, this), std::move(payload));
+  return op->Submit(
+      env, [op, io = io_, oid = std::move(oid), timeout = static_cast<uint64_t>(timeoutMs)] {
+        return rados_aio_notify(io, oid.c_str(), op->completion(), op->payload.data(),
+                                static_cast<int>(op->payload.size()), timeout, &op->reply,
+                                &op->replyLen);
+      });
 }
 
 Napi::Value IoCtxHandle::Watch(const Napi::CallbackInfo& info) {
@@ -739,7 +749,7 @@ Napi::Value IoCtxHandle::Unwatch(const Napi::CallbackInfo& info) {
     return d.Promise();
   }
   auto it = watches_.find(cookie);
-  if (it == watches_.end()) throw ErrnoError(env, "unwatch", ENOENT, "no such watch");
+  if (it == watches_.end()) throw ErrnoError(env, ENOENT, {"unwatch"}, "no such watch");
   WatchCtx* ctx = it->second;
   watches_.erase(it);
   auto* worker = new UnwatchWorker(env, this, rados_->cluster(), ctx);
@@ -757,13 +767,13 @@ Napi::Value IoCtxHandle::NotifyAck(const Napi::CallbackInfo& info) {
   // rados_notify_ack does not wait for the OSD, but it is an Objecter op like any other: it
   // takes the inflight-ops budget (and may block for it), so it goes through the Submitter too,
   // in order with the other operations.
-  auto* op = new AckOp(env, "notifyAck(" + oid + ")", InflightHold(rados_, this));
-  return op->Submit(env, [io = io_, oid = std::move(oid), notifyId, cookie,
-                          payload = std::move(payload)] {
-    return rados_notify_ack(io, oid.c_str(), notifyId, cookie,
-                            payload.empty() ? nullptr : payload.data(),
-                            static_cast<int>(payload.size()));
-  });
+  auto* op = new AckOp(env, CallSite{"notifyAck", oid}, InflightHold(rados_, this));
+  return op->Submit(
+      env, [io = io_, oid = std::move(oid), notifyId, cookie, payload = std::move(payload)] {
+        return rados_notify_ack(io, oid.c_str(), notifyId, cookie,
+                                payload.empty() ? nullptr : payload.data(),
+                                static_cast<int>(payload.size()));
+      });
 }
 
 Napi::Value IoCtxHandle::LockExclusive(const Napi::CallbackInfo& info) {
@@ -804,8 +814,8 @@ Napi::Value IoCtxHandle::BreakLock(const Napi::CallbackInfo& info) {
   std::string client = StringArg(info, 2, "client");
   std::string cookie = StringArg(info, 3, "cookie");
   CheckUsable(env, "breakLock");
-  auto* worker = new LockWorker(env, io_, LockWorker::Kind::kBreak, std::move(oid),
-                                std::move(name), std::move(cookie), std::move(client), 0, 0);
+  auto* worker = new LockWorker(env, io_, LockWorker::Kind::kBreak, std::move(oid), std::move(name),
+                                std::move(cookie), std::move(client), 0, 0);
   worker->SetHold(InflightHold(rados_, this));
   return worker->Start();
 }

@@ -10,13 +10,18 @@
 #include <vector>
 
 #include "addon_data.h"
-#include "args.h"
-#include "errors.h"
+#include "ceph_addon/args.h"
+#include "ceph_addon/errors.h"
 #include "ioctx_handle.h"
 #include "watch.h"
 #include "worker.h"
 
 namespace radosjs {
+
+using ceph_addon::BufferArg;
+using ceph_addon::NumberArg;
+using ceph_addon::OptionalStringArg;
+using ceph_addon::StringArg;
 
 // ---------------------------------------------------------------------------------------------
 // InflightHold
@@ -46,7 +51,7 @@ class ConnectWorker : public PromiseWorker {
  public:
   ConnectWorker(Napi::Env env, RadosHandle* owner, std::string confPath, std::string clientId,
                 std::vector<std::pair<std::string, std::string>> settings)
-      : PromiseWorker(env, "connect"),
+      : PromiseWorker(env, CallSite{"connect"}),
         owner_(owner),
         confPath_(std::move(confPath)),
         clientId_(std::move(clientId)),
@@ -104,7 +109,7 @@ class ConnectWorker : public PromiseWorker {
 class CommandWorker : public PromiseWorker {
  public:
   CommandWorker(Napi::Env env, rados_t cluster, bool mgr, std::string cmd, std::string input)
-      : PromiseWorker(env, mgr ? "mgrCommand" : "monCommand"),
+      : PromiseWorker(env, CallSite{mgr ? "mgrCommand" : "monCommand"}),
         cluster_(cluster),
         mgr_(mgr),
         cmd_(std::move(cmd)),
@@ -117,8 +122,7 @@ class CommandWorker : public PromiseWorker {
     size_t outbufLen = 0;
     size_t outsLen = 0;
     auto fn = mgr_ ? rados_mgr_command : rados_mon_command;
-    rc_ = fn(cluster_, cmds, 1, input_.data(), input_.size(), &outbuf, &outbufLen, &outs,
-             &outsLen);
+    rc_ = fn(cluster_, cmds, 1, input_.data(), input_.size(), &outbuf, &outbufLen, &outs, &outsLen);
     if (outbuf != nullptr) {
       outbuf_.assign(outbuf, outbufLen);
       rados_buffer_free(outbuf);
@@ -152,7 +156,9 @@ class CommandWorker : public PromiseWorker {
 class PoolLookupWorker : public PromiseWorker {
  public:
   PoolLookupWorker(Napi::Env env, rados_t cluster, std::string name)
-      : PromiseWorker(env, "poolLookup(" + name + ")"), cluster_(cluster), name_(std::move(name)) {}
+      : PromiseWorker(env, CallSite{"poolLookup", name}),
+        cluster_(cluster),
+        name_(std::move(name)) {}
   void Execute() override {
     // May wait for a newer OSD map when the name is unknown, hence off the JS thread.
     int64_t r = rados_pool_lookup(cluster_, name_.c_str());
@@ -175,7 +181,7 @@ class PoolLookupWorker : public PromiseWorker {
 class PoolReverseLookupWorker : public PromiseWorker {
  public:
   PoolReverseLookupWorker(Napi::Env env, rados_t cluster, int64_t id)
-      : PromiseWorker(env, "poolReverseLookup(" + std::to_string(id) + ")"),
+      : PromiseWorker(env, CallSite{"poolReverseLookup", std::to_string(id)}),
         cluster_(cluster),
         id_(id) {}
   void Execute() override {
@@ -202,10 +208,10 @@ class PoolReverseLookupWorker : public PromiseWorker {
 
 class OpenIoCtxWorker : public PromiseWorker {
  public:
-  OpenIoCtxWorker(Napi::Env env, RadosHandle* owner, rados_t cluster, bool byName,
-                  std::string name, int64_t id)
-      : PromiseWorker(env, byName ? "openIoCtx(" + name + ")"
-                                  : "openIoCtx(" + std::to_string(id) + ")"),
+  OpenIoCtxWorker(Napi::Env env, RadosHandle* owner, rados_t cluster, bool byName, std::string name,
+                  int64_t id)
+      : PromiseWorker(
+            env, byName ? CallSite{"openIoCtx", name} : CallSite{"openIoCtx", std::to_string(id)}),
         owner_(owner),
         cluster_(cluster),
         byName_(byName),
@@ -243,7 +249,7 @@ class OpenIoCtxWorker : public PromiseWorker {
 class BlocklistWorker : public PromiseWorker {
  public:
   BlocklistWorker(Napi::Env env, rados_t cluster, std::string addr, uint32_t expire)
-      : PromiseWorker(env, "blocklistAdd(" + addr + ")"),
+      : PromiseWorker(env, CallSite{"blocklistAdd", addr}),
         cluster_(cluster),
         addr_(std::move(addr)),
         expire_(expire) {}
@@ -261,7 +267,7 @@ class BlocklistWorker : public PromiseWorker {
 class ShutdownWorker : public PromiseWorker {
  public:
   ShutdownWorker(Napi::Env env, RadosHandle* owner, std::vector<IoCtxHandle::Detached> ioctxs)
-      : PromiseWorker(env, "shutdown"),
+      : PromiseWorker(env, CallSite{"shutdown"}),
         owner_(owner),
         cluster_(owner->cluster_),
         ioctxs_(std::move(ioctxs)) {}
@@ -302,25 +308,24 @@ class ShutdownWorker : public PromiseWorker {
 // RadosHandle
 
 Napi::Function RadosHandle::Init(Napi::Env env) {
-  return DefineClass(
-      env, "RadosHandle",
-      {
-          InstanceMethod<&RadosHandle::Connect>("connect"),
-          InstanceMethod<&RadosHandle::Shutdown>("shutdown"),
-          InstanceMethod<&RadosHandle::Fsid>("fsid"),
-          InstanceMethod<&RadosHandle::ConfGet>("confGet"),
-          InstanceMethod<&RadosHandle::InstanceId>("instanceId"),
-          InstanceMethod<&RadosHandle::GetAddrs>("getAddrs"),
-          InstanceMethod<&RadosHandle::MonCommand>("monCommand"),
-          InstanceMethod<&RadosHandle::MgrCommand>("mgrCommand"),
-          InstanceMethod<&RadosHandle::PoolLookup>("poolLookup"),
-          InstanceMethod<&RadosHandle::PoolReverseLookup>("poolReverseLookup"),
-          InstanceMethod<&RadosHandle::OpenIoCtx>("openIoCtx"),
-          InstanceMethod<&RadosHandle::BlocklistAdd>("blocklistAdd"),
-          InstanceMethod<&RadosHandle::AcquireNativeHandle>("acquireNativeHandle"),
-          InstanceMethod<&RadosHandle::ReleaseNativeHandle>("releaseNativeHandle"),
-          InstanceMethod<&RadosHandle::GetState>("state"),
-      });
+  return DefineClass(env, "RadosHandle",
+                     {
+                         InstanceMethod<&RadosHandle::Connect>("connect"),
+                         InstanceMethod<&RadosHandle::Shutdown>("shutdown"),
+                         InstanceMethod<&RadosHandle::Fsid>("fsid"),
+                         InstanceMethod<&RadosHandle::ConfGet>("confGet"),
+                         InstanceMethod<&RadosHandle::InstanceId>("instanceId"),
+                         InstanceMethod<&RadosHandle::GetAddrs>("getAddrs"),
+                         InstanceMethod<&RadosHandle::MonCommand>("monCommand"),
+                         InstanceMethod<&RadosHandle::MgrCommand>("mgrCommand"),
+                         InstanceMethod<&RadosHandle::PoolLookup>("poolLookup"),
+                         InstanceMethod<&RadosHandle::PoolReverseLookup>("poolReverseLookup"),
+                         InstanceMethod<&RadosHandle::OpenIoCtx>("openIoCtx"),
+                         InstanceMethod<&RadosHandle::BlocklistAdd>("blocklistAdd"),
+                         InstanceMethod<&RadosHandle::AcquireNativeHandle>("acquireNativeHandle"),
+                         InstanceMethod<&RadosHandle::ReleaseNativeHandle>("releaseNativeHandle"),
+                         InstanceMethod<&RadosHandle::GetState>("state"),
+                     });
 }
 
 RadosHandle::RadosHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RadosHandle>(info) {}
@@ -341,9 +346,9 @@ void RadosHandle::CheckUsable(Napi::Env env, const char* operation) const {
       return;
     case State::kShuttingDown:
     case State::kShutdown:
-      throw ErrnoError(env, operation, ESHUTDOWN, "the Rados handle is shut down");
+      throw ErrnoError(env, ESHUTDOWN, {operation}, "the Rados handle is shut down");
     default:
-      throw ErrnoError(env, operation, ENOTCONN, "the Rados handle is not connected");
+      throw ErrnoError(env, ENOTCONN, {operation}, "the Rados handle is not connected");
   }
 }
 
@@ -361,7 +366,7 @@ void RadosHandle::OpFinished() {
 Napi::Value RadosHandle::Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::kNew) {
-    throw ErrnoError(env, "connect", EISCONN, "connect may only be called once per handle");
+    throw ErrnoError(env, EISCONN, {"connect"}, "connect may only be called once per handle");
   }
   std::string confPath = OptionalStringArg(info, 0, "confPath");
   std::string clientId = OptionalStringArg(info, 1, "clientId");
@@ -377,8 +382,8 @@ Napi::Value RadosHandle::Connect(const Napi::CallbackInfo& info) {
     if (!pair.Get(0u).IsString() || !pair.Get(1u).IsString()) {
       throw Napi::TypeError::New(env, "settings entries must be [string, string]");
     }
-    settings.emplace_back(pair.Get(0u).As<Napi::String>().Utf8Value(),
-                          pair.Get(1u).As<Napi::String>().Utf8Value());
+    settings.emplace_back(StringArg(pair.Get(0u), "conf name"),
+                          StringArg(pair.Get(1u), "conf value"));
   }
   state_ = State::kConnecting;
   auto* worker =
@@ -398,12 +403,12 @@ Napi::Value RadosHandle::Shutdown(const Napi::CallbackInfo& info) {
       return d.Promise();
     }
     case State::kConnecting:
-      throw ErrnoError(env, "shutdown", EINPROGRESS, "connect is still in progress");
+      throw ErrnoError(env, EINPROGRESS, {"shutdown"}, "connect is still in progress");
     case State::kShuttingDown:
       break;
     case State::kConnected:
       if (pins_ > 0) {
-        throw ErrnoError(env, "shutdown", EBUSY,
+        throw ErrnoError(env, EBUSY, {"shutdown"},
                          "the native handle is pinned by " + std::to_string(pins_) +
                              " user(s); release it first");
       }
@@ -433,7 +438,7 @@ Napi::Value RadosHandle::Fsid(const Napi::CallbackInfo& info) {
   CheckUsable(env, "fsid");
   char buf[128] = {0};
   int r = rados_cluster_fsid(cluster_, buf, sizeof(buf));
-  if (r < 0) throw ErrnoError(env, "fsid", r);
+  if (r < 0) throw ErrnoError(env, r, {"fsid"});
   return Napi::String::New(env, buf, strnlen(buf, sizeof(buf)));
 }
 
@@ -445,10 +450,10 @@ Napi::Value RadosHandle::ConfGet(const Napi::CallbackInfo& info) {
     std::vector<char> buf(size);
     int r = rados_conf_get(cluster_, name.c_str(), buf.data(), buf.size());
     if (r == -ENAMETOOLONG) continue;
-    if (r < 0) throw ErrnoError(env, "confGet(" + name + ")", r);
+    if (r < 0) throw ErrnoError(env, r, CallSite{"confGet", name});
     return Napi::String::New(env, buf.data(), strnlen(buf.data(), buf.size()));
   }
-  throw ErrnoError(env, "confGet(" + name + ")", ENAMETOOLONG);
+  throw ErrnoError(env, ENAMETOOLONG, CallSite{"confGet", name});
 }
 
 Napi::Value RadosHandle::InstanceId(const Napi::CallbackInfo& info) {
@@ -462,7 +467,7 @@ Napi::Value RadosHandle::GetAddrs(const Napi::CallbackInfo& info) {
   CheckUsable(env, "getAddrs");
   char* addrs = nullptr;
   int r = rados_getaddrs(cluster_, &addrs);
-  if (r < 0) throw ErrnoError(env, "getAddrs", r);
+  if (r < 0) throw ErrnoError(env, r, {"getAddrs"});
   std::string s = addrs != nullptr ? addrs : "";
   free(addrs);  // librados strdup()s it
   return Napi::String::New(env, s);
@@ -531,7 +536,7 @@ Napi::Value RadosHandle::AcquireNativeHandle(const Napi::CallbackInfo& info) {
 Napi::Value RadosHandle::ReleaseNativeHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (pins_ == 0) {
-    throw ErrnoError(env, "releaseNativeHandle", EINVAL, "the native handle is not acquired");
+    throw ErrnoError(env, EINVAL, {"releaseNativeHandle"}, "the native handle is not acquired");
   }
   if (--pins_ == 0) Unref();
   return env.Undefined();
@@ -540,12 +545,24 @@ Napi::Value RadosHandle::ReleaseNativeHandle(const Napi::CallbackInfo& info) {
 Napi::Value RadosHandle::GetState(const Napi::CallbackInfo& info) {
   const char* s = "new";
   switch (state_) {
-    case State::kNew: s = "new"; break;
-    case State::kConnecting: s = "connecting"; break;
-    case State::kConnected: s = "connected"; break;
-    case State::kShuttingDown: s = "shutting-down"; break;
-    case State::kShutdown: s = "shutdown"; break;
-    case State::kFailed: s = "failed"; break;
+    case State::kNew:
+      s = "new";
+      break;
+    case State::kConnecting:
+      s = "connecting";
+      break;
+    case State::kConnected:
+      s = "connected";
+      break;
+    case State::kShuttingDown:
+      s = "shutting-down";
+      break;
+    case State::kShutdown:
+      s = "shutdown";
+      break;
+    case State::kFailed:
+      s = "failed";
+      break;
   }
   return Napi::String::New(info.Env(), s);
 }

@@ -1,6 +1,6 @@
 #include "watch.h"
 
-#include "errors.h"
+#include "ceph_addon/errors.h"
 
 namespace radosjs {
 
@@ -34,8 +34,7 @@ void WatchCtx::OnError(void* arg, uint64_t cookie, int err) {
   static_cast<WatchCtx*>(arg)->Post(event);
 }
 
-void WatchCtx::CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*,
-                      WatchEvent* event) {
+void WatchCtx::CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*, WatchEvent* event) {
   if (env == nullptr || callback.IsEmpty()) {
     delete event;
     return;
@@ -46,7 +45,7 @@ void WatchCtx::CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*,
     const int e = event->err < 0 ? -event->err : event->err;
     value.Set("type", "error");
     value.Set("errno", Napi::Number::New(env, e));
-    value.Set("code", Napi::String::New(env, ErrnoName(e)));
+    value.Set("code", Napi::String::New(env, ceph_addon::ErrnoName(e)));
   } else {
     value.Set("type", "notify");
     value.Set("notifyId", Napi::BigInt::New(env, event->notifyId));

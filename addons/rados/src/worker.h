@@ -12,17 +12,20 @@
 #include <string>
 #include <utility>
 
-#include "errors.h"
+#include "ceph_addon/errors.h"
 #include "inflight.h"
 
 namespace radosjs {
 
+using ceph_addon::CallSite;
+using ceph_addon::ErrnoError;
+
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  PromiseWorker(Napi::Env env, std::string operation)
+  PromiseWorker(Napi::Env env, CallSite where)
       : Napi::AsyncWorker(env, "rados-js"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        operation_(std::move(operation)) {}
+        where_(std::move(where)) {}
 
   // Keeps the handles open while the call runs (see InflightHold).
   void SetHold(InflightHold hold) { hold_.emplace(std::move(hold)); }
@@ -37,10 +40,12 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
  protected:
-  // Worker thread: record a failure (negative or positive errno) and what was being done.
-  void Fail(int r, const std::string& detail = "") {
+  // Worker thread: record a failure (negative or positive errno) and, optionally, the step of
+  // the call that failed (e.g. "rados_connect"), which the message names before the errno's
+  // description.
+  void Fail(int r, const std::string& step = "") {
     err_ = r;
-    if (!detail.empty()) operation_ += " (" + detail + ")";
+    step_ = step;
   }
   // JS thread, before the promise settles, whatever the outcome.
   virtual void Finished(Napi::Env) {}
@@ -54,7 +59,10 @@ class PromiseWorker : public Napi::AsyncWorker {
     try {
       Finished(env);
       if (err_ != 0) {
-        deferred_.Reject(ErrnoError(env, operation_, err_).Value());
+        deferred_.Reject(
+            ErrnoError(env, err_, where_,
+                       step_.empty() ? "" : step_ + ": " + ceph_addon::ErrnoDescription(err_))
+                .Value());
       } else {
         deferred_.Resolve(Result(env));
       }
@@ -72,7 +80,8 @@ class PromiseWorker : public Napi::AsyncWorker {
   }
 
   Napi::Promise::Deferred deferred_;
-  std::string operation_;
+  CallSite where_;
+  std::string step_;
   int err_ = 0;
   std::optional<InflightHold> hold_;
   Napi::ObjectReference keepAlive_;
