@@ -1,70 +1,23 @@
+import {
+  registerInternals,
+  type DirectoryListener,
+  type Distribution,
+  type DriverOptions,
+  type InitialState,
+} from './driver-types.js';
+import { DirectoryEvents } from './directory-events.js';
 import { DirectoryError, Errno } from './errors.js';
 import { InstanceRegistry, type InstanceChange } from './instance-registry.js';
 import { DirectoryMessenger } from './messenger.js';
 import { normalizeDirectoryPath, storedDirectoryPath, type DirPath } from './paths.js';
 import { planActions } from './planner.js';
-import {
-  DirectoryPolicy,
-  type DirectoryStatus,
-  type DirectoryStatusWord,
-  type InstanceLoad,
-} from './policy.js';
-import {
-  silentLogger,
-  systemClock,
-  type Blocklister,
-  type Clock,
-  type ClockTimer,
-  type DirMapStore,
-  type DirectoryNotifier,
-  type DriverLogger,
-} from './ports.js';
+import { DirectoryPolicy, type DirectoryStatus } from './policy.js';
+import { silentLogger, systemClock, type Clock, type DriverLogger } from './ports.js';
 import { DirectoryRecords } from './records.js';
+import { TickTimer } from './tick-timer.js';
 import { resolveTunables, type Tunables } from './tunables.js';
-import type { DirMapRecord, InstanceInfo, InstanceRecord } from './types.js';
+import type { InstanceInfo } from './types.js';
 import { DirMapWriteQueue } from './write-queue.js';
-
-export type { InstanceChange } from './instance-registry.js';
-
-export interface DriverOptions {
-  store: DirMapStore;
-  notifier: DirectoryNotifier;
-  blocklister: Blocklister;
-  clock?: Clock;
-  tunables?: Partial<Tunables>;
-  logger?: DriverLogger;
-  /**
-   * A notify to this instance's mailbox answered ENOENT: the object its daemon watches is gone,
-   * so the daemon is too. The engine tells its instance watcher, which reports it removed.
-   */
-  onInstanceGone?: (instanceId: string) => void;
-}
-
-/** What was read from the `cephfs_mirror` omap at start-up. */
-export interface InitialState {
-  /** Dir-map entries by their key as stored (taken exactly, never re-validated). */
-  directories: Iterable<readonly [string, DirMapRecord]>;
-  instances: Iterable<readonly [string, InstanceRecord]>;
-  /**
-   * What an earlier engine of this process had handed out (see `holdings()`), when the map is
-   * reloaded after it changed behind our back: a daemon holding a directory the new map gives
-   * to another daemon, or to none, is told to release it first.
-   */
-  previousHoldings?: Iterable<readonly [string, string]>;
-}
-
-export interface InstanceDistribution extends InstanceLoad {
-  /** Last address reported for the instance, when known. */
-  addr: string | undefined;
-}
-
-export interface Distribution {
-  instances: InstanceDistribution[];
-  directories: number;
-  byStatus: Record<DirectoryStatusWord, number>;
-}
-
-export type DirectoryListener = (path: DirPath) => void;
 
 type RunState = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -93,8 +46,7 @@ export class FilesystemMirrorDriver {
 
   private runState: RunState = 'new';
   private stopping: Promise<void> | undefined;
-  private timer: ClockTimer | null = null;
-  private timerDue = Infinity;
+  private readonly timer: TickTimer;
 
   /** Directories to start on the next tick. */
   private pending = new Set<DirPath>();
@@ -104,7 +56,8 @@ export class FilesystemMirrorDriver {
   private readonly recheck = new Set<DirPath>();
   private rebalanceAt: number | null = null;
   private rebalanceWhenQuiet = false;
-  private readonly listeners = new Set<DirectoryListener>();
+  private readonly events: DirectoryEvents;
+  private readonly onInstanceGone: ((instanceId: string) => void) | undefined;
   /** Clock time of the last finished action, write or notify (for the health check). */
   private lastProgressAt = 0;
 
@@ -113,6 +66,9 @@ export class FilesystemMirrorDriver {
     this.policy = new DirectoryPolicy(this.current.shuffleThrottleSeconds);
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger;
+    this.timer = new TickTimer(this.clock, () => this.tick());
+    this.events = new DirectoryEvents(this.policy, this.log);
+    this.onInstanceGone = options.onInstanceGone;
     this.writes = new DirMapWriteQueue(options.store, this.current.maxKeysPerWrite, (r, b) =>
       this.log.warn('dir map write failed; retrying', {
         r,
@@ -127,8 +83,8 @@ export class FilesystemMirrorDriver {
       running: () => this.runState === 'running',
       progress: () => void (this.lastProgressAt = this.clock.now()),
       schedule: (path) => this.schedule(path),
-      emit: (path) => this.emit(path),
-      fingerprint: (path) => this.fingerprint(path),
+      emit: (path) => this.events.emit(path),
+      fingerprint: (path) => this.events.fingerprint(path),
       wake: () => this.armTimer(),
     });
     this.messenger = new DirectoryMessenger({
@@ -150,15 +106,12 @@ export class FilesystemMirrorDriver {
         wake: () => this.armTimer(),
       },
     });
-    this.onInstanceGone = options.onInstanceGone;
-    internals.set(this, {
+    registerInternals(this, {
       policy: this.policy,
       inFlight: this.inFlight,
       messenger: this.messenger,
     });
   }
-
-  private readonly onInstanceGone: ((instanceId: string) => void) | undefined;
 
   /**
    * Load the map read from RADOS and start ticking. As in the mgr module: directories with an
@@ -199,8 +152,7 @@ export class FilesystemMirrorDriver {
 
   private async shutdown(): Promise<void> {
     this.runState = 'stopping';
-    this.timer?.cancel();
-    this.timer = null;
+    this.timer.cancel();
     this.pending.clear();
     this.records.dropRetries();
     // Queued writes are dropped; the op in flight settles its own waiters.
@@ -266,9 +218,19 @@ export class FilesystemMirrorDriver {
     return [...this.policy.paths()];
   }
 
-  /** Status of a tracked directory (by key, or a path normalising to one); undefined if none. */
+  /**
+   * Status of a tracked directory, by its key or a path normalising to one; undefined when none
+   * is tracked (a path the input rules refuse included: no such directory can be tracked but by
+   * its stored key, and a caller walking `trackedPaths()` may meet one just removed).
+   */
   status(path: string): DirectoryStatus | undefined {
-    return this.policy.status(this.trackedKey(path));
+    if (this.policy.has(path)) return this.policy.status(path);
+    try {
+      return this.policy.status(normalizeDirectoryPath(path));
+    } catch (error) {
+      if (error instanceof DirectoryError) return undefined;
+      throw error;
+    }
   }
 
   distribution(): Distribution {
@@ -283,8 +245,7 @@ export class FilesystemMirrorDriver {
 
   /** Called (synchronously) whenever a directory's status changes or it stops being tracked. */
   onDirectoryChanged(listener: DirectoryListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
   /** Nothing scheduled, in flight or being written. */
@@ -350,9 +311,7 @@ export class FilesystemMirrorDriver {
     this.policy.setShuffleThrottle(next.shuffleThrottleSeconds);
     if (throttleChanged) this.rebalanceWhenQuiet = true;
     // The timer's due time was computed with the old tick: re-arm from now.
-    this.timer?.cancel();
-    this.timer = null;
-    this.timerDue = Infinity;
+    this.timer.cancel();
     this.armTimer();
   }
 
@@ -364,9 +323,7 @@ export class FilesystemMirrorDriver {
   /** Process accumulated work now (the timer calls this every tick). */
   tick(): void {
     if (this.runState !== 'running') return;
-    this.timer?.cancel();
-    this.timer = null;
-    this.timerDue = Infinity;
+    this.timer.cancel();
     const now = this.clock.now();
 
     this.records.retry();
@@ -396,11 +353,11 @@ export class FilesystemMirrorDriver {
   }
 
   private startActions(paths: DirPath[], now: number): void {
-    const before = this.listeners.size > 0 ? paths.map((p) => this.fingerprint(p)) : null;
+    const before = this.events.watched ? paths.map((p) => this.events.fingerprint(p)) : null;
     const plan = planActions(this.policy, paths, now, (p) => this.records.removing(p));
     if (before) {
       paths.forEach((p, i) => {
-        if (before[i] !== this.fingerprint(p)) this.emit(p);
+        if (before[i] !== this.events.fingerprint(p)) this.events.emit(p);
       });
     }
     for (const { path } of plan.started) this.inFlight.add(path);
@@ -424,15 +381,15 @@ export class FilesystemMirrorDriver {
     this.inFlight.delete(path);
     this.lastProgressAt = this.clock.now();
     if (this.runState !== 'running' || !this.policy.has(path)) return;
-    const before = this.listeners.size > 0 ? this.fingerprint(path) : '';
+    const before = this.events.watched ? this.events.fingerprint(path) : '';
     const more = this.policy.finishAction(path, r);
     if (!this.policy.has(path)) {
       this.recheck.delete(path);
       this.messenger.forgetPath(path);
-      this.emit(path);
+      this.events.emit(path);
       this.rebalanceWhenQuiet = true;
     } else {
-      if (this.listeners.size > 0 && before !== this.fingerprint(path)) this.emit(path);
+      if (this.events.watched && before !== this.events.fingerprint(path)) this.events.emit(path);
       if (this.recheck.delete(path) || more) this.schedule(path);
     }
     this.armTimer();
@@ -451,7 +408,7 @@ export class FilesystemMirrorDriver {
     touched.push(...this.policy.addInstances(added));
     for (const path of touched) {
       this.schedule(path);
-      this.emit(path);
+      this.events.emit(path);
     }
     if (added.length > 0) this.rebalance(now);
     if (added.length > 0 || removed.length > 0) this.rebalanceWhenQuiet = true;
@@ -462,7 +419,7 @@ export class FilesystemMirrorDriver {
     const result = this.policy.rebalance(now);
     for (const path of result.shuffled) {
       this.schedule(path);
-      this.emit(path);
+      this.events.emit(path);
     }
     this.rebalanceAt = result.retryAt;
     if (result.waitingForBusy) this.rebalanceWhenQuiet = true;
@@ -497,55 +454,6 @@ export class FilesystemMirrorDriver {
     } else if (this.rebalanceAt !== null) {
       due = Math.max(this.rebalanceAt, now);
     }
-    due = Math.min(due, this.instances.holdDue(now, tickAt));
-    if (due === Infinity || due >= this.timerDue) return;
-    this.timer?.cancel();
-    this.timerDue = due;
-    this.timer = this.clock.setTimer(() => {
-      this.timer = null;
-      this.timerDue = Infinity;
-      this.tick();
-    }, due - now);
+    this.timer.armAt(Math.min(due, this.instances.holdDue(now, tickAt)));
   }
-
-  private fingerprint(path: DirPath): string {
-    const s = this.policy.status(path);
-    if (!s) return '';
-    return `${s.state}|${s.policyState}|${s.instanceId}|${s.lastShuffled}|${s.purging}`;
-  }
-
-  private emit(path: DirPath): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(path);
-      } catch (error) {
-        this.log.warn('directory listener threw', { path, error: String(error) });
-      }
-    }
-  }
-}
-
-/** The `fs snapshot mirror dirmap` summary in the mgr module's format, from a distribution. */
-export function mgrSummaryOf(distribution: Distribution): { mapping: Record<string, string> } {
-  const mapping: Record<string, string> = {};
-  for (const load of distribution.instances) mapping[load.id] = `${load.directories} directories`;
-  return { mapping };
-}
-
-/**
- * What test helpers may read of a running driver (testing.ts: consistency checks, counts), kept
- * off the class so production code has no members only tests use. Not exported by index.ts.
- */
-export interface DriverInternals {
-  readonly policy: DirectoryPolicy;
-  readonly inFlight: ReadonlySet<DirPath>;
-  readonly messenger: DirectoryMessenger;
-}
-
-const internals = new WeakMap<FilesystemMirrorDriver, DriverInternals>();
-
-export function driverInternals(driver: FilesystemMirrorDriver): DriverInternals {
-  const view = internals.get(driver);
-  if (!view) throw new Error('not a FilesystemMirrorDriver');
-  return view;
 }

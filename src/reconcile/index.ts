@@ -47,8 +47,8 @@ export {
   type DriverLogger,
   type InstanceMapWriteBatch,
 } from './ports.js';
+export { FilesystemMirrorDriver } from './driver.js';
 export {
-  FilesystemMirrorDriver,
   mgrSummaryOf,
   type DirectoryListener,
   type Distribution,
@@ -56,5 +56,5 @@ export {
   type InitialState,
   type InstanceChange,
   type InstanceDistribution,
-} from './driver.js';
+} from './driver-types.js';
 export { InstanceLiveness, type LivenessChange } from './instance-liveness.js';

@@ -5,7 +5,8 @@
  * Each port answers automatically (success, or what `respond` decides) or, in manual mode,
  * holds every call until the test settles it, so tests choose the interleaving.
  */
-import { driverInternals, type FilesystemMirrorDriver } from './driver.js';
+import type { FilesystemMirrorDriver } from './driver.js';
+import { driverInternals } from './driver-types.js';
 import { Errno } from './errors.js';
 import type {
   Blocklister,
