@@ -1,0 +1,246 @@
+// In-process tests of the MirroredDirectory reconciler against the in-memory API server and Ceph
+// (test/support/fake-*.ts): the real reconciler, engine and policy driver; daemons answer through
+// the in-memory mailboxes, so "acquired" and "released" are what a daemon was told.
+import { strict as assert } from 'node:assert';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { FINALIZER, KINDS } from '../../../src/api/resources.js';
+import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
+
+describe('DirectoryReconciler (in-process)', () => {
+  let h: ControllerHarness;
+  let mirrorKey: string;
+  beforeEach(async () => {
+    h = new ControllerHarness();
+    await h.clusterSecret();
+    await h.cluster.fs('cephfs').addDaemon('4100');
+    mirrorKey = await h.mirror('m');
+    await h.mirrors.reconcile(mirrorKey);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const fs = () => h.cluster.fs('cephfs');
+
+  it('tracks the path, the daemon acquires it, Ready=True Mirrored with the instance', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    const dir = h.getDirectory(d);
+    assert.ok(dir?.metadata.finalizers?.includes(FINALIZER));
+    assert.equal(ready(dir?.status?.conditions)?.status, 'True');
+    assert.equal(ready(dir?.status?.conditions)?.reason, 'Mirrored');
+    assert.equal(condition(dir?.status?.conditions, 'Invalid')?.reason, 'Valid');
+    assert.equal(dir?.status?.state, 'Associated');
+    assert.equal(dir?.status?.instanceID, '4100');
+    assert.equal(dir?.status?.path, '/a');
+    assert.equal(dir?.status?.mirrorRef, 'm');
+    assert.equal(fs().store.dirMap.get('/a')?.instanceId, '4100');
+    assert.ok(fs().notifier.holdings('4100').has('/a'));
+    assert.deepEqual(fs().notifier.duplicateAcquires, []);
+    assert.ok((await h.eventsOf('d')).some((e) => e.reason === 'Acquired'));
+  });
+
+  it('MirrorNotFound: Ready=False and Stalled, nothing tracked', async () => {
+    const d = await h.directory('d', '/a', 'nope');
+    await h.directories.reconcile(d);
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.reason, 'MirrorNotFound');
+    assert.equal(condition(dir?.status?.conditions, 'Stalled')?.status, 'True');
+    assert.equal(fs().store.dirMap.size, 0);
+  });
+
+  it('MirrorNotReady says why the mirror has no engine', async () => {
+    h.cluster.mgrModules.add('mirroring');
+    await h.runtimes.stop(mirrorKey);
+    await h.mirrors.reconcile(mirrorKey);
+    const d = await h.directory('d', '/a');
+    assert.deepEqual(await h.directories.reconcile(d), { requeueAfterMs: 3000 });
+    const r = ready(h.getDirectory(d)?.status?.conditions);
+    assert.equal(r?.reason, 'MirrorNotReady');
+    assert.match(r?.message ?? '', /MgrModuleEnabled/);
+    assert.equal(condition(h.getDirectory(d)?.status?.conditions, 'Reconciling')?.status, 'True');
+  });
+
+  for (const [path, reason] of [
+    ['relative/path', 'RelativePath'],
+    ['/a\u0000b', 'InvalidPath'],
+  ] as const) {
+    it(`an invalid spec.path (${reason}) is Invalid=True and changes nothing in Ceph`, async () => {
+      const d = await h.directory('d', path);
+      await h.directories.reconcile(d);
+      const dir = h.getDirectory(d);
+      assert.equal(condition(dir?.status?.conditions, 'Invalid')?.status, 'True');
+      assert.equal(condition(dir?.status?.conditions, 'Invalid')?.reason, reason);
+      assert.equal(ready(dir?.status?.conditions)?.reason, reason);
+      assert.equal(fs().store.dirMap.size, 0);
+    });
+  }
+
+  it('DuplicatePath: the older object owns the path, the younger is refused', async () => {
+    const a = await h.directory('first', '/a');
+    const b = await h.directory('second', '/a/');
+    await h.settleDirectories([a]);
+    await h.directories.reconcile(b);
+    const refused = h.getDirectory(b);
+    assert.equal(condition(refused?.status?.conditions, 'Invalid')?.reason, 'DuplicatePath');
+    assert.match(ready(refused?.status?.conditions)?.message ?? '', /first/);
+    assert.equal(ready(h.getDirectory(a)?.status?.conditions)?.status, 'True');
+  });
+
+  it('overlapping paths are refused with the engine’s reason (SubtreeOfTracked, AncestorOfTracked)', async () => {
+    const a = await h.directory('a', '/a');
+    await h.settleDirectories([a]);
+    const sub = await h.directory('sub', '/a/b');
+    const root = await h.directory('root', '/');
+    await h.directories.reconcile(sub);
+    await h.directories.reconcile(root);
+    assert.equal(
+      condition(h.getDirectory(sub)?.status?.conditions, 'Invalid')?.reason,
+      'SubtreeOfTracked',
+    );
+    assert.equal(
+      condition(h.getDirectory(root)?.status?.conditions, 'Invalid')?.reason,
+      'AncestorOfTracked',
+    );
+    assert.deepEqual([...fs().store.dirMap.keys()], ['/a']);
+  });
+
+  it('SourceDirectoryMissing: not written to the dir map, looked for again, added once it exists', async () => {
+    fs().missing.add('/later');
+    const d = await h.directory('d', '/later');
+    assert.deepEqual(await h.directories.reconcile(d), { requeueAfterMs: 10_000 });
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'SourceDirectoryMissing');
+    assert.equal(fs().store.dirMap.has('/later'), false);
+    const warnings = (await h.eventsOf('d')).filter((e) => e.reason === 'SourceDirectoryMissing');
+    assert.equal(warnings.length, 1);
+    fs().missing.delete('/later');
+    // The absent answer is cached for 5 s; a new harness-free way is a fresh runtime cache:
+    h.runtimes.get(mirrorKey)?.syncViews.forget('/later');
+    await h.settleDirectories([d]);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.status, 'True');
+  });
+
+  it('with no daemon the directory is Stalled, never Ready', async () => {
+    await fs().removeDaemon('4100');
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d], 5);
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.status, 'False');
+    assert.equal(dir?.status?.state, 'Stalled');
+  });
+
+  it('MirrorRefImmutable: an admitted object keeps its entry when mirrorRef is edited', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    await h.kube.edit<{ spec: { mirrorRef: { name: string } } }>(KINDS.directory, NS, 'd', (o) => {
+      o.spec.mirrorRef.name = 'other';
+    });
+    await h.directories.reconcile(d);
+    const dir = h.getDirectory(d);
+    assert.equal(condition(dir?.status?.conditions, 'Invalid')?.reason, 'MirrorRefImmutable');
+    assert.equal(dir?.status?.path, '/a');
+    assert.ok(fs().store.dirMap.has('/a'));
+  });
+
+  it('a path edit releases the old entry first, then tracks the new one', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    await h.kube.edit<{ spec: { path: string } }>(KINDS.directory, NS, 'd', (o) => {
+      o.spec.path = '/b';
+    });
+    await h.settleDirectories([d]);
+    await h.ceph.run(3);
+    const dir = h.getDirectory(d);
+    assert.equal(dir?.status?.path, '/b');
+    assert.equal(ready(dir?.status?.conditions)?.status, 'True');
+    assert.equal(dir?.status?.observedGeneration, 2);
+    assert.deepEqual([...fs().store.dirMap.keys()], ['/b']);
+    assert.equal(fs().notifier.holdings('4100').has('/a'), false);
+  });
+
+  it('RemovalInProgress: a path still being removed is waited for, then tracked again', async () => {
+    const a = await h.directory('a', '/a');
+    await h.settleDirectories([a]);
+    // Hold the daemon's answers, so the release of /a stays in flight.
+    fs().notifier.manual = true;
+    await h.kube.delete(KINDS.directory, NS, 'a');
+    await h.directories.reconcile(a);
+    await h.ceph.run(1);
+    assert.ok(h.getDirectory(a), 'the finalizer waits for the release');
+    const b = await h.directory('b', '/a');
+    assert.deepEqual(await h.directories.reconcile(b), { requeueAfterMs: 1000 });
+    assert.equal(ready(h.getDirectory(b)?.status?.conditions)?.reason, 'RemovalInProgress');
+    fs().notifier.manual = false;
+    while (fs().notifier.heldNotifies.length > 0) fs().notifier.settleNotify(0, 0);
+    await h.finalizeDirectory(a);
+    assert.equal(h.getDirectory(a), undefined);
+    await h.settleDirectories([b]);
+    assert.equal(ready(h.getDirectory(b)?.status?.conditions)?.status, 'True');
+  });
+
+  describe('deletion', () => {
+    it('the daemon releases the directory and its key goes before the finalizer', async () => {
+      const d = await h.directory('d', '/a');
+      await h.settleDirectories([d]);
+      await h.kube.delete(KINDS.directory, NS, 'd');
+      assert.ok(h.getDirectory(d)?.metadata.deletionTimestamp);
+      await h.finalizeDirectory(d);
+      assert.equal(h.getDirectory(d), undefined);
+      assert.equal(fs().store.dirMap.has('/a'), false);
+      assert.equal(fs().notifier.holdings('4100').has('/a'), false);
+      const released = fs().notifier.sent.filter(
+        (n) => n.message.dir_path === '/a' && n.message.mode === 'release',
+      );
+      assert.equal(released.length, 1, 'released exactly once');
+      assert.ok((await h.eventsOf('d')).some((e) => e.reason === 'Released'));
+    });
+
+    it('waits while its mirror exists without an engine', async () => {
+      const d = await h.directory('d', '/a');
+      await h.settleDirectories([d]);
+      await h.runtimes.stop(mirrorKey);
+      await h.kube.delete(KINDS.directory, NS, 'd');
+      assert.deepEqual(await h.directories.reconcile(d), { requeueAfterMs: 3000 });
+      assert.ok(h.getDirectory(d));
+      assert.ok(fs().store.dirMap.has('/a'));
+    });
+
+    it('a directory of a refused mirror goes at once, leaving the owner’s map alone', async () => {
+      const d = await h.directory('d', '/a');
+      await h.settleDirectories([d]);
+      const younger = await h.mirror('m2');
+      await h.mirrors.reconcile(younger);
+      const other = await h.directory('other', '/a', 'm2');
+      await h.directories.reconcile(other);
+      assert.equal(ready(h.getDirectory(other)?.status?.conditions)?.reason, 'MirrorNotReady');
+      await h.kube.delete(KINDS.directory, NS, 'other');
+      await h.directories.reconcile(other);
+      assert.equal(h.getDirectory(other), undefined);
+      assert.ok(fs().store.dirMap.has('/a'), 'the owner’s entry stays');
+    });
+
+    it('an invalid object is deleted without touching the entry another object owns', async () => {
+      const a = await h.directory('first', '/a');
+      const b = await h.directory('second', '/a');
+      await h.settleDirectories([a]);
+      await h.directories.reconcile(b);
+      await h.kube.delete(KINDS.directory, NS, 'second');
+      await h.directories.reconcile(b);
+      assert.equal(h.getDirectory(b), undefined);
+      assert.ok(fs().store.dirMap.has('/a'));
+      assert.ok(fs().notifier.holdings('4100').has('/a'));
+    });
+  });
+
+  it('a 409 while adding the finalizer is retried on a fresh read', async () => {
+    const d = await h.directory('d', '/a');
+    h.kube.interleaveOnce('PUT', '/mirroreddirectories/d', (obj) => {
+      obj.metadata.labels = { team: 'x' };
+    });
+    await h.settleDirectories([d]);
+    const dir = h.getDirectory(d);
+    assert.ok(dir?.metadata.finalizers?.includes(FINALIZER));
+    assert.equal(dir?.metadata.labels?.team, 'x');
+    assert.equal(ready(dir?.status?.conditions)?.status, 'True');
+  });
+});
