@@ -282,3 +282,30 @@ test('the interrupted removal completes once the unknown instance times out', as
     [],
   );
 });
+
+test('keys the input rules refuse, as the mgr module may have written them, are removed by their exact key', async () => {
+  await running().stop();
+  const legacy = ['/legacy/a\u0001b', `/legacy/${'n'.repeat(300)}`];
+  const r = await withIoCtx(a, pool, (io) =>
+    new RadosDirMapStore(io).writeDirMap({
+      set: new Map(legacy.map((k) => [k, { version: 1, instanceId: '', lastShuffled: 0 }])),
+      remove: [],
+    }),
+  );
+  assert.equal(r, 0);
+  engine = await MirrorEngine.start({ rados: a, fsName, tunables: { instanceTimeoutSeconds: 2 } });
+  const e = engine;
+  assert.deepEqual(e.unreadable, []);
+  assert.deepEqual(e.trackedPaths().sort(), [...legacy].sort());
+  for (const key of legacy) {
+    await waitFor(`${JSON.stringify(key)} stalled`, () => e.status(key)?.state === 'stalled');
+    // What Prune does: the key trackedPaths() gave, as it is.
+    assert.equal(await e.removeDirectory(key), key);
+  }
+  await waitFor('legacy keys removed', () => e.trackedPaths().length === 0);
+  const keys = (await mirrorOmap(a, pool)).map(([k]) => k);
+  assert.deepEqual(
+    keys.filter((k) => k.startsWith(DIR_MAP_PREFIX)),
+    [],
+  );
+});
