@@ -213,6 +213,21 @@ export class FakeKube {
     return this.request<T>('PUT', this.objectPath(kind, namespace, name), current);
   }
 
+  /** Writes status through the /status subresource, as the operator (or a previous run) did. */
+  async setStatus(
+    kind: KindInfo | string,
+    namespace: string,
+    name: string,
+    status: unknown,
+  ): Promise<void> {
+    const current = this.get<StoredObject>(kind, namespace, name);
+    if (!current) throw new Error(`fake-kube: ${namespace}/${name} not found`);
+    await this.request('PUT', `${this.objectPath(kind, namespace, name)}/status`, {
+      ...current,
+      status,
+    });
+  }
+
   /**
    * Another writer changes the object once, just before the next request matching `method` and
    * `pathSuffix` is served: that request then meets a newer resourceVersion (a real conflict).
