@@ -76,6 +76,12 @@ program
     300,
   )
   .option(
+    '--secret-resync-seconds <s>',
+    'how often the Secrets the resources name are read again (a change reconciles their users)',
+    seconds,
+    30,
+  )
+  .option(
     '--min-snapshot-interval-seconds <s>',
     'shortest spec.snapshots interval accepted (lower only for tests)',
     seconds,

@@ -19,6 +19,7 @@ export interface RunOptions {
   cephfsTimeoutSeconds: number;
   reconcileDeadlineSeconds: number;
   stallTimeoutSeconds: number;
+  secretResyncSeconds: number;
   /** The shortest spec.snapshots interval accepted (tests lower it to a few seconds). */
   minSnapshotIntervalSeconds?: number;
   /** false: no cephfs_mirror_directory_lag_seconds series per directory. */
@@ -46,6 +47,7 @@ export async function run(opts: RunOptions): Promise<void> {
     },
     reconcileDeadlineMs: opts.reconcileDeadlineSeconds * 1000,
     stallLimitMs: opts.stallTimeoutSeconds * 1000,
+    secretResyncMs: Math.max(1, opts.secretResyncSeconds) * 1000,
     directories: {
       minSnapshotIntervalMs: Math.max(1, opts.minSnapshotIntervalSeconds ?? 60) * 1000,
       lagMetrics: opts.directoryLagMetrics ?? true,
