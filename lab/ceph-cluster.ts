@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { recordedPids, startDaemon, stopDaemon, stopPids, isOurProcess } from './processes.js';
+import { daemonUserAdminMonCaps } from '../src/ceph/mirror-daemon-users.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -138,7 +139,8 @@ export const OPERATOR_CLIENT_ID = 'cephfs-mirror-operator';
  *   limited to the mds service is the narrowest that passes); config-key only under the peer
  *   credentials' prefix; blocklist dead daemons and fenced operators; create the bootstrap peer
  *   user of this filesystem and read only `client.mirror_*` users; switch the mgr `mirroring`
- *   module and no other.
+ *   module and no other; create the users of the cephfs-mirror daemons it runs
+ *   (`client.cephfs-mirror.*`, only with the daemon caps Ceph documents) and remove them.
  * - mgr: read (service map, the module probe).
  * - osd: the metadata pool only, with class calls (the directory map's omap, notifies, watches,
  *   the fencing lock).
@@ -161,6 +163,7 @@ export function operatorCaps(fsName: string, metadataPool: string): string[] {
     'allow command "auth get" with entity prefix client.mirror_',
     'allow command "mgr module disable" with module=mirroring',
     'allow command "mgr module enable" with module=mirroring',
+    ...daemonUserAdminMonCaps(),
   ].join(', ');
   return [
     'mon',

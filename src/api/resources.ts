@@ -42,6 +42,30 @@ export interface CephFSMirrorSpec {
   unmanagedDirectories?: 'Retain' | 'Adopt' | 'Prune';
   bootstrapTokenSecret?: { name: string; clientName?: string; siteName?: string };
   takeOverFromMgrModule?: boolean;
+  /** cephfs-mirror daemons the operator runs (a Deployment and cephx user each); absent: none. */
+  daemons?: MirrorDaemonsSpec;
+}
+
+/** spec.daemons; the scheduling fields are copied into each daemon's pod spec as given. */
+export interface MirrorDaemonsSpec {
+  count: number;
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  resources?: Record<string, unknown>;
+  nodeSelector?: Record<string, string>;
+  affinity?: Record<string, unknown>;
+  tolerations?: Array<Record<string, unknown>>;
+  priorityClassName?: string;
+}
+
+/** status.daemons: what the operator created; the live count is status.instanceCount. */
+export interface MirrorDaemonsStatus {
+  desired: number;
+  /** Daemons with their user, keyring and Deployment in place. */
+  deployed: number;
+  /** Each daemon's cephx user (`client.cephfs-mirror.<uid>.<n>`) and Deployment. */
+  identities?: Array<{ user: string; deployment: string }>;
+  secretName?: string;
 }
 
 export interface MirrorInstanceStatus {
@@ -60,6 +84,7 @@ export interface CephFSMirrorStatus {
   instanceCount?: number;
   instances?: MirrorInstanceStatus[];
   directories?: Record<string, number>;
+  daemons?: MirrorDaemonsStatus;
   conditions?: Condition[];
 }
 
@@ -119,7 +144,7 @@ export interface SnapshotRetention {
   monthly?: number;
 }
 
-export interface MirroredDirectorySpec {export interface MirroredDirectorySpec {
+export interface MirroredDirectorySpec {
   mirrorRef: NamedRef;
   /** Exactly one source: path, subvolume or persistentVolumeClaim. */
   path?: string;

@@ -21,6 +21,7 @@ import { setCondition } from '../api/conditions.js';
 import { pathsClaimedBy } from './directory-claims.js';
 import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
+import { MirrorDaemonSync, withDaemons, type DaemonsOutcome } from './mirror-daemon-sync.js';
 import { SecretNotOwnedError, describeApiError, isOwnedBy, secretValue } from '../kube/kube-api.js';
 import {
   mgrModuleProblem,
@@ -93,11 +94,14 @@ export class MirrorReconciler {
   private readonly tokensWritten = new Map<string, number>();
   /** Mirror key → when the mgr module was last checked for it. */
   private readonly moduleCheckedAt = new Map<string, number>();
+  /** The cephfs-mirror daemons the operator runs for a mirror (spec.daemons). */
+  private readonly daemonSync: MirrorDaemonSync;
 
   constructor(
     private readonly ctx: ControllerContext,
     private readonly identities = new FilesystemIdentities(),
   ) {
+    this.daemonSync = new MirrorDaemonSync(ctx);
     // An engine that stopped by itself (fenced, or displaced by an older claimant): say so now,
     // and reconcile the mirror (it reports the stop, then starts afresh after a backoff) and its
     // dependents (their runtime is gone).
@@ -118,6 +122,7 @@ export class MirrorReconciler {
       this.identities.forget(key);
       this.moduleCheckedAt.delete(key);
       this.tokensWritten.delete(key);
+      this.daemonSync.forget(key);
       this.forgetMetrics(namespace, name);
       return;
     }
@@ -201,9 +206,11 @@ export class MirrorReconciler {
       this.enqueueDependents(mirror);
     }
     let tokenProblem: Problem | undefined;
+    let daemons: DaemonsOutcome = {};
     try {
       tokenProblem = await this.publishBootstrapToken(mirror, runtime);
       await this.applyUnmanagedPolicy(mirror, runtime);
+      daemons = await this.daemonSync.apply(mirror, runtime.rados, spec.connection.monHost);
     } catch (e) {
       await this.fail(mirror, problemOf(e));
       throw e;
@@ -881,6 +888,8 @@ export class MirrorReconciler {
       });
       return { requeueAfterMs: 2000 };
     }
+    // The daemons go before mirroring is disabled: Deployments and Secret, then their users.
+    if (!(await this.daemonSync.remove(mirror, runtime?.rados))) return { requeueAfterMs: 2000 };
     if (runtime) {
       await runtime.engine.stop();
       // Another CephFSMirror names the same filesystem: it carries on from here, with the dir

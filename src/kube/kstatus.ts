@@ -56,6 +56,9 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   FilesystemOwnedByOther: 'another operator drives this filesystem',
   MgrModuleEnabled: 'set spec.takeOverFromMgrModule or disable the mgr mirroring module',
   PermissionDenied: 'give the Ceph client the capabilities it needs',
+  DaemonUserConflict: 'remove the Ceph user spec.daemons needs, which exists with other caps',
+  DaemonDeploymentConflict: 'delete or rename the Deployment spec.daemons needs',
+  DaemonSecretConflict: 'delete or rename the Secret spec.daemons needs',
   // Things outside the operator
   Stalled: 'start cephfs-mirror daemons: none is running to take the directory',
   NoMirrorDaemons: 'start cephfs-mirror daemons: none is running for the filesystem',
