@@ -346,13 +346,11 @@ export class DirectoryReconciler {
     // no peer there is nothing to follow (a peer's arrival re-enqueues every directory of the
     // mirror), and 10,000 directories then cost no timers and no periodic reconciles. An RPO is
     // looked at more often than it is long.
-    if (status.state === 'mapped' && peers.length > 0) {
-      const rpo = dir.spec.rpoSeconds;
-      waits.push(
-        rpo !== undefined
-          ? Math.min(SYNC_VIEW_REFRESH_MS, Math.max(5000, (rpo * 1000) / 3))
-          : SYNC_VIEW_REFRESH_MS,
-      );
+    const rpo = dir.spec.rpoSeconds;
+    if (rpo !== undefined) {
+      waits.push(Math.min(SYNC_VIEW_REFRESH_MS, Math.max(5000, (rpo * 1000) / 3)));
+    } else if (status.state === 'mapped' && peers.length > 0) {
+      waits.push(SYNC_VIEW_REFRESH_MS);
     }
     return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : undefined;
   }
@@ -610,7 +608,8 @@ export class DirectoryReconciler {
     const mapped = s.state === 'mapped';
     // The sync view is computed in the background; this status carries the latest one, and its
     // arrival re-enqueues the object.
-    if (mapped) {
+    // With an RPO the view is followed in every state: a directory no daemon holds still lags.
+    if (mapped || dir.spec.rpoSeconds !== undefined) {
       runtime.syncViews.refreshIfStale(path, () => this.ctx.enqueue.directory(keyOf(dir)));
     }
     // One stat at most every SOURCE_PRESENT_TTL_MS (the sync view's refresh also tells); a check

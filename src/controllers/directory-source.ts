@@ -48,6 +48,21 @@ export function sourceKindOf(dir: MirroredDirectory): SourceKind | Resolved {
   );
 }
 
+/**
+ * The directory mirrored for a subvolume: its base directory `/volumes/<group>/<name>`, not the
+ * `<uuid>` directory `fs subvolume getpath` returns. In 16.2 the MDS refuses a snapshot below a
+ * subvolume root (Server::handle_client_mksnap: EPERM at the uuid directory, checked in the lab),
+ * the volumes module keeps a v2 subvolume's snapshots in the base directory's `.snap`
+ * (pybind/mgr/volumes/fs/operations/versions/subvolume_v2.py, snapshot_base_path), and the uuid
+ * directory only sees them as inherited `_<snap>_<ino>` entries, which cephfs-mirror skips
+ * (PeerReplayer::build_snap_map). Mirroring the base carries the data, the `.meta` file and the
+ * snapshots. A path of another shape (a v1 subvolume) is mirrored as it is.
+ */
+export function subvolumeRoot(path: string): string {
+  const m = /^(\/volumes\/[^/]+\/[^/]+)\/[^/]+$/.exec(path);
+  return m ? (m[1] as string) : path;
+}
+
 /** The subvolume source's outcome of `fs subvolume getpath`. */
 export function fromSubvolume(
   name: string,
@@ -65,7 +80,7 @@ export function fromSubvolume(
       invalid: false,
     };
   }
-  return withPath(answer.path, `subvolume ${g}/${name}`);
+  return withPath(subvolumeRoot(answer.path), `subvolume ${g}/${name}`);
 }
 
 function withPath(path: string, source: string): Resolved {
@@ -84,16 +99,30 @@ export function fromVolume(
   fsName: string,
 ): Resolved | { subvolume: string; fsName?: string } {
   const c = `PersistentVolumeClaim ${claimName}`;
-  if (!claim) return gone('SourceNotFound', `${c} does not exist`);
-  const volumeName = claim.spec?.volumeName;
-  if (!volumeName || claim.status?.phase !== 'Bound') {
-    return gone('ClaimNotBound', `${c} is not bound to a PersistentVolume yet`);
+  if (!claim || claim.metadata?.deletionTimestamp) {
+    return gone('SourceNotFound', `${c} does not exist`);
   }
-  if (!pv)
+  const volumeName = claim.spec?.volumeName;
+  if (!volumeName) return gone('ClaimNotBound', `${c} is not bound to a PersistentVolume yet`);
+  if (!pv || pv.metadata?.deletionTimestamp) {
     return gone(
       'SourceNotFound',
       `${c} is bound to PersistentVolume ${volumeName}, which does not exist`,
     );
+  }
+  // Bound: the claim names the volume and the volume's claimRef names the claim (what the PV
+  // controller sets; phase Bound follows from it).
+  const ref = pv.spec?.claimRef;
+  const claimed =
+    ref?.name === claimName &&
+    ref.namespace === claim.metadata?.namespace &&
+    (!ref.uid || !claim.metadata?.uid || ref.uid === claim.metadata.uid);
+  if (!claimed && claim.status?.phase !== 'Bound') {
+    return gone(
+      'ClaimNotBound',
+      `${c} names PersistentVolume ${volumeName}, whose claimRef does not name it back`,
+    );
+  }
   const v = `PersistentVolume ${volumeName} (bound to ${c})`;
   const csi = pv.spec?.csi;
   if (!csi) {
@@ -124,7 +153,7 @@ export function fromVolume(
     return withPath(root, source);
   }
   const subvolumePath = attrs['subvolumePath'];
-  if (subvolumePath) return withPath(subvolumePath, source);
+  if (subvolumePath) return withPath(subvolumeRoot(subvolumePath), source);
   const subvolume = attrs['subvolumeName'];
   if (subvolume) return { subvolume, ...(fs ? { fsName: fs } : {}) };
   return refused(

@@ -6,6 +6,7 @@ import {
   fromSubvolume,
   fromVolume,
   sourceKindOf,
+  subvolumeRoot,
 } from '../../../src/controllers/directory-source.js';
 import { lagOf } from '../../../src/controllers/directory-reconciler.js';
 import type { MirroredDirectory } from '../../../src/api/resources.js';
@@ -20,6 +21,7 @@ function dir(spec: Partial<MirroredDirectory['spec']>): MirroredDirectory {
 }
 
 const bound: V1PersistentVolumeClaim = {
+  metadata: { name: 'c', namespace: 'ns' },
   spec: { volumeName: 'pv1' },
   status: { phase: 'Bound' },
 };
@@ -49,10 +51,12 @@ test('a subvolume: its path, gone, or not known', () => {
     fromSubvolume('sv', undefined, { state: 'found', path: '/volumes/_nogroup/sv/uuid' }),
     {
       ok: true,
-      path: '/volumes/_nogroup/sv/uuid',
+      path: '/volumes/_nogroup/sv',
       source: 'subvolume _nogroup/sv',
     },
+    'the base directory, where the snapshots are',
   );
+  assert.equal(subvolumeRoot('/volumes/g/sv'), '/volumes/g/sv', 'a v1 subvolume as it is');
   const gone = fromSubvolume('sv', 'g', { state: 'missing', message: 'no' });
   assert.ok(!gone.ok && gone.gone && gone.reason === 'SourceNotFound');
   const unknown = fromSubvolume('sv', 'g', { state: 'unknown', message: 'EACCES' });
@@ -64,6 +68,19 @@ test('a claim: bound ceph-csi CephFS volumes only, on the mirror filesystem', ()
   assert.ok('ok' in gone && !gone.ok && gone.reason === 'SourceNotFound' && gone.gone);
   const pending = fromVolume('c', { status: { phase: 'Pending' } }, undefined, 'a');
   assert.ok('ok' in pending && !pending.ok && pending.reason === 'ClaimNotBound');
+  const unclaimed = fromVolume('c', { ...bound, status: {} }, pv(CEPHFS_CSI_DRIVER, {}), 'a');
+  assert.ok('ok' in unclaimed && !unclaimed.ok && unclaimed.reason === 'ClaimNotBound');
+  const claimRef = { name: 'c', namespace: 'ns' };
+  const viaRef = pv(CEPHFS_CSI_DRIVER, { staticVolume: 'true', rootPath: '/s' });
+  (viaRef.spec as { claimRef?: object }).claimRef = claimRef;
+  assert.deepEqual(fromVolume('c', { ...bound, status: {} }, viaRef, 'a'), {
+    ok: true,
+    path: '/s',
+    source: 'pvc c (pv pv1)',
+  });
+  const deleting = { ...viaRef, metadata: { name: 'pv1', deletionTimestamp: new Date() } };
+  const d = fromVolume('c', bound, deleting, 'a');
+  assert.ok('ok' in d && !d.ok && d.reason === 'SourceNotFound');
   const noPv = fromVolume('c', bound, undefined, 'a');
   assert.ok('ok' in noPv && !noPv.ok && noPv.reason === 'SourceNotFound');
   const rbd = fromVolume('c', bound, pv('rbd.csi.ceph.com', {}), 'a');
@@ -93,7 +110,7 @@ test('a claim: bound ceph-csi CephFS volumes only, on the mirror filesystem', ()
     }),
     'a',
   );
-  assert.deepEqual(dyn, { ok: true, path: '/volumes/csi/csi-vol-1/u', source: 'pvc c (pv pv1)' });
+  assert.deepEqual(dyn, { ok: true, path: '/volumes/csi/csi-vol-1', source: 'pvc c (pv pv1)' });
   assert.deepEqual(
     fromVolume('c', bound, pv(CEPHFS_CSI_DRIVER, { subvolumeName: 'csi-vol-1' }), 'a'),
     { subvolume: 'csi-vol-1' },
