@@ -31,6 +31,7 @@ import { kubectl, kubectlJson, type KubeHandle } from '../../lab/harness/kube.js
 import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
 import { createSourceDirs } from '../../lab/harness/source-dirs.js';
 import { waitFor } from '../../lab/harness/wait.js';
+import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -376,26 +377,28 @@ test('the renderer fails with exit code 1 and one line on a template or YAML err
   }
 });
 
-test('defaults: ServiceAccount, cluster-wide RBAC, and a Deployment whose args the operator CLI takes', async () => {
+test('defaults: ServiceAccount, Roles in the release namespace only, and a Deployment whose args the operator CLI takes', async () => {
   const r = await render();
+  // rbac-daemons.yaml (the daemons' own RBAC) follows the same values and is checked on its own.
+  const objects = r.objects.filter((_, i) => !r.sources[i]?.endsWith('/rbac-daemons.yaml'));
   assert.deepEqual(
-    r.objects.map((o) => `${o.kind}/${o.metadata.name}`),
+    objects.map((o) => `${o.kind}/${o.metadata.name}`),
     [
       `ServiceAccount/${RELEASE}`,
-      `ClusterRole/${RELEASE}`,
-      `ClusterRoleBinding/${RELEASE}`,
+      `Role/${RELEASE}`,
       `Role/${RELEASE}-leader-election`,
+      `RoleBinding/${RELEASE}`,
       `RoleBinding/${RELEASE}-leader-election`,
       `Deployment/${RELEASE}`,
     ],
   );
+  assert.ok(!r.objects.some((o) => o.kind.startsWith('Cluster')), 'nothing cluster-wide');
   for (const o of r.objects) {
     assert.equal(o.metadata.labels?.['app.kubernetes.io/instance'], RELEASE);
-    if (!o.kind.startsWith('Cluster'))
-      assert.equal(o.metadata.namespace, RELEASE_NS, `${o.kind} namespace`);
+    assert.equal(o.metadata.namespace, RELEASE_NS, `${o.kind} namespace`);
   }
   const sa = only(r, 'ServiceAccount');
-  for (const b of [only<Binding>(r, 'ClusterRoleBinding'), only<Binding>(r, 'RoleBinding')]) {
+  for (const b of objects.filter((o): o is Binding => o.kind === 'RoleBinding')) {
     assert.deepEqual(b.subjects, [
       { kind: 'ServiceAccount', name: sa.metadata.name, namespace: RELEASE_NS },
     ]);
@@ -430,6 +433,8 @@ test('defaults: ServiceAccount, cluster-wide RBAC, and a Deployment whose args t
     '--leader-elect': [''],
     '--lease-name': ['cephfs-mirror-operator'],
     '--lease-namespace': [RELEASE_NS],
+    // Exactly what the Role grants: the release namespace.
+    '--namespace': [RELEASE_NS],
   });
   assertProbesHitMetricsPort(container, 8080);
   // Every variable the chart sets is one the operator reads.
@@ -546,8 +551,50 @@ test("the chart's crds/ are deploy/crds, and --include-crds renders them", async
   );
 });
 
+test('rbac.clusterWide=true is the opt-in to a ClusterRole and every namespace; not with watchNamespaces', async () => {
+  const r = await render(['--set', 'rbac.clusterWide=true']);
+  assert.deepEqual(
+    r.objects
+      .filter((o) => o.kind.startsWith('Cluster'))
+      .map((o) => `${o.kind}/${o.metadata.name}`),
+    [`ClusterRole/${RELEASE}`, `ClusterRoleBinding/${RELEASE}`],
+  );
+  assert.ok(
+    !r.objects.some((o) => o.kind === 'Role' && o.metadata.name === RELEASE),
+    'no namespaced Role besides the Lease one',
+  );
+  const secrets = only<RoleObject>(r, 'ClusterRole').rules.filter((rule) =>
+    rule.resources.includes('secrets'),
+  );
+  assert.deepEqual(
+    secrets.flatMap((rule) => rule.verbs),
+    ['get', 'create', 'update'],
+    'Secrets by name only, even cluster-wide',
+  );
+  const flags = await assertCliAccepts(operatorContainer(r).args ?? []);
+  assert.equal(flags.get('--namespace'), undefined, 'no --namespace: every namespace');
+  const both = await renderFailure(
+    ['--set', `rbac.clusterWide=true,watchNamespaces={${NS}}`],
+    CHART,
+  );
+  assert.equal(both.code, 1);
+  assert.match(
+    both.err,
+    /rbac\.clusterWide=true watches every namespace: leave watchNamespaces empty/,
+  );
+  // The values file says why the opt-in is dangerous, next to it.
+  assert.match(
+    readFileSync(join(CHART, 'values.yaml'), 'utf8'),
+    /# WARNING: true replaces the Roles with a ClusterRole[^]*clusterWide: false/,
+  );
+});
+
 test('the apiserver accepts every rendered object (server-side dry run)', async () => {
-  for (const args of [[], ['--set', `watchNamespaces={${NS}},replicas=2`]]) {
+  for (const args of [
+    [],
+    ['--set', `watchNamespaces={${NS}},replicas=2`],
+    ['--set', 'rbac.clusterWide=true'],
+  ]) {
     const r = await render(args);
     const out = await kubectl(kube, ['apply', '--dry-run=server', '-f', '-'], r.text);
     assert.match(out, new RegExp(`deployment.apps/${RELEASE} created \\(server dry run\\)`));
@@ -560,22 +607,37 @@ test('the apiserver accepts every rendered object (server-side dry run)', async 
   );
 });
 
-test('the default RBAC allows what the operator does and refuses the rest (can-i)', async () => {
+test('the default RBAC allows what the operator does in its namespace and refuses the rest (can-i)', async () => {
   await kubectl(kube, ['apply', '-f', '-'], rbacYaml(await render()));
   const must: string[][] = [
-    ['list', 'cephfsmirrors.mirror.cephfs.io', '--all-namespaces'],
-    ['watch', 'mirroreddirectories.mirror.cephfs.io', '--all-namespaces'],
-    ['update', 'mirrorpeers.mirror.cephfs.io', '-n', NS],
-    ['create', 'mirroreddirectories.mirror.cephfs.io', '-n', NS],
-    ['update', 'mirroreddirectories.mirror.cephfs.io', '--subresource=status', '-n', NS],
-    ['list', 'secrets', '--all-namespaces'],
-    ['create', 'secrets', '-n', NS],
-    ['update', 'secrets', '-n', NS],
-    ['create', 'events', '-n', NS],
+    ['list', 'cephfsmirrors.mirror.cephfs.io', '-n', RELEASE_NS],
+    ['watch', 'mirroreddirectories.mirror.cephfs.io', '-n', RELEASE_NS],
+    ['update', 'mirrorpeers.mirror.cephfs.io', '-n', RELEASE_NS],
+    ['create', 'mirroreddirectories.mirror.cephfs.io', '-n', RELEASE_NS],
+    ['update', 'mirroreddirectories.mirror.cephfs.io', '--subresource=status', '-n', RELEASE_NS],
+    ['get', 'secrets', '-n', RELEASE_NS],
+    ['create', 'secrets', '-n', RELEASE_NS],
+    ['update', 'secrets', '-n', RELEASE_NS],
+    ['create', 'events', '-n', RELEASE_NS],
     ['create', 'leases.coordination.k8s.io', '-n', RELEASE_NS],
     ['update', 'leases.coordination.k8s.io', '-n', RELEASE_NS],
   ];
   const mustNot: string[][] = [
+    // Secrets are read by name only: never enumerated, in no namespace.
+    ['list', 'secrets', '-n', RELEASE_NS],
+    ['watch', 'secrets', '-n', RELEASE_NS],
+    ['list', 'secrets', '--all-namespaces'],
+    ['watch', 'secrets', '--all-namespaces'],
+    ['delete', 'secrets', '-n', RELEASE_NS],
+    // Nothing outside the watched namespace, and nothing cluster-wide.
+    ['get', 'secrets', '-n', NS],
+    ['get', 'secrets', '-n', 'kube-system'],
+    ['create', 'secrets', '-n', 'default'],
+    ['update', 'secrets', '-n', 'kube-system'],
+    ['list', 'cephfsmirrors.mirror.cephfs.io', '--all-namespaces'],
+    ['list', 'cephfsmirrors.mirror.cephfs.io', '-n', NS],
+    ['update', 'mirroreddirectories.mirror.cephfs.io', '--subresource=status', '-n', NS],
+    ['create', 'events', '-n', NS],
     ['delete', 'secrets', '-n', NS],
     ['create', 'pods', '-n', NS],
     ['get', 'configmaps', '-n', NS],
@@ -596,9 +658,16 @@ test('the default RBAC allows what the operator does and refuses the rest (can-i
 
 test('the operator, run as the ServiceAccount with the chart arguments, takes the samples to Ready and deletes them', async () => {
   const [port] = (await pickFreePorts(1)) as [number];
-  const r = await render(['--set', `metrics.port=${port}`]);
+  const r = await render(['--set', `watchNamespaces={${NS}},metrics.port=${port}`]);
   await kubectl(kube, ['apply', '-f', '-'], rbacYaml(r));
+  // The Secrets of NS by name, none enumerated: the samples below need no more.
+  assert.equal(await canI(['get', 'secrets', '-n', NS]), true);
+  assert.equal(await canI(['list', 'secrets', '-n', NS]), false);
+  assert.equal(await canI(['watch', 'secrets', '-n', NS]), false);
+  assert.equal(await canI(['get', 'secrets', '-n', 'default']), false);
+  assert.equal(await canI(['list', 'cephfsmirrors.mirror.cephfs.io', '-n', 'default']), false);
   const container = operatorContainer(r);
+  assert.deepEqual(flagsOf((container.args ?? []).slice(1)).get('--namespace'), [NS]);
   assertProbesHitMetricsPort(container, port);
   const started = new Date(Math.floor(Date.now() / 1000) * 1000);
   const op = startAsServiceAccount(container, 'chart-pod-0');
@@ -680,22 +749,28 @@ test('the operator, run as the ServiceAccount with the chart arguments, takes th
   assertNoForbidden(op);
 });
 
-test('with watchNamespaces the operator needs only the Roles in those namespaces', async () => {
-  await kubectl(kube, ['delete', 'clusterrole,clusterrolebinding', '-l', INSTANCE_LABEL]);
+test('with rbac.clusterWide the operator needs only the ClusterRole, and still no Secret list or watch', async () => {
+  // Only the opt-in's objects: the Roles of the earlier renders go.
+  for (const ns of [RELEASE_NS, NS]) {
+    await kubectl(kube, ['-n', ns, 'delete', 'role,rolebinding', '-l', INSTANCE_LABEL]);
+  }
   const [port] = (await pickFreePorts(1)) as [number];
-  const r = await render(['--set', `watchNamespaces={${NS}},metrics.port=${port}`]);
+  const r = await render(['--set', `rbac.clusterWide=true,metrics.port=${port}`]);
   await kubectl(kube, ['apply', '-f', '-'], rbacYaml(r));
-  assert.equal(await canI(['list', 'secrets', '-n', NS]), true);
+  assert.equal(await canI(['get', 'secrets', '-n', NS]), true);
+  assert.equal(await canI(['get', 'secrets', '-n', 'default']), true, 'cluster-wide: the opt-in');
   assert.equal(
     await canI(['update', 'cephfsmirrors.mirror.cephfs.io', '--subresource=status', '-n', NS]),
     true,
   );
-  assert.equal(await canI(['list', 'secrets', '-n', 'default']), false);
+  assert.equal(await canI(['list', 'cephfsmirrors.mirror.cephfs.io', '--all-namespaces']), true);
   assert.equal(await canI(['list', 'secrets', '--all-namespaces']), false);
-  assert.equal(await canI(['list', 'cephfsmirrors.mirror.cephfs.io', '-n', 'default']), false);
+  assert.equal(await canI(['watch', 'secrets', '--all-namespaces']), false);
+  assert.equal(await canI(['list', 'secrets', '-n', NS]), false);
+  assert.equal(await canI(['delete', 'secrets', '-n', NS]), false);
 
   const container = operatorContainer(r);
-  assert.deepEqual(flagsOf((container.args ?? []).slice(1)).get('--namespace'), [NS]);
+  assert.equal(flagsOf((container.args ?? []).slice(1)).get('--namespace'), undefined);
   // The daemon's instance record from before mirroring was disabled would delay the acquire by
   // the instance timeout (see clearInstanceRecords).
   await clearInstanceRecords(env as E2eEnv);
@@ -712,4 +787,8 @@ test('with watchNamespaces the operator needs only the Roles in those namespaces
   await deleteAllAndWait(kube, NS);
   assert.equal(await op.stop(), 0);
   assertNoForbidden(op);
+});
+
+test('no cephfs-mirror daemon aborted', () => {
+  assertNoDaemonAborted((env as E2eEnv).lab);
 });
