@@ -229,18 +229,21 @@ export class FakeKube {
   }
 
   /**
-   * Another writer changes the object once, just before the next request matching `method` and
-   * `pathSuffix` is served: that request then meets a newer resourceVersion (a real conflict).
+   * Another writer changes the object just before each of the next `times` requests matching
+   * `method` and `pathSuffix` is served: each of them then meets a newer resourceVersion (a
+   * real conflict, not an injected error).
    */
   interleaveOnce(
     method: HttpMethod,
     pathSuffix: string,
     change: (obj: StoredObject) => void,
+    times = 1,
   ): void {
+    let left = times;
     const hook: RequestHook = (req) => {
       const bare = req.path.split('?')[0] ?? req.path;
       if (req.method !== method || !bare.endsWith(pathSuffix)) return;
-      this.hooks.splice(this.hooks.indexOf(hook), 1);
+      if (--left <= 0) this.hooks.splice(this.hooks.indexOf(hook), 1);
       const p = parsePath(bare);
       const k = this.key(p.prefix, p.plural, p.namespace, p.name ?? '');
       const obj = this.objects.get(k);
