@@ -79,7 +79,7 @@ program
     '--secret-resync-seconds <s>',
     'how often the Secrets the resources name are read again (a change reconciles their users)',
     seconds,
-    30,
+    10,
   )
   .option(
     '--min-snapshot-interval-seconds <s>',

@@ -52,7 +52,7 @@ export interface ManagerOptions {
   cephTimeouts?: CephTimeouts;
   /**
    * How often every Secret the resources name is read again, so that a change (a rotated key, a
-   * token Secret created later) reaches its dependents (default 30 s; src/kube/secret-reader.ts).
+   * token Secret created later) reaches its dependents (default 10 s; src/kube/secret-reader.ts).
    */
   secretResyncMs?: number;
   /** A reconcile running longer fails and is retried (default 120 s; 0: none). */

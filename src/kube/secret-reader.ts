@@ -11,7 +11,7 @@
 //    reconcile never acts on a value older than that;
 //  - other objects' Secrets that a reconcile needs for a decision (ownership, duplicate peers) are
 //    read when not cached yet;
-//  - `resync()` (every `resyncMs`, default 30 s, run by the manager) re-reads every referenced
+//  - `resync()` (every `resyncMs`, default 10 s, run by the manager) re-reads every referenced
 //    Secret and reports those whose resourceVersion changed (or that appeared or went), so their
 //    dependents reconcile again: a rotated key or a token Secret created later is picked up
 //    within one resync period plus one reconcile.
@@ -34,7 +34,7 @@ interface Entry {
   readAtMs: number;
 }
 
-export const DEFAULT_SECRET_RESYNC_MS = 30_000;
+export const DEFAULT_SECRET_RESYNC_MS = 10_000;
 /** A reconcile re-reads its own Secrets unless read this recently (bursts of reconciles). */
 export const DEFAULT_SECRET_FRESH_MS = 1_000;
 

@@ -22,7 +22,7 @@ import {
 } from '../support/e2e.js';
 
 const NS = 'e2e-secrets';
-/** Short, so the resync's part is seen within the test; the default is 30 s. */
+/** Short, so the resync's part is seen within the test; the default is 10 s. */
 const RESYNC_SECONDS = 3;
 const TOKEN_SECRET = 'site-b-bootstrap';
 const LATE_SECRET = 'late-token';
