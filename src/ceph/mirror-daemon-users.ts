@@ -6,13 +6,14 @@
  * mon `profile cephfs-mirror`, mds `allow r`, osd `allow rw tag cephfs metadata=*, allow r tag
  * cephfs data=*`, mgr `allow r`. The operator's own mon caps allow `auth get-or-create` only for
  * this entity prefix and only with these four caps verbatim (the mon matches `caps_<type>`
- * arguments, Monitor::_allowed_command), and `auth rm` only for this prefix: it cannot create or
- * remove any other user, nor give these more.
+ * arguments, Monitor::_allowed_command), and `auth get` and `auth rm` only for this prefix: it
+ * cannot create, read or remove any other user, nor give these more.
  *
  * `auth get-or-create` returns the existing key when the user exists with the same caps, and
  * fails with EINVAL ("key for ... exists but cap ... does not match",
  * AuthMonitor::prepare_command) when it exists with other caps: such a user is someone else's and
- * is never overwritten (DaemonUserConflict).
+ * is never overwritten (DaemonUserConflict), nor removed: a user is removed only after `auth get`
+ * showed it with exactly the daemon caps.
  */
 import type { Rados } from 'rados-js';
 import { CephOpError, ERRNO } from './errors.js';
@@ -40,6 +41,7 @@ export function daemonUserAdminMonCaps(): string[] {
     .join(' ');
   return [
     `allow command "auth get-or-create" with entity prefix ${DAEMON_ENTITY_PREFIX} ${caps}`,
+    `allow command "auth get" with entity prefix ${DAEMON_ENTITY_PREFIX}`,
     `allow command "auth rm" with entity prefix ${DAEMON_ENTITY_PREFIX}`,
   ];
 }
@@ -62,6 +64,10 @@ export function authGetOrCreate(entity: string): MonCommand {
     caps: Object.entries(DAEMON_CAPS).flat(),
     format: 'json',
   };
+}
+
+export function authGetDaemon(entity: string): MonCommand {
+  return { prefix: 'auth get', entity: checkedEntity(entity), format: 'json' };
 }
 
 export function authRm(entity: string): MonCommand {
@@ -103,9 +109,39 @@ export async function ensureDaemonUser(rados: Rados, entity: string): Promise<st
   return key;
 }
 
-/** Removes the daemon's user; a user that does not exist is fine (the mon answers 0). */
-export async function removeDaemonUser(rados: Rados, entity: string): Promise<void> {
+export type RemoveOutcome = 'removed' | 'absent' | 'foreign';
+
+/**
+ * Removes the daemon's user when it has exactly the daemon caps; one with other caps is someone
+ * else's and stays ('foreign'); one that does not exist is fine ('absent').
+ */
+export async function removeDaemonUser(rados: Rados, entity: string): Promise<RemoveOutcome> {
+  let out: unknown;
+  try {
+    out = await monCommandJson<unknown>(rados, authGetDaemon(entity));
+  } catch (e) {
+    if (e instanceof CommandError && e.errno === ERRNO.ENOENT) return 'absent';
+    throw e;
+  }
+  if (!hasDaemonCaps(out, entity)) return 'foreign';
   await monCommand(rados, authRm(entity));
+  return 'removed';
+}
+
+function hasDaemonCaps(out: unknown, entity: string): boolean {
+  const list = Array.isArray(out) ? (out as unknown[]) : [out];
+  const item = list.find(
+    (i): i is { caps?: unknown } =>
+      typeof i === 'object' && i !== null && (i as { entity?: unknown }).entity === entity,
+  );
+  const caps = item?.caps;
+  if (typeof caps !== 'object' || caps === null) return false;
+  const have = caps as Record<string, unknown>;
+  const want = DAEMON_CAPS as Record<string, string>;
+  return (
+    Object.keys(have).length === Object.keys(want).length &&
+    Object.entries(want).every(([type, cap]) => have[type] === cap)
+  );
 }
 
 function keyOf(out: unknown, entity: string): string | undefined {

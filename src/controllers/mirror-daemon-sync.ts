@@ -7,7 +7,11 @@
 // collect the objects, but only the operator can remove the users.
 //
 // Without spec.daemons nothing is created or listed (daemons run elsewhere); spec.daemons removed
-// after it was set scales to zero and removes the Secret, then status.daemons goes.
+// after it was set scales to zero and empties the Secret of keyrings, then status.daemons goes.
+//
+// The Secret is never deleted by the operator (its RBAC has no Secret delete: it could otherwise
+// delete any Secret of the namespaces it watches): its ownerReference lets Kubernetes' garbage
+// collector remove it with the CephFSMirror, and the keys it held stop working as their users go.
 import type { Rados } from 'rados-js';
 import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import {
@@ -84,9 +88,11 @@ export class MirrorDaemonSync {
       }
     }
 
-    const secretProblem = spec
-      ? await this.writeSecret(mirror, daemonSecret(ref, monHost, keys, want))
-      : undefined;
+    const secretProblem = await this.writeSecret(
+      mirror,
+      daemonSecret(ref, monHost, keys, want),
+      spec !== undefined,
+    );
     if (secretProblem) problems.push(secretProblem);
 
     const existing = await this.workloads.listDeployments(ref.namespace, {
@@ -144,21 +150,21 @@ export class MirrorDaemonSync {
     if (!spec) {
       if (leftovers > 0)
         return { status: { ...statusOf(count, deployed, []), deployed: leftovers } };
-      await this.workloads.deleteSecret(ref.namespace, secretName(ref.name));
       this.usersAbsent.delete(objectKey(mirror.metadata));
       return {};
     }
     const status: MirrorDaemonsStatus = {
       ...statusOf(count, deployed, want),
-      secretName: secretName(ref.name),
+      secretName: secretName(ref),
     };
     const problem = problems.length === 0 ? undefined : combined(problems);
     return problem ? { status, problem } : { status };
   }
 
   /**
-   * The finalizer's part: every Deployment and the Secret deleted, then every daemon user
-   * removed. Resolves false while a Deployment is still there (someone's finalizer): call again.
+   * The finalizer's part: every Deployment deleted, then every daemon user removed (the Secret
+   * goes with the mirror, through its ownerReference). Resolves false while a Deployment is still
+   * there (someone's finalizer): call again.
    * Without a Ceph connection the users cannot be removed: said with a Warning Event.
    */
   async remove(mirror: CephFSMirror, rados: Rados | undefined): Promise<boolean> {
@@ -173,7 +179,6 @@ export class MirrorDaemonSync {
         dep.metadata?.uid,
       );
     }
-    await this.workloads.deleteSecret(ref.namespace, secretName(ref.name));
     const remaining = (await this.workloads.listDeployments(ref.namespace, selector)).filter((d) =>
       ownedBy(d, ref.uid),
     );
@@ -186,12 +191,18 @@ export class MirrorDaemonSync {
         `cannot reach Ceph: the cephfs-mirror daemon users client.${allIdentities(ref)[0]?.clientId.replace(/\.0$/, '')}.* are left in place`,
       );
     } else {
-      for (const d of allIdentities(ref)) await removeDaemonUser(rados, d.entity);
+      const foreign: string[] = [];
+      for (const d of allIdentities(ref)) {
+        if ((await removeDaemonUser(rados, d.entity)) === 'foreign') foreign.push(d.entity);
+      }
       this.ctx.events.record(
         mirror,
         'Normal',
         'DaemonUsersRemoved',
-        'removed the Deployments, Secret and Ceph users of the cephfs-mirror daemons',
+        'removed the Deployments and Ceph users of the cephfs-mirror daemons' +
+          (foreign.length > 0
+            ? `; left ${foreign.join(', ')} (other caps: not the operator's)`
+            : ''),
       );
     }
     this.usersAbsent.delete(objectKey(mirror.metadata));
@@ -237,12 +248,17 @@ export class MirrorDaemonSync {
     return still.size;
   }
 
-  private async writeSecret(mirror: CephFSMirror, desired: V1Secret): Promise<Problem | undefined> {
+  /** Writes the daemons' Secret (creating it only when `create`); a stranger's is a problem. */
+  private async writeSecret(
+    mirror: CephFSMirror,
+    desired: V1Secret,
+    create: boolean,
+  ): Promise<Problem | undefined> {
     const ns = mirror.metadata.namespace;
     const name = desired.metadata?.name ?? '';
     const current = await this.workloads.getSecret(ns, name);
     if (!current) {
-      await this.workloads.createSecret(desired);
+      if (create) await this.workloads.createSecret(desired);
       return undefined;
     }
     if (!ownedBy(current, mirror.metadata.uid ?? '')) {

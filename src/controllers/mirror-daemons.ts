@@ -87,8 +87,13 @@ export function desiredIdentities(mirror: MirrorRef, count: number): DaemonIdent
   return allIdentities(mirror).slice(0, n);
 }
 
-export function secretName(mirrorName: string): string {
-  return `${namePrefix(mirrorName).replace(/\./g, '-')}-cephfs-mirror-keyrings`;
+/**
+ * The daemons' Secret: named after the mirror's uid too, so a mirror deleted and created again
+ * under the same name never meets the old one's Secret (which Kubernetes' garbage collector
+ * removes after the old mirror, through its ownerReference).
+ */
+export function secretName(mirror: MirrorRef): string {
+  return `${namePrefix(mirror.name).replace(/\./g, '-')}-cephfs-mirror-keys-${uidTag(mirror.uid)}`;
 }
 
 /** Labels on every object made for the mirror (the operator lists its Deployments by them). */
@@ -153,7 +158,7 @@ export function daemonSecret(
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: {
-      name: secretName(mirror.name),
+      name: secretName(mirror),
       namespace: mirror.namespace,
       labels: mirrorLabels(mirror),
       ownerReferences: [ownerReference(mirror)],
@@ -251,7 +256,7 @@ export function daemonDeployment(
       {
         name: 'config',
         secret: {
-          secretName: secretName(mirror.name),
+          secretName: secretName(mirror),
           defaultMode: 0o440,
           items: [
             { key: 'ceph.conf', path: 'ceph.conf' },

@@ -108,18 +108,4 @@ export class Workloads {
       ...body,
     });
   }
-
-  async deleteSecret(namespace: string, name: string, uid?: string): Promise<boolean> {
-    try {
-      await this.http.request('DELETE', secretsPath(namespace, name), {
-        apiVersion: 'v1',
-        kind: 'DeleteOptions',
-        ...(uid ? { preconditions: { uid } } : {}),
-      });
-      return true;
-    } catch (e) {
-      if (isNotFound(e)) return false;
-      throw e;
-    }
-  }
 }

@@ -3,8 +3,9 @@
 // the Deployments and Secret are read from the API server and each container's command,
 // arguments and environment run as a local process against the lab. The daemons join and acquire
 // directories; scaling down to one deletes one Deployment and then its user, and its directories
-// fail over to the survivor with none lost; deleting the mirror removes every user. Ends with the
-// daemon crash check.
+// fail over to the survivor with none lost; a user that exists with other caps is refused and
+// left alone; deleting the mirror removes the Deployments and every user of the operator's. Ends
+// with the daemon crash check.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,13 +13,14 @@ import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Rados } from 'rados-js';
 import { createBootstrapToken } from '../../src/ceph/bootstrap.js';
 import { listMirrorDaemons } from '../../src/ceph/daemon-status.js';
-import { monCommandJson } from '../../src/ceph/mon.js';
+import { monCommand, monCommandJson } from '../../src/ceph/mon.js';
 import { DAEMON_CAPS } from '../../src/ceph/mirror-daemon-users.js';
 import type { CephFSMirror } from '../../src/api/resources.js';
 import { LABEL_DAEMON_ID, LABEL_MIRROR_UID } from '../../src/controllers/mirror-daemons.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 import {
   applyObjects,
+  conditionOf,
   deleteAllAndWait,
   directoryObject,
   isReadyNow,
@@ -253,13 +255,50 @@ test('count 1: one Deployment deleted, then its user; its directories move to th
   );
 });
 
-test('deleting the mirror removes the Deployments, the Secret and every daemon user', async () => {
+test('a daemon user that exists with other caps is refused, never overwritten', async () => {
+  // Index 1 was removed by the scale-down: someone creates that user with caps of their own.
+  const taken = users.find((u) => u.endsWith('.1')) ?? '';
+  await monCommandJson(env.a, {
+    prefix: 'auth get-or-create',
+    entity: taken,
+    caps: ['mon', 'allow r'],
+  });
+  await kubectl(env.kube, [
+    '-n',
+    NS,
+    'patch',
+    `cephfsmirror/${MIRROR}`,
+    '--type=merge',
+    '-p',
+    JSON.stringify({ spec: { daemons: { count: 2 } } }),
+  ]);
+  const m = await waitForReady<CephFSMirror>(
+    env.kube,
+    NS,
+    `cephfsmirror/${MIRROR}`,
+    { status: 'False', reason: 'DaemonUserConflict' },
+    60_000,
+  );
+  assert.equal(m.status?.daemons?.deployed, 1);
+  assert.equal((await deployments()).length, 1, 'no Deployment for the refused daemon');
+  assert.deepEqual(await userCaps(env.a, taken), { mon: 'allow r' }, 'caps untouched');
+  assert.equal(conditionOf(m, 'Stalled')?.status, 'True');
+});
+
+test('deleting the mirror removes the Deployments and every daemon user; the Secret is left to the garbage collector', async () => {
   const secretName = (await getMirror()).status?.daemons?.secretName ?? '';
   await deleteAllAndWait(env.kube, NS);
   assert.deepEqual(await deployments(), []);
-  const secrets = await kubectl(env.kube, ['-n', NS, 'get', 'secrets', '-o', 'name']);
-  assert.ok(!secrets.includes(`secret/${secretName}`), 'the keyring Secret is gone');
-  for (const u of users) assert.equal(await userCaps(env.a, u), undefined, `${u} removed`);
+  // The operator has no Secret delete: the lab has no garbage collector, so the test checks the
+  // ownerReference that lets Kubernetes remove it, and removes it as the collector would.
+  const secret = await kubectlJson<V1Secret>(env.kube, ['-n', NS, 'get', 'secret', secretName]);
+  assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, uid);
+  await kubectl(env.kube, ['-n', NS, 'delete', 'secret', secretName]);
+  const [survivor, taken] = [...users].sort();
+  assert.equal(await userCaps(env.a, survivor ?? ''), undefined, `${survivor} removed`);
+  // The user with other caps is not the operator's: it stays (the test removes it).
+  assert.deepEqual(await userCaps(env.a, taken ?? ''), { mon: 'allow r' });
+  await monCommand(env.a, { prefix: 'auth rm', entity: taken });
   // The fake kubelet stops the last pod (its Deployment is gone).
   await waitFor(
     'no pod left',

@@ -67,7 +67,7 @@ test('long mirror names give DNS-label names of at most 63 characters, still dis
   const b = daemonIdentity({ ...MIRROR, name: `${long}-b` }, 15);
   assert.ok(a.deployment.length <= 63, a.deployment);
   assert.notEqual(a.deployment, b.deployment);
-  assert.ok(secretName(`${long}-a`).length <= 63);
+  assert.ok(secretName({ ...MIRROR, name: `${long}-a` }).length <= 253);
   assert.match(a.deployment, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
   assert.equal(namePrefix('short'), 'short');
   assert.equal(daemonIdentity({ ...MIRROR, name: 'a.b' }, 1).deployment, 'a-b-cephfs-mirror-1');
@@ -78,7 +78,7 @@ test('the Secret holds ceph.conf and one keyring per desired daemon, owned by th
   const keys = new Map([[ids[0]?.entity ?? '', KEY]]);
   const s = daemonSecret(MIRROR, MON_HOST, keys, ids);
   assert.equal(s.type, 'Opaque');
-  assert.equal(s.metadata?.name, 'site-a-cephfs-mirror-keyrings');
+  assert.equal(s.metadata?.name, 'site-a-cephfs-mirror-keys-3f2a9c1d77aa');
   assert.equal(s.metadata?.labels?.[LABEL_MIRROR_UID], MIRROR.uid);
   assert.equal(s.metadata?.ownerReferences?.[0]?.uid, MIRROR.uid);
   assert.deepEqual(Object.keys(s.data ?? {}).sort(), ['ceph.conf', ids[0]?.keyringKey].sort());
@@ -130,7 +130,7 @@ test('one Deployment per daemon: 1 replica, Recreate, its own keyring only, no k
     { key: 'ceph.conf', path: 'ceph.conf' },
     { key: d.keyringKey, path: 'keyring' },
   ]);
-  assert.equal(config?.secret?.secretName, secretName(MIRROR.name));
+  assert.equal(config?.secret?.secretName, secretName(MIRROR));
   // Every path the daemon is given lies in a mounted volume.
   const mounts = (c?.volumeMounts ?? []).map((m) => m.mountPath);
   for (const value of [...(c?.args ?? []), ...(c?.env ?? []).map((e) => e.value ?? '')]) {
@@ -155,13 +155,14 @@ test('one Deployment per daemon: 1 replica, Recreate, its own keyring only, no k
 });
 
 test('the operator may create daemon users only with the documented caps, under their prefix', () => {
-  const [create, rm] = daemonUserAdminMonCaps();
+  const [create, get, rm] = daemonUserAdminMonCaps();
   assert.equal(
     create,
     'allow command "auth get-or-create" with entity prefix client.cephfs-mirror. ' +
       'caps_mon="profile cephfs-mirror" caps_mds="allow r" ' +
       'caps_osd="allow rw tag cephfs metadata=*, allow r tag cephfs data=*" caps_mgr="allow r"',
   );
+  assert.equal(get, 'allow command "auth get" with entity prefix client.cephfs-mirror.');
   assert.equal(rm, 'allow command "auth rm" with entity prefix client.cephfs-mirror.');
   assert.deepEqual(authGetOrCreate('client.cephfs-mirror.abc.0').caps, [
     'mon',
