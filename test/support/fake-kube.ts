@@ -9,8 +9,9 @@
 // - LIST pages with `limit` and `continue`;
 // - errors are KubeApiError with a metav1.Status body (reason NotFound, Conflict, AlreadyExists,
 //   Invalid), as kube-http.ts raises them.
-// There is no WATCH: `watch(plural)` gives a cache the store updates synchronously on every
-// write, standing in for a synced informer (CachedWatch's get/list/on).
+// Reconciler tests use `watch(plural)`: a cache the store updates synchronously on every write,
+// standing in for a synced informer (CachedWatch's get/list/on). WATCH itself (`watchPath`) is
+// served over HTTPS by fake-kube-server.ts, for tests of the manager's real informers.
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { KubeApiError, type HttpMethod } from '../../src/kube/kube-http.js';
@@ -34,6 +35,15 @@ interface ParsedPath {
   name?: string;
   subresource?: string;
   query: URLSearchParams;
+}
+
+export interface WatchEvent {
+  rv: number;
+  prefix: string;
+  plural: string;
+  namespace: string;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: StoredObject;
 }
 
 export interface RecordedRequest {
@@ -124,6 +134,9 @@ export class FakeKube {
   /** `<prefix>|<plural>|<namespace>|<name>` → object. */
   private readonly objects = new Map<string, StoredObject>();
   private readonly watches = new Map<string, FakeWatch>();
+  /** Every change, in order, for WATCH requests that start from an older resourceVersion. */
+  private readonly history: WatchEvent[] = [];
+  private readonly watchers = new Set<(e: WatchEvent) => void>();
   private rv = 100;
   private created = 0;
   private uids = 0;
@@ -315,8 +328,7 @@ export class FakeKube {
     if (method === 'DELETE') {
       if (!existing) throw this.notFound(p);
       if ((existing.metadata.finalizers ?? []).length === 0) {
-        this.objects.delete(k);
-        this.watches.get(p.plural)?.emit(existing, 'delete');
+        this.remove(k, existing);
         return { kind: 'Status', apiVersion: 'v1', status: 'Success' };
       }
       if (!existing.metadata.deletionTimestamp) {
@@ -450,8 +462,7 @@ export class FakeKube {
       next.metadata.generation += 1;
     }
     if (next.metadata.deletionTimestamp && finalizers.length === 0) {
-      this.objects.delete(k);
-      this.watches.get(p.plural)?.emit(next, 'delete');
+      this.remove(k, next);
       return next;
     }
     this.touch(k, next, 'update');
@@ -471,6 +482,53 @@ export class FakeKube {
     obj.metadata.resourceVersion = String(++this.rv);
     this.objects.set(k, obj);
     this.watches.get(k.split('|')[1] ?? '')?.emit(obj, type);
+    this.record(k, obj, type);
+  }
+
+  /** The object goes (no finalizer left): a last resourceVersion, and the caches told. */
+  private remove(k: string, obj: StoredObject): void {
+    obj.metadata.resourceVersion = String(++this.rv);
+    this.objects.delete(k);
+    this.watches.get(k.split('|')[1] ?? '')?.emit(obj, 'delete');
+    this.record(k, obj, 'delete');
+  }
+
+  private record(k: string, obj: StoredObject, type: EventType): void {
+    const [prefix = '', plural = '', namespace = ''] = k.split('|');
+    const event: WatchEvent = {
+      rv: this.rv,
+      prefix,
+      plural,
+      namespace,
+      type: type === 'add' ? 'ADDED' : type === 'update' ? 'MODIFIED' : 'DELETED',
+      object: clone(obj),
+    };
+    this.history.push(event);
+    for (const l of this.watchers) l(event);
+  }
+
+  /**
+   * Watch events of a collection (`path` as for LIST), from after `resourceVersion` on: those
+   * already recorded, then each new one as it happens, until the returned function is called.
+   * What a WATCH request streams (fake-kube-server.ts serves it over HTTPS).
+   */
+  watchPath(
+    path: string,
+    resourceVersion: string | undefined,
+    on: (e: WatchEvent) => void,
+  ): () => void {
+    const p = parsePath(path);
+    const from = Number(resourceVersion ?? '0') || 0;
+    const matches = (e: WatchEvent): boolean =>
+      e.prefix === p.prefix &&
+      e.plural === p.plural &&
+      (p.namespace === undefined || e.namespace === p.namespace);
+    for (const e of this.history) if (e.rv > from && matches(e)) on(e);
+    const listener = (e: WatchEvent): void => {
+      if (matches(e)) on(e);
+    };
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
   }
 
   private now(): number {
