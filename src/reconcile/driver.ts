@@ -5,12 +5,12 @@ import {
   type DriverOptions,
   type InitialState,
 } from './driver-types.js';
+import { DirectoryActions } from './actions.js';
 import { DirectoryEvents } from './directory-events.js';
-import { DirectoryError, Errno } from './errors.js';
+import { DirectoryError } from './errors.js';
 import { InstanceRegistry, type InstanceChange } from './instance-registry.js';
 import { DirectoryMessenger } from './messenger.js';
 import { normalizeDirectoryPath, storedDirectoryPath, type DirPath } from './paths.js';
-import { planActions } from './planner.js';
 import { DirectoryPolicy, type DirectoryStatus } from './policy.js';
 import { silentLogger, systemClock, type Clock, type DriverLogger } from './ports.js';
 import { DirectoryRecords } from './records.js';
@@ -23,16 +23,17 @@ type RunState = 'new' | 'running' | 'stopping' | 'stopped';
 
 /**
  * Drives the policy of one mirrored filesystem (the mgr module's FSPolicy, for an event
- * loop). Work accumulates in `pending`; every tick turns it into dir-map writes (through one
+ * loop). Scheduled work accumulates; every tick turns it into dir-map writes (through one
  * ordered write queue) and acquire/release notifies, and every result is fed back to the
  * policy, which says what to schedule next. A directory has at most one action in flight.
  *
  * It never blocks: add/remove return promises that settle when their dir-map key is written
  * (as in the mgr module), and failed writes are retried on the next tick, never dropped.
  *
- * Its parts: the directory policy (policy.ts) and the actions' plan (planner.ts); the add and
- * remove requests until their record is written (records.ts); notifies and the delivery ledger
- * (messenger.ts); the daemons, their changes and the mass-failure hold (instance-registry.ts).
+ * Its parts: the directory policy (policy.ts); the directories' actions (actions.ts, planned by
+ * planner.ts); the add and remove requests until their record is written (records.ts); notifies
+ * and the delivery ledger (messenger.ts); the daemons, their changes and the mass-failure hold
+ * (instance-registry.ts).
  */
 export class FilesystemMirrorDriver {
   private current: Tunables;
@@ -48,16 +49,10 @@ export class FilesystemMirrorDriver {
   private stopping: Promise<void> | undefined;
   private readonly timer: TickTimer;
 
-  /** Directories to start on the next tick. */
-  private pending = new Set<DirPath>();
-  /** Directories with an action out (write or notify). */
-  private readonly inFlight = new Set<DirPath>();
-  /** Scheduled while in flight: look again when the action ends. */
-  private readonly recheck = new Set<DirPath>();
+  private readonly actions: DirectoryActions;
   private rebalanceAt: number | null = null;
   private rebalanceWhenQuiet = false;
   private readonly events: DirectoryEvents;
-  private readonly onInstanceGone: ((instanceId: string) => void) | undefined;
   /** Clock time of the last finished action, write or notify (for the health check). */
   private lastProgressAt = 0;
 
@@ -68,7 +63,6 @@ export class FilesystemMirrorDriver {
     this.log = options.logger ?? silentLogger;
     this.timer = new TickTimer(this.clock, () => this.tick());
     this.events = new DirectoryEvents(this.policy, this.log);
-    this.onInstanceGone = options.onInstanceGone;
     this.writes = new DirMapWriteQueue(options.store, this.current.maxKeysPerWrite, (r, b) =>
       this.log.warn('dir map write failed; retrying', {
         r,
@@ -106,9 +100,23 @@ export class FilesystemMirrorDriver {
         wake: () => this.armTimer(),
       },
     });
+    this.actions = new DirectoryActions({
+      policy: this.policy,
+      records: this.records,
+      writes: this.writes,
+      messenger: this.messenger,
+      events: this.events,
+      log: this.log,
+      running: () => this.runState === 'running',
+      isUnfenced: (id) => this.instances.isUnfenced(id),
+      onInstanceGone: options.onInstanceGone,
+      progress: () => void (this.lastProgressAt = this.clock.now()),
+      forgotten: () => void (this.rebalanceWhenQuiet = true),
+      wake: () => this.armTimer(),
+    });
     registerInternals(this, {
       policy: this.policy,
-      inFlight: this.inFlight,
+      inFlight: this.actions.inFlight,
       messenger: this.messenger,
     });
   }
@@ -153,7 +161,7 @@ export class FilesystemMirrorDriver {
   private async shutdown(): Promise<void> {
     this.runState = 'stopping';
     this.timer.cancel();
-    this.pending.clear();
+    this.actions.clear();
     this.records.dropRetries();
     // Queued writes are dropped; the op in flight settles its own waiters.
     await this.writes.stop();
@@ -251,8 +259,8 @@ export class FilesystemMirrorDriver {
   /** Nothing scheduled, in flight or being written. */
   isQuiet(): boolean {
     return (
-      this.pending.size === 0 &&
-      this.inFlight.size === 0 &&
+      !this.actions.hasPending &&
+      !this.actions.busy &&
       !this.writes.busy &&
       this.records.idle &&
       !this.instances.busy &&
@@ -287,7 +295,7 @@ export class FilesystemMirrorDriver {
    * nothing is out. Every Ceph call has a deadline, so this only grows when the engine is wedged.
    */
   stalledForSeconds(): number {
-    const busy = this.inFlight.size > 0 || this.writes.busy || this.records.adding;
+    const busy = this.actions.busy || this.writes.busy || this.records.adding;
     if (!busy) {
       this.lastProgressAt = this.clock.now();
       return 0;
@@ -333,14 +341,7 @@ export class FilesystemMirrorDriver {
     }
     this.messenger.releaseOrphans();
 
-    const due: DirPath[] = [];
-    for (const path of this.pending) {
-      if (!this.policy.has(path)) continue;
-      if (this.inFlight.has(path)) this.recheck.add(path);
-      else due.push(path);
-    }
-    this.pending = new Set();
-    this.startActions(due, now);
+    this.actions.startDue(now);
     this.armTimer();
   }
 
@@ -350,56 +351,6 @@ export class FilesystemMirrorDriver {
    */
   private trackedKey(path: string): DirPath {
     return this.policy.has(path) ? storedDirectoryPath(path) : normalizeDirectoryPath(path);
-  }
-
-  private startActions(paths: DirPath[], now: number): void {
-    const before = this.events.watched ? paths.map((p) => this.events.fingerprint(p)) : null;
-    const plan = planActions(this.policy, paths, now, (p) => this.records.removing(p));
-    if (before) {
-      paths.forEach((p, i) => {
-        if (before[i] !== this.events.fingerprint(p)) this.events.emit(p);
-      });
-    }
-    for (const { path } of plan.started) this.inFlight.add(path);
-    // Sets before removals, as the mgr module orders one update.
-    for (const [path, record] of plan.dirMapSets) {
-      this.records.write(path, record, this.actionDone);
-    }
-    for (const path of plan.dirMapRemovals) this.writes.remove(path, this.actionDone);
-    for (const { path, instanceId, mode } of plan.notifies) {
-      this.messenger.send(path, instanceId, mode, (r) => {
-        if (r < 0) this.log.warn(`${mode} notify failed`, { path, instanceId, r });
-        if (r === -Errno.ENOENT) this.onInstanceGone?.(instanceId);
-        if (r < 0 && this.instances.isUnfenced(instanceId)) this.retryAction(path);
-        else this.actionDone(path, r);
-      });
-    }
-  }
-
-  /** Result of a directory's action: feed the policy and schedule what follows. */
-  private readonly actionDone = (path: DirPath, r: number): void => {
-    this.inFlight.delete(path);
-    this.lastProgressAt = this.clock.now();
-    if (this.runState !== 'running' || !this.policy.has(path)) return;
-    const before = this.events.watched ? this.events.fingerprint(path) : '';
-    const more = this.policy.finishAction(path, r);
-    if (!this.policy.has(path)) {
-      this.recheck.delete(path);
-      this.messenger.forgetPath(path);
-      this.events.emit(path);
-      this.rebalanceWhenQuiet = true;
-    } else {
-      if (this.events.watched && before !== this.events.fingerprint(path)) this.events.emit(path);
-      if (this.recheck.delete(path) || more) this.schedule(path);
-    }
-    this.armTimer();
-  };
-
-  /** Send the same action again next tick (its row has no start policy action to re-run). */
-  private retryAction(path: DirPath): void {
-    this.inFlight.delete(path);
-    this.recheck.delete(path);
-    if (this.runState === 'running' && this.policy.has(path)) this.schedule(path);
   }
 
   /** A change of daemons reaches the policy: move and kick directories, then rebalance. */
@@ -433,8 +384,7 @@ export class FilesystemMirrorDriver {
   }
 
   private schedule(path: DirPath): void {
-    this.pending.add(path);
-    this.armTimer();
+    this.actions.schedule(path);
   }
 
   /** Keep one timer, due at the earliest moment something needs a tick. */
@@ -444,7 +394,7 @@ export class FilesystemMirrorDriver {
     const tickAt = now + this.current.tickSeconds;
     let due = Infinity;
     if (
-      this.pending.size > 0 ||
+      this.actions.hasPending ||
       this.records.retryDue ||
       this.instances.retryDue ||
       this.messenger.retryDue ||
