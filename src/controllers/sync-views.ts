@@ -14,6 +14,13 @@ interface Cached {
   peers: PeerSyncStatus[];
 }
 
+interface PendingSince {
+  name: string;
+  firstSeen: number;
+  since: number;
+  synced: string;
+}
+
 interface SourceCheck {
   at: number;
   state: SourceDirectoryState;
@@ -48,6 +55,16 @@ export function failedRefresh(
   return before.map((p) => ({ ...p, inSync: false, reason: 'SyncViewFailed', message }));
 }
 
+/**
+ * Whether the peer's newest snapshot moved forward: another one, and not an older one (the
+ * newest shared snapshot pruned on the source while the daemon is away) nor none at all.
+ */
+function progressed(before: string, after: string): boolean {
+  if (after === '' || after === before) return false;
+  const [tb, ta] = [timeOfName(before), timeOfName(after)];
+  return tb === undefined || ta === undefined || ta > tb;
+}
+
 /** What a refresh tells about the source directory, when it tells anything. */
 function sourceSeenIn(peers: readonly PeerSyncView[]): SourceDirectoryState | undefined {
   const first = peers[0];
@@ -67,8 +84,11 @@ export class SyncViewCache {
   private readonly sources = new Map<string, SourceCheck>();
   private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
   private readonly sourceWaiters: Array<() => void> = [];
-  /** path → peer → the oldest pending snapshot and when it was first seen pending. */
-  private readonly pendingSince = new Map<string, Map<string, { name: string; at: number }>>();
+  /**
+   * path → peer → the oldest pending snapshot, when it was first seen pending, since when the
+   * peer has been missing a snapshot, and the peer's newest snapshot at the time.
+   */
+  private readonly pendingSince = new Map<string, Map<string, PendingSince>>();
   private sourceActive = 0;
   private active = 0;
   private closed = false;
@@ -104,11 +124,13 @@ export class SyncViewCache {
   }
 
   /**
-   * The view with lastSyncedSnapshot and lagSeconds: the age of the oldest local snapshot the
-   * peer does not have yet (0 when it has them all; absent when the lists could not be
-   * compared). A snapshot's age comes from its name when it ends in our timestamp format (a
-   * scheduled snapshot), else from when this process first saw it pending: libcephfs gives a
-   * snapshot no creation time of its own.
+   * The view with lastSyncedSnapshot and lagSeconds: how long the peer has been missing a source
+   * snapshot — the age of the oldest snapshot it does not have yet, 0 when it has them all,
+   * absent when the lists could not be compared. While the peer makes no progress (its newest
+   * snapshot stays the same) the oldest time seen is kept: retention pruning a snapshot the peer
+   * never got must not make the peer look fresher. A snapshot's time comes from its name when it
+   * ends in our timestamp format (a scheduled snapshot), else from when this process first saw
+   * it pending: libcephfs gives a snapshot no creation time of its own.
    */
   private withLag(path: string, v: PeerSyncView, now: number): PeerSyncStatus {
     const status = toPeerStatus(v);
@@ -121,10 +143,13 @@ export class SyncViewCache {
       return status;
     }
     if (!byPeer) this.pendingSince.set(path, (byPeer = new Map()));
-    let seen = byPeer.get(v.peerUUID);
-    if (seen?.name !== oldest) byPeer.set(v.peerUUID, (seen = { name: oldest, at: now }));
-    const t = timeOfName(oldest) ?? seen.at;
-    status.lagSeconds = Math.max(0, Math.floor((now - t) / 1000));
+    const prev = byPeer.get(v.peerUUID);
+    const synced = v.lastMirroredSnapshot ?? '';
+    const firstSeen = prev?.name === oldest ? prev.firstSeen : now;
+    const t = timeOfName(oldest) ?? firstSeen;
+    const since = prev && !progressed(prev.synced, synced) ? Math.min(prev.since, t) : t;
+    byPeer.set(v.peerUUID, { name: oldest, firstSeen, since, synced });
+    status.lagSeconds = Math.max(0, Math.floor((now - since) / 1000));
     return status;
   }
 

@@ -119,3 +119,42 @@ test('the status form of a view carries the reason and leaves out what is not kn
     },
   );
 });
+
+test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes no progress', async () => {
+  const viewer = new FakeViewer();
+  const cache = new SyncViewCache(viewer as unknown as SyncViewer, 0, 4, 2);
+  const now = Date.now();
+  const name = (ago: number): string =>
+    `s-${new Date(Math.floor((now - ago * 1000) / 1000) * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/:/g, '-')}`;
+  const view = (oldest: string | undefined, synced: string | undefined): PeerSyncView => ({
+    peerUUID: 'p',
+    siteName: 'b',
+    ...(synced ? { lastMirroredSnapshot: synced } : {}),
+    ...(oldest ? { oldestPendingSnapshot: oldest } : {}),
+    pendingSnapshots: oldest ? 1 : 0,
+    inSync: !oldest,
+  });
+  const refresh = async (v: PeerSyncView): Promise<number | undefined> => {
+    cache.refreshIfStale('/d', () => undefined);
+    await tick();
+    viewer.views.shift()?.ok([v]);
+    await tick();
+    await tick();
+    return cache.get('/d')?.[0]?.lagSeconds;
+  };
+  assert.equal(await refresh(view(undefined, name(100))), 0, 'in sync');
+  const lag1 = (await refresh(view(name(40), name(100)))) as number;
+  assert.ok(lag1 >= 40 && lag1 <= 41, String(lag1));
+  // The oldest pending one pruned on the source, the peer still at the same snapshot: no younger.
+  const lag2 = (await refresh(view(name(10), name(100)))) as number;
+  assert.ok(lag2 >= 40, String(lag2));
+  // The newest shared one pruned too: still no progress.
+  assert.ok(((await refresh(view(name(10), undefined))) as number) >= 40);
+  // The peer got a newer snapshot: measured from what it still lacks.
+  const lag3 = (await refresh(view(name(10), name(20)))) as number;
+  assert.ok(lag3 >= 10 && lag3 < 20, String(lag3));
+  assert.equal(cache.get('/d')?.[0]?.lastSyncedSnapshot, name(20));
+});
