@@ -53,11 +53,18 @@ export interface DaemonsOutcome {
 export const DAEMON_USER_CONFLICT = 'DaemonUserConflict';
 export const DAEMON_DEPLOYMENT_CONFLICT = 'DaemonDeploymentConflict';
 export const DAEMON_SECRET_CONFLICT = 'DaemonSecretConflict';
+const USER_RECHECK_MS = 60_000;
 
 export class MirrorDaemonSync {
   private readonly workloads: Workloads;
   /** Mirror key → daemon users known to be removed (unknown after a restart: removed again). */
   private readonly usersAbsent = new Map<string, Set<string>>();
+  /**
+   * Entity → its key and when `auth get-or-create` last confirmed it. Confirmed again after
+   * USER_RECHECK_MS (a user removed behind the operator's back is created again then), not on
+   * every 10 s refresh: up to 16 mon commands per mirror each time would be load for nothing.
+   */
+  private readonly confirmed = new Map<string, { key: string; at: number }>();
 
   constructor(private readonly ctx: ControllerContext) {
     this.workloads = new Workloads(ctx.api.http);
@@ -80,7 +87,13 @@ export class MirrorDaemonSync {
     const keys = new Map<string, string>();
     for (const d of want) {
       try {
-        keys.set(d.entity, await ensureDaemonUser(rados, d.entity));
+        const known = this.confirmed.get(d.entity);
+        let key = known?.key;
+        if (!known || key === undefined || Date.now() - known.at >= USER_RECHECK_MS) {
+          key = await ensureDaemonUser(rados, d.entity);
+          this.confirmed.set(d.entity, { key, at: Date.now() });
+        }
+        keys.set(d.entity, key);
         absent.delete(d.entity);
       } catch (e) {
         if (!(e instanceof DaemonUserConflictError)) throw e;
@@ -193,6 +206,7 @@ export class MirrorDaemonSync {
     } else {
       const foreign: string[] = [];
       for (const d of allIdentities(ref)) {
+        this.confirmed.delete(d.entity);
         if ((await removeDaemonUser(rados, d.entity)) === 'foreign') foreign.push(d.entity);
       }
       this.ctx.events.record(
@@ -242,6 +256,7 @@ export class MirrorDaemonSync {
     );
     for (const d of allIdentities(ref).slice(keep)) {
       if (absent.has(d.entity) || still.has(d.index)) continue;
+      this.confirmed.delete(d.entity);
       await removeDaemonUser(rados, d.entity);
       absent.add(d.entity);
     }
