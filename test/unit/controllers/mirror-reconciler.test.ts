@@ -6,6 +6,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { FINALIZER, KINDS, type MirroredDirectory } from '../../../src/api/resources.js';
 import { adoptedName } from '../../../src/controllers/mirror-reconciler.js';
 import { decodeBootstrapToken } from '../../../src/ceph/bootstrap-token.js';
+import { KubeApiError } from '../../../src/kube/kube-http.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
 describe('MirrorReconciler (in-process)', () => {
@@ -199,6 +200,68 @@ describe('MirrorReconciler (in-process)', () => {
       h.getMirror(key)?.status?.instances?.map((i) => i.id),
       ['4100'],
     );
+  });
+
+  it('DaemonsNotAnswering: the last daemons going at once are held back, said in Ready and an Event', async () => {
+    const key = await running();
+    const fs = h.cluster.fs('cephfs');
+    await fs.addDaemon('4200');
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    await Promise.all([fs.removeDaemon('4100'), fs.removeDaemon('4200')]);
+    await h.ceph.run(2);
+    await h.mirrors.reconcile(key);
+    const r = ready(h.getMirror(key)?.status?.conditions);
+    assert.equal(r?.reason, 'DaemonsNotAnswering');
+    assert.equal(condition(h.getMirror(key)?.status?.conditions, 'Reconciling')?.status, 'True');
+    assert.ok((await h.eventsOf('m')).some((e) => e.reason === 'DaemonsNotAnswering'));
+    // Held back: the directory keeps its daemon rather than failing over to none.
+    assert.notEqual(fs.store.dirMap.get('/a')?.instanceId ?? '', '');
+  });
+
+  it('SecretUnreadable: a Secret the API refuses (403) is said in Ready and retried', async () => {
+    await h.clusterSecret();
+    h.kube.hooks.push((req) => {
+      if (req.method === 'GET' && req.path.endsWith('/secrets/ceph-a')) {
+        throw new KubeApiError(
+          403,
+          {
+            kind: 'Status',
+            message: 'secrets "ceph-a" is forbidden',
+            reason: 'Forbidden',
+            code: 403,
+          },
+          'GET',
+          req.path,
+        );
+      }
+    });
+    const key = await h.mirror('m');
+    await assert.rejects(h.mirrors.reconcile(key), (e) => (e as KubeApiError).code === 403);
+    const r = ready(h.getMirror(key)?.status?.conditions);
+    assert.equal(r?.reason, 'SecretUnreadable');
+    assert.match(r?.message ?? '', /HTTP 403: secrets "ceph-a" is forbidden/);
+    assert.equal(h.cluster.open, 0);
+  });
+
+  it('KubernetesApiError: an Adopt refused by the API is said in Ready and retried', async () => {
+    h.cluster
+      .fs('cephfs')
+      .store.dirMap.set('/stray', { version: 1, instanceId: '', lastShuffled: 0 });
+    h.kube.hooks.push((req) => {
+      if (req.method === 'POST' && req.path.endsWith('/mirroreddirectories')) {
+        throw new KubeApiError(
+          403,
+          { kind: 'Status', message: 'create is forbidden', code: 403 },
+          'POST',
+          req.path,
+        );
+      }
+    });
+    await h.clusterSecret();
+    const key = await h.mirror('m', { unmanagedDirectories: 'Adopt' });
+    await assert.rejects(h.mirrors.reconcile(key));
+    assert.equal(ready(h.getMirror(key)?.status?.conditions)?.reason, 'KubernetesApiError');
   });
 
   it('an engine that stops by itself is reported, its dependents enqueued, restarted after a backoff', async () => {

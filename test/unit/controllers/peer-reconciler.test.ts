@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FINALIZER, KINDS, type MirrorPeerStatus } from '../../../src/api/resources.js';
 import { encodeBootstrapToken } from '../../../src/ceph/bootstrap-token.js';
 import { peerConfigKey } from '../../../src/ceph/mon-commands.js';
+import { KubeApiError } from '../../../src/kube/kube-http.js';
 import { cephxKey } from '../../support/fake-ceph.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
@@ -94,6 +95,22 @@ describe('PeerReconciler (in-process)', () => {
       assert.ok((await h.eventsOf('p')).some((e) => e.reason === reason));
     });
   }
+
+  it('SecretUnreadable: a token Secret the API refuses (403) is said in Ready and retried', async () => {
+    h.kube.hooks.push((req) => {
+      if (req.method === 'GET' && req.path.endsWith('/secrets/token-b')) {
+        throw new KubeApiError(
+          403,
+          { kind: 'Status', message: 'forbidden', code: 403 },
+          'GET',
+          req.path,
+        );
+      }
+    });
+    const p = await h.peer('p', { bootstrapTokenSecretRef: { name: 'token-b' } });
+    await assert.rejects(h.peers.reconcile(p), (e) => (e as KubeApiError).code === 403);
+    assert.equal(readyOf(p)?.reason, 'SecretUnreadable');
+  });
 
   it('InvalidSpec: neither a token nor a remote', async () => {
     const p = await h.peer('p', {});
