@@ -468,6 +468,8 @@ export class Manager {
     this.secretResync = setTimeout(() => {
       void this.secrets.resync(this.referencedSecrets()).finally(() => this.scheduleSecretResync());
     }, this.o.secretResyncMs ?? DEFAULT_SECRET_RESYNC_MS);
+    // A background poll: never the reason the process stays up.
+    this.secretResync.unref();
   }
 
   /** A Secret changed (or appeared, or went): everything that names it reconciles again. */

@@ -57,6 +57,8 @@ import {
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const STATUS_REFRESH_MS = 10_000;
+/** createBootstrapToken refusals that need a person (src/ceph/bootstrap.ts, bootstrap-token.ts). */
+const REFUSED_TOKEN_USERS = new Set(['ClientCapsMismatch', 'InvalidClientName']);
 /** A refused mirror looks again now and then (its owner's deletion also enqueues it at once). */
 const OWNERSHIP_RECHECK_MS = 30_000;
 /** An older claimant is being resolved by another reconcile: look again shortly. */
@@ -528,14 +530,23 @@ export class MirrorReconciler {
       const e = new SecretNotOwnedError(ns, want.name, owner);
       return { reason: e.reason, message: e.message };
     }
-    const token = await runtime.serial(() =>
-      createBootstrapToken(
-        runtime.rados,
-        runtime.fsName,
-        want.clientName ?? 'client.mirror_remote',
-        want.siteName ?? mirror.metadata.name,
-      ),
-    );
+    let token: string;
+    try {
+      token = await runtime.serial(() =>
+        createBootstrapToken(
+          runtime.rados,
+          runtime.fsName,
+          want.clientName ?? 'client.mirror_remote',
+          want.siteName ?? mirror.metadata.name,
+        ),
+      );
+    } catch (e) {
+      // The user is not one whose key may be published: a person has to act, mirroring goes on.
+      if (isCephOpError(e) && REFUSED_TOKEN_USERS.has(e.reason)) {
+        return { reason: e.reason, message: e.message };
+      }
+      throw e;
+    }
     let written: boolean;
     try {
       written = await this.ctx.api.upsertSecret(ns, want.name, { token }, owner);

@@ -34,6 +34,7 @@ export const STALLED_REASONS: Readonly<Record<string, string>> = Object.freeze({
   SecretInvalid: 'add the missing keys to the Secret',
   SecretNotOwned: 'remove the Secret the operator did not create, or name another',
   ClientCapsMismatch: 'give the existing peer user exactly the peer caps, or name another user',
+  InvalidClientName: 'name a client.mirror_<id> user in spec.bootstrapTokenSecret.clientName',
   InvalidBootstrapToken: 'put a valid bootstrap token in the Secret',
   InvalidPeerSpec: 'fix the peer client name or site name',
   InvalidMonHost: 'fix mon_host in the Secret',

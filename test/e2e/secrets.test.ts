@@ -6,6 +6,7 @@
 // refused (no default user), and fixed again, within a reconcile.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { monCommand, monCommandJson } from '../../src/ceph/mon.js';
 import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
 import { waitFor } from '../../lab/harness/wait.js';
 import { connectionSecretYaml } from '../../lab/k8s-secrets.js';
@@ -26,6 +27,8 @@ const NS = 'e2e-secrets';
 const RESYNC_SECONDS = 3;
 const TOKEN_SECRET = 'site-b-bootstrap';
 const LATE_SECRET = 'late-token';
+/** A user of the bootstrap name pattern that exists with caps wider than a peer's. */
+const WIDE_USER = 'client.mirror_secrets_wide';
 
 let env: E2eEnv;
 
@@ -50,6 +53,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (env) await monCommand(env.b, { prefix: 'auth rm', entity: WIDE_USER });
   await tearDownE2e(env);
 });
 
@@ -177,6 +181,45 @@ test('a connection Secret without client_id is refused (no default user), then f
   );
   await kubectl(env.kube, ['apply', '-f', '-'], connectionSecretYaml('ceph-site-a', NS, site));
   await waitForReady(env.kube, NS, 'cephfsmirror/site-a', { status: 'True' }, 90_000);
+});
+
+test('a bootstrap client that exists with other caps: ClientCapsMismatch, its key not published', async () => {
+  await monCommand(env.b, {
+    prefix: 'auth get-or-create',
+    entity: WIDE_USER,
+    caps: ['mon', 'allow r', 'mds', 'allow rwps', 'osd', 'allow rw'],
+  });
+  const [wide] = await monCommandJson<Array<{ key: string }>>(env.b, {
+    prefix: 'auth get',
+    entity: WIDE_USER,
+    format: 'json',
+  });
+  const before = await getSecret(TOKEN_SECRET);
+  const patch = (clientName: string): Promise<string> =>
+    kubectl(env.kube, [
+      '-n',
+      NS,
+      'patch',
+      'cephfsmirror',
+      'site-b',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { bootstrapTokenSecret: { clientName } } }),
+    ]);
+  await patch(WIDE_USER);
+  const refused = await waitForReady(
+    env.kube,
+    NS,
+    'cephfsmirror/site-b',
+    { status: 'False', reason: 'ClientCapsMismatch' },
+    60_000,
+  );
+  const message = refused.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+  assert.match(message, /Ceph user client\.mirror_secrets_wide exists with caps other than/);
+  assert.ok(wide && !message.includes(wide.key), 'the key is in no message');
+  assert.deepEqual(await getSecret(TOKEN_SECRET), before, 'the token Secret is unchanged');
+  await patch('client.mirror_secrets_e2e');
+  await waitForReady(env.kube, NS, 'cephfsmirror/site-b', { status: 'True' }, 60_000);
 });
 
 test('no cephfs-mirror daemon aborted', () => {

@@ -158,6 +158,7 @@ test('the reasons the reconcilers write today are classified as intended', () =>
     'SecretInvalid',
     'SecretNotOwned',
     'ClientCapsMismatch',
+    'InvalidClientName',
     'InvalidBootstrapToken',
     'InvalidSpec',
     'DuplicatePath',
