@@ -275,6 +275,10 @@ test('the entrypoint in a chroot of the image reconciles the samples to Ready', 
   const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
   assert.equal(uid, RUN_USER.split(':')[0], 'runs as the image user, not root');
   assert.equal(readFileSync(`/proc/${pid}/root/etc/debian_version`, 'utf8').slice(0, 2), '12');
+  const rootMount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+    .split('\n')
+    .find((l) => l.split(' ')[4] === '/');
+  assert.match(rootMount?.split(' ')[5] ?? '', /^ro\b/, 'its root filesystem is read-only');
 
   await kubectl(kube, [
     'apply',
