@@ -2,7 +2,7 @@
 // (test/support/fake-*.ts): the real reconciler, engine and policy driver; daemons answer through
 // the in-memory mailboxes, so "acquired" and "released" are what a daemon was told.
 import { strict as assert } from 'node:assert';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { FINALIZER, KINDS } from '../../../src/api/resources.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
@@ -17,6 +17,7 @@ describe('DirectoryReconciler (in-process)', () => {
     await h.mirrors.reconcile(mirrorKey);
   });
   afterEach(async () => {
+    mock.timers.reset();
     await h.close();
   });
 
@@ -38,6 +39,29 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.ok(fs().notifier.holdings('4100').has('/a'));
     assert.deepEqual(fs().notifier.duplicateAcquires, []);
     assert.ok((await h.eventsOf('d')).some((e) => e.reason === 'Acquired'));
+  });
+
+  it('a passing state is written once it lasts (Associating while the daemon has not answered)', async () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    fs().notifier.manual = true;
+    const d = await h.directory('d', '/a');
+    await h.withClock(h.directories.reconcile(d));
+    await h.ceph.run(2);
+    // Within SETTLE_MS no status is written for a state that usually passes in a tick.
+    const early = await h.withClock(h.directories.reconcile(d));
+    assert.ok(early && early.requeueAfterMs !== undefined && early.requeueAfterMs <= 3000);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions), undefined);
+    mock.timers.tick(3001);
+    await h.withClock(h.directories.reconcile(d));
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.status, 'False');
+    assert.equal(ready(dir?.status?.conditions)?.reason, 'Associating');
+    assert.equal(dir?.status?.state, 'Associating');
+    assert.equal(condition(dir?.status?.conditions, 'Reconciling')?.status, 'True');
+    fs().notifier.manual = false;
+    while (fs().notifier.heldNotifies.length > 0) fs().notifier.settleNotify(0, 0);
+    await h.settleDirectories([d]);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'Mirrored');
   });
 
   it('MirrorNotFound: Ready=False and Stalled, nothing tracked', async () => {

@@ -148,6 +148,21 @@ describe('MirrorReconciler (in-process)', () => {
     assert.equal(ready(h.getMirror(key)?.status?.conditions)?.reason, 'MgrModuleEnabled');
   });
 
+  it('with takeover, the mgr module enabled again is disabled again by a fresh engine (MgrModuleReenabled)', async () => {
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const key = await running({ takeOverFromMgrModule: true });
+    const first = h.runtimes.get(key)?.engine;
+    h.cluster.mgrModules.add('mirroring');
+    mock.timers.tick(6000);
+    await h.mirrors.reconcile(key);
+    assert.equal(h.cluster.mgrModules.has('mirroring'), false);
+    assert.ok(h.runtimes.get(key));
+    assert.notEqual(h.runtimes.get(key)?.engine, first);
+    const reasons = (await h.eventsOf('m')).map((e) => e.reason);
+    assert.ok(reasons.includes('MgrModuleReenabled'));
+    assert.equal(ready(h.getMirror(key)?.status?.conditions)?.status, 'True');
+  });
+
   it('DisabledOutOfBand: reported as seen, enabled again, dependents enqueued', async () => {
     const key = await running();
     const dir = await h.directory('d', '/a');
