@@ -5,7 +5,7 @@
 // directories; scaling down to one deletes one Deployment and then its user, and its directories
 // fail over to the survivor with none lost; a user that exists with other caps is refused and
 // left alone; deleting the mirror removes the Deployments and every user of the operator's. Ends
-// with the daemon crash check.
+// with the chart's RBAC for it and the daemon crash check.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,6 +32,7 @@ import {
   waitForReady,
   type E2eEnv,
 } from '../support/e2e.js';
+import { renderChart, type ChartObject } from '../support/chart-render.js';
 import { PodRunner } from '../support/pod-runner.js';
 import { kubectl, kubectlJson } from '../../lab/harness/kube.js';
 import { createSourceDirs } from '../../lab/harness/source-dirs.js';
@@ -253,6 +254,14 @@ test('count 1: one Deployment deleted, then its user; its directories move to th
     async () => ((await daemonDirCounts()).get(survivor) === DIRS.length ? true : undefined),
     60_000,
   );
+  // The printer columns: Daemons (alive, from Ceph) and Desired (-o wide).
+  const table = await kubectl(env.kube, ['-n', NS, 'get', `cephfsmirror/${MIRROR}`, '-o', 'wide']);
+  const [header = '', row = ''] = table.trim().split('\n');
+  const cells = row.trim().split(/\s+/);
+  const column = (name: string): string | undefined =>
+    cells[header.trim().split(/\s+/).indexOf(name)];
+  assert.equal(column('DAEMONS'), '1');
+  assert.equal(column('DESIRED'), '1');
 });
 
 test('a daemon user that exists with other caps is refused, never overwritten', async () => {
@@ -305,6 +314,84 @@ test('deleting the mirror removes the Deployments and every daemon user; the Sec
     async () => ((pods?.pods.size ?? 0) === 0 ? true : undefined),
     30_000,
   );
+});
+
+// The chart's RBAC for spec.daemons (templates/rbac-daemons.yaml), rendered: the same namespaces
+// as the operator's own RBAC, exactly the verbs mirror-daemon-sync.ts uses (no Secret delete, list
+// or watch), none with daemons.manage=false (helm-chart.test.ts applies every rendered object and
+// runs the operator as the ServiceAccount).
+const CHART_RELEASE = 'cmo';
+const CHART_NS = 'cmo-system';
+const RULES = [
+  {
+    apiGroups: ['apps'],
+    resources: ['deployments'],
+    verbs: ['get', 'list', 'create', 'update', 'delete'],
+  },
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
+];
+
+interface Role extends ChartObject {
+  rules: unknown[];
+}
+interface Binding extends ChartObject {
+  roleRef: { kind: string; name: string };
+  subjects: Array<{ kind: string; name: string; namespace: string }>;
+}
+
+async function daemonObjects(args: string[]): Promise<ChartObject[]> {
+  const { objects } = await renderChart(CHART_RELEASE, CHART_NS, args);
+  return objects.filter((o) => o.metadata.name === `${CHART_RELEASE}-daemons`);
+}
+
+function names(objects: ChartObject[]): string[] {
+  return objects.map((o) => `${o.kind}/${o.metadata.namespace ?? '-'}`).sort();
+}
+
+function checkPair(objects: ChartObject[], roleKind: string, namespace?: string): void {
+  const role = objects.find(
+    (o): o is Role => o.kind === roleKind && o.metadata.namespace === namespace,
+  );
+  const binding = objects.find(
+    (o): o is Binding => o.kind === `${roleKind}Binding` && o.metadata.namespace === namespace,
+  );
+  assert.deepEqual(role?.rules, RULES);
+  assert.deepEqual(binding?.roleRef, {
+    apiGroup: 'rbac.authorization.k8s.io',
+    kind: roleKind,
+    name: `${CHART_RELEASE}-daemons`,
+  });
+  assert.deepEqual(binding?.subjects, [
+    { kind: 'ServiceAccount', name: CHART_RELEASE, namespace: CHART_NS },
+  ]);
+}
+
+test('chart RBAC for spec.daemons, default: a Role and RoleBinding in the release namespace with the daemons verbs', async () => {
+  const objects = await daemonObjects([]);
+  assert.deepEqual(names(objects), [`Role/${CHART_NS}`, `RoleBinding/${CHART_NS}`]);
+  checkPair(objects, 'Role', CHART_NS);
+});
+
+test('chart RBAC for spec.daemons, watchNamespaces: one pair in each watched namespace', async () => {
+  const objects = await daemonObjects(['--set', 'watchNamespaces={team-a,team-b}']);
+  assert.deepEqual(names(objects), [
+    'Role/team-a',
+    'Role/team-b',
+    'RoleBinding/team-a',
+    'RoleBinding/team-b',
+  ]);
+  checkPair(objects, 'Role', 'team-a');
+  checkPair(objects, 'Role', 'team-b');
+});
+
+test('chart RBAC for spec.daemons, rbac.clusterWide: a ClusterRole and ClusterRoleBinding', async () => {
+  const objects = await daemonObjects(['--set', 'rbac.clusterWide=true']);
+  assert.deepEqual(names(objects), ['ClusterRole/-', 'ClusterRoleBinding/-']);
+  checkPair(objects, 'ClusterRole');
+});
+
+test('chart RBAC for spec.daemons, daemons.manage=false: nothing', async () => {
+  assert.deepEqual(await daemonObjects(['--set', 'daemons.manage=false']), []);
 });
 
 test('no cephfs-mirror daemon aborted', () => {
