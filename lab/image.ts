@@ -116,6 +116,7 @@ export async function buildImage(log: Log = (l) => console.error(l)): Promise<Im
       MIRROR,
       ...DEBIAN_PACKAGES,
       ...DPKG_OPTIONS,
+      await candidateVersions(),
       await nodeIdentity(),
     ]);
     const key = hashOf(['image', baseKey, hashTree(join(stage, 'app'))]);
@@ -198,6 +199,17 @@ function copyTree(from: string, to: string, keep: (name: string) => boolean): vo
       copyFileSync(src, join(to, entry.name));
     }
   }
+}
+
+/**
+ * The versions apt would install of the listed packages, as the host's package lists know them
+ * (a Ceph or CA update there rebuilds the base; their dependencies' updates do not).
+ */
+async function candidateVersions(): Promise<string> {
+  const policy = await run('apt-cache', ['policy', ...DEBIAN_PACKAGES]);
+  return [...policy.matchAll(/^(\S+):\n\s+Installed: .*\n\s+Candidate: (.*)$/gm)]
+    .map((m) => `${m[1]}=${m[2]}`)
+    .join(' ');
 }
 
 /** The nodejs package the tests run with: its version and its node binary's digest. */
