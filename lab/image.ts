@@ -72,7 +72,8 @@ const NODE_PACKAGE_DROPS = [
   'usr/bin/npm',
   'usr/bin/npx',
   'usr/bin/corepack',
-  // Only maintain the /usr/bin/nodejs alternative (pointing at a man page that is gone).
+  // The maintainer scripts only manage a /usr/bin/nodejs alternative whose slave is the man page
+  // dropped above; md5sums would list the dropped files.
   'DEBIAN/preinst',
   'DEBIAN/postinst',
   'DEBIAN/prerm',
