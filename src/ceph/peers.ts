@@ -290,6 +290,7 @@ async function addNewPeer(
         remoteFsid,
         remoteFscid,
         remoteFsName,
+        options.mountLocal,
       );
       if (localFsid === remoteFsid && localFscid === remoteFscid) {
         throw new CephOpError(
@@ -368,8 +369,11 @@ async function refuseActivePeer(
   remoteFsid: string,
   remoteFscid: number,
   remoteFsName: string,
+  mountLocal: RemoteConnectOptions['mountLocal'],
 ): Promise<number> {
-  const fs = await CephFS.mount({ rados: local, fsName });
+  const fs = mountLocal
+    ? await mountLocal(local, fsName)
+    : await CephFS.mount({ rados: local, fsName });
   try {
     const localFscid = await fs.fscid();
     let info: MirrorInfo | undefined;

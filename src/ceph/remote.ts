@@ -39,6 +39,10 @@ export interface RemoteConnectOptions {
   confDir?: string;
   /** MirrorPeer spec.allowInsecureV1: accept remote monitors reached only over msgr1. */
   allowInsecureV1?: boolean;
+  /** Test seam: how withRemoteFs reaches the remote (default connectRemote). */
+  connect?: (site: RemoteSite, options: RemoteConnectOptions) => Promise<RemoteFs>;
+  /** Test seam: how adding a peer mounts the local filesystem (default CephFS.mount). */
+  mountLocal?: (local: Rados, fsName: string) => Promise<CephFS>;
 }
 
 export const DEFAULT_REMOTE_TIMEOUT_MS = 20_000;
@@ -157,7 +161,7 @@ export async function withRemoteFs<T>(
   fn: (remote: RemoteFs) => Promise<T>,
   options: RemoteConnectOptions = {},
 ): Promise<T> {
-  const remote = await connectRemote(site, options);
+  const remote = await (options.connect ?? connectRemote)(site, options);
   try {
     return await fn(remote);
   } finally {

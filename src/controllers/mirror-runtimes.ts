@@ -26,6 +26,7 @@ import { cephOpError } from '../ceph/errors.js';
 import type { Tunables } from '../reconcile/index.js';
 import { DEFAULT_FS_CALL_TIMEOUT_MS } from '../ceph/fs-call-guard.js';
 import { SourceProbe } from '../ceph/source-probe.js';
+import type { RemoteConnectOptions } from '../ceph/remote.js';
 import { SyncViewer } from '../ceph/sync-view.js';
 import { SyncViewCache } from './sync-views.js';
 import { describeIdentity, identityKey, type FilesystemIdentity } from './ownership.js';
@@ -69,6 +70,8 @@ export interface MirrorRuntime {
   readonly syncViews: SyncViewCache;
   /** Whether the source filesystem's MDS answers the operator's own calls (poked each refresh). */
   readonly sourceProbe: SourceProbe;
+  /** Passed to the peers' remote-site calls: empty in production (the test seams). */
+  readonly remote: Pick<RemoteConnectOptions, 'connect' | 'mountLocal'>;
   /** Runs `fn` after every earlier call for this mirror: peer changes must not interleave. */
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -101,6 +104,8 @@ export interface MirrorRuntimesOptions {
   connect?: (connection: ConnectionSettings, timeouts: CephTimeouts) => Promise<Rados>;
   startEngine?: (options: MirrorEngineOptions) => Promise<MirrorEngine>;
   syncViewer?: (rados: Rados, fsName: string) => SyncViewer;
+  /** Test seam: how the peers' remote-site calls reach a remote and mount the local filesystem. */
+  remote?: Pick<RemoteConnectOptions, 'connect' | 'mountLocal'>;
 }
 
 /** Every call into Ceph ends by these: librados fails it with ETIMEDOUT. */
@@ -480,6 +485,7 @@ export class MirrorRuntimes {
         takeOverFromMgrModule: spec.takeOverFromMgrModule,
         tookOverFromMgrModule,
         syncViews: new SyncViewCache(viewer),
+        remote: this.options.remote ?? {},
         sourceProbe: new SourceProbe(() => viewer.sourceDirectory('/')),
         serial,
         fingerprint: fp,

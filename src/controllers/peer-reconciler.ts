@@ -131,6 +131,7 @@ export class PeerReconciler {
     try {
       result = await runtime.serial(async () => {
         const r = await ensurePeer(runtime.rados, runtime.fsName, {
+          ...runtime.remote,
           spec,
           remoteFsName,
           conf: desired.conf,
@@ -369,6 +370,7 @@ export class PeerReconciler {
     what: string,
   ): Promise<void> {
     await removePeer(runtime.rados, runtime.fsName, uuid, {
+      ...runtime.remote,
       allowInsecureV1: peer.spec.allowInsecureV1 === true,
     });
     this.ctx.events.record(peer, 'Normal', 'PeerRemoved', `${what} removed from ${runtime.fsName}`);

@@ -9,6 +9,8 @@
 //   instance watcher and the omap codec are not modelled: they have their own tests against a
 //   real cluster (test/integration).
 // - FakeSyncViewer says whether a source directory exists; there are no peer snapshot lists.
+// - remoteConnect reaches another fake cluster as a peer's remote site (its users' keys, its
+//   filesystems, their root xattrs where `ceph.mirror.info` claims live).
 import type { Rados } from 'rados-js';
 import { cephOpError } from '../../src/ceph/errors.js';
 import { requireFilesystem, requireMirrored, type CephFilesystem } from '../../src/ceph/fsmap.js';
@@ -18,6 +20,7 @@ import {
   type EngineFailure,
   type MirrorEngineOptions,
 } from '../../src/ceph/mirror-engine.js';
+import { RemoteSiteError, type RemoteFs, type RemoteSite } from '../../src/ceph/remote.js';
 import { SOURCE_PRESENT, type SourceDirectoryState } from '../../src/ceph/source-directory.js';
 import type { PeerSyncView, SyncViewer } from '../../src/ceph/sync-view.js';
 import type {
@@ -34,7 +37,14 @@ import {
   settle,
 } from '../../src/reconcile/testing.js';
 
-const ERRNO = { ENOENT: 2, EPERM: 1, EINVAL: 22, EEXIST: 17, EOPNOTSUPP: 95 } as const;
+const ERRNO = {
+  ENOENT: 2,
+  EPERM: 1,
+  EINVAL: 22,
+  EEXIST: 17,
+  EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
+} as const;
 
 interface CommandResult {
   rc: number;
@@ -69,6 +79,8 @@ export class FakeFilesystem {
   }
   /** Another operator process holding the filesystem's RADOS lock. */
   lockedByOther: string | undefined;
+  /** Extended attributes of the root (`ceph.mirror.info` when a source claims it). */
+  readonly rootXattrs = new Map<string, string>();
 
   constructor(
     readonly name: string,
@@ -290,6 +302,35 @@ export class FakeCluster {
 /** A well-formed cephx key (28 bytes, base64), derived from the name so tests can predict it. */
 export function cephxKey(name: string): string {
   return Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(26, name)]).toString('base64');
+}
+
+/** A mounted fake filesystem: its fscid and its root's xattrs, with libcephfs' error codes. */
+function mountOf(fs: FakeFilesystem): RemoteFs['fs'] {
+  const fsError = (code: 'ENODATA' | 'EEXIST', errno: number): Error =>
+    Object.assign(new Error(code), { code, errno });
+  const mount = {
+    fscid: () => Promise.resolve(fs.fscid),
+    getxattr: (path: string, name: string) => {
+      const v = path === '/' ? fs.rootXattrs.get(name) : undefined;
+      return v === undefined
+        ? Promise.reject(fsError('ENODATA', 61))
+        : Promise.resolve(Buffer.from(v));
+    },
+    setxattr: (
+      _path: string,
+      name: string,
+      value: string | Buffer,
+      opts: { create?: boolean } = {},
+    ) => {
+      if (opts.create && fs.rootXattrs.has(name)) return Promise.reject(fsError('EEXIST', 17));
+      fs.rootXattrs.set(name, value.toString());
+      return Promise.resolve();
+    },
+    removexattr: (_path: string, name: string) =>
+      fs.rootXattrs.delete(name) ? Promise.resolve() : Promise.reject(fsError('ENODATA', 61)),
+    close: () => Promise.resolve(),
+  };
+  return mount as unknown as RemoteFs['fs'];
 }
 
 function ok(out: string): CommandResult {
@@ -538,12 +579,58 @@ export class FakeCeph {
     return new FakeSyncViewer(cluster.fs(fsName), fsName) as unknown as SyncViewer;
   }
 
+  /**
+   * Reaches a remote site as connectRemote (src/ceph/remote.ts) does: by mon_host and the peer
+   * user's key, then "mounts" the named filesystem, whose root xattrs are the fake's.
+   */
+  async remoteConnect(site: RemoteSite): Promise<RemoteFs> {
+    await Promise.resolve();
+    const cluster = site.monHost === undefined ? undefined : this.clusters.get(site.monHost);
+    if (!cluster || !cluster.reachable) {
+      throw new RemoteSiteError(
+        site.siteName,
+        'connect',
+        ERRNO.ETIMEDOUT,
+        `cannot connect to site ${site.siteName} as ${site.clientName}: ETIMEDOUT`,
+        'RemoteSiteUnreachable',
+      );
+    }
+    if (cluster.users.get(site.clientName)?.key !== site.key) {
+      throw new RemoteSiteError(
+        site.siteName,
+        'connect',
+        ERRNO.EPERM,
+        `cannot connect to site ${site.siteName} as ${site.clientName}: EPERM`,
+        'RemoteAccessDenied',
+      );
+    }
+    const fs = cluster.filesystems.get(site.fsName);
+    if (!fs) {
+      throw new RemoteSiteError(
+        site.siteName,
+        'mount',
+        ERRNO.ENOENT,
+        `filesystem ${site.fsName} does not exist on site ${site.siteName}`,
+        'RemoteFilesystemNotFound',
+      );
+    }
+    return { site, rados: new FakeRados(cluster).asRados(), fs: mountOf(fs) };
+  }
+
   /** The seams to pass to `new MirrorRuntimes(log, { ...fake.runtimeOptions() })`. */
-  runtimeOptions(): Pick<MirrorRuntimesOptions, 'connect' | 'startEngine' | 'syncViewer'> {
+  runtimeOptions(): Pick<
+    MirrorRuntimesOptions,
+    'connect' | 'startEngine' | 'syncViewer' | 'remote'
+  > {
     return {
       connect: (settings) => this.connect(settings),
       startEngine: (o) => this.startEngine(o),
       syncViewer: (rados, fsName) => this.syncViewer(rados, fsName),
+      remote: {
+        connect: (site) => this.remoteConnect(site),
+        mountLocal: (rados, fsName) =>
+          Promise.resolve(mountOf((rados as unknown as FakeRados).cluster.fs(fsName))),
+      },
     };
   }
 

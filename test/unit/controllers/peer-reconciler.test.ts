@@ -1,9 +1,8 @@
 // In-process tests of the MirrorPeer reconciler against the in-memory API server and Ceph
-// (test/support/fake-*.ts). What they cover: every decision made from the Kubernetes objects and
-// the local cluster (spec and Secret refusals, duplicates, a mirror without an engine, the
-// finalizer's hand-over, wait and removal paths). Adding a peer contacts the remote site
-// (src/ceph/remote.ts, over librados and libcephfs), which has no seam here: that part is
-// covered by test/e2e/peers.test.ts against two real clusters.
+// (test/support/fake-*.ts): a second fake cluster is the remote site (reached through the
+// MirrorRuntimes `remoteConnect` seam instead of librados + libcephfs). Spec and Secret refusals,
+// duplicates, a mirror without an engine, adding a peer (FSMap entry, credentials, the claim on
+// the remote root), drift repair, remote refusals, and the finalizer's paths.
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FINALIZER, KINDS, type MirrorPeerStatus } from '../../../src/api/resources.js';
@@ -155,6 +154,127 @@ describe('PeerReconciler (in-process)', () => {
     assert.match(ready(dup?.status?.conditions)?.message ?? '', new RegExp(first));
     assert.equal(dup?.status?.peerUUID, undefined, 'the uuid is the owner’s, not recorded here');
     assert.equal(h.cluster.commands.length, commands);
+  });
+
+  describe('with a remote site', () => {
+    let remoteFs: ReturnType<typeof h.cluster.fs>;
+    beforeEach(() => {
+      const remote = h.ceph.addCluster(REMOTE_FSID, '[v2:10.0.0.2:3300/0]');
+      remoteFs = remote.addFilesystem('cephfs');
+      remote.users.set('client.mirror_remote', { key: cephxKey('client.mirror_remote'), caps: {} });
+    });
+    const localFs = () => h.cluster.fs('cephfs');
+
+    async function addedPeer(): Promise<{ key: string; uuid: string }> {
+      const key = await h.peer('p', { bootstrapTokenSecretRef: { name: 'token-b' } });
+      assert.deepEqual(await h.peers.reconcile(key), { requeueAfterMs: 10_000 });
+      const uuid = h.getPeer(key)?.status?.peerUUID;
+      assert.ok(uuid);
+      return { key, uuid };
+    }
+
+    it('PeerAdded: FSMap entry, credentials, claim on the remote root, Ready=True', async () => {
+      const d = await h.directory('d', '/a');
+      h.takeEnqueued();
+      const { key, uuid } = await addedPeer();
+      const p = h.getPeer(key);
+      assert.equal(ready(p?.status?.conditions)?.reason, 'PeerAdded');
+      assert.equal(condition(p?.status?.conditions, 'MirrorInfoSet')?.reason, 'Claimed');
+      assert.equal(p?.status?.remote?.fsid, REMOTE_FSID);
+      assert.equal(p?.status?.remote?.fscid, remoteFs.fscid);
+      assert.deepEqual(localFs().peers.get(uuid), {
+        client_name: 'client.mirror_remote',
+        cluster_name: 'site-b',
+        fs_name: 'cephfs',
+      });
+      const stored = JSON.parse(
+        h.cluster.configKeys.get(peerConfigKey('cephfs', uuid)) ?? '{}',
+      ) as {
+        mon_host?: string;
+      };
+      assert.equal(stored.mon_host, '[v2:10.0.0.2:3300/0]');
+      assert.match(remoteFs.rootXattrs.get('ceph.mirror.info') ?? '', new RegExp(h.cluster.fsid));
+      assert.ok((await h.eventsOf('p')).some((e) => e.reason === 'PeerAdded'));
+      assert.deepEqual(h.takeEnqueued().directory, [d], 'directories follow the new peer');
+    });
+
+    it('a peer removed behind the operator is re-added under its uuid (PeerMissing, DriftCorrected)', async () => {
+      const { key, uuid } = await addedPeer();
+      localFs().peers.delete(uuid);
+      h.cluster.configKeys.delete(peerConfigKey('cephfs', uuid));
+      const statusWrites: string[] = [];
+      h.kube.hooks.push((req) => {
+        if (req.method === 'PUT' && req.path.endsWith('/mirrorpeers/p/status')) {
+          const body = req.body as {
+            status?: { conditions?: Array<{ type: string; reason: string }> };
+          };
+          statusWrites.push(body.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '');
+        }
+      });
+      await h.peers.reconcile(key);
+      // Said before the re-add. (The PeerMissing write's new resourceVersion is not kept, so
+      // the final write meets a 409 once and is retried on a fresh read: PeerAdded twice.)
+      assert.equal(statusWrites[0], 'PeerMissing');
+      assert.equal(statusWrites.at(-1), 'PeerAdded');
+      assert.ok(localFs().peers.has(uuid));
+      assert.ok(h.cluster.configKeys.has(peerConfigKey('cephfs', uuid)));
+      assert.equal(h.getPeer(key)?.status?.peerUUID, uuid);
+      const drift = (await h.eventsOf('p')).filter((e) => e.reason === 'DriftCorrected');
+      assert.equal(drift.length, 1);
+      assert.match(drift[0]?.message ?? '', /re-added with the same UUID/);
+    });
+
+    it('FsidMismatch: a token naming another cluster than the one reached changes nothing', async () => {
+      await h.kube.edit<{ data?: Record<string, string> }>('secrets', NS, 'token-b', (s) => {
+        const other = encodeBootstrapToken({
+          fsid: 'dddddddd-1111-4222-8333-444455556666',
+          filesystem: 'cephfs',
+          user: 'client.mirror_remote',
+          siteName: 'site-b',
+          key: cephxKey('client.mirror_remote'),
+          monHost: '[v2:10.0.0.2:3300/0]',
+        });
+        s.data = { token: Buffer.from(other).toString('base64') };
+      });
+      const key = await h.peer('p', { bootstrapTokenSecretRef: { name: 'token-b' } });
+      assert.deepEqual(await h.peers.reconcile(key), { requeueAfterMs: 15_000 });
+      assert.equal(readyOf(key)?.reason, 'FsidMismatch');
+      assert.equal(localFs().peers.size, 0);
+      assert.equal(remoteFs.rootXattrs.size, 0);
+    });
+
+    it('PeerClaimedByOther: a remote root claimed by another source is refused', async () => {
+      remoteFs.rootXattrs.set(
+        'ceph.mirror.info',
+        'cluster_id=eeeeeeee-1111-4222-8333-444455556666 fs_id=7',
+      );
+      const key = await h.peer('p', { bootstrapTokenSecretRef: { name: 'token-b' } });
+      assert.deepEqual(await h.peers.reconcile(key), { requeueAfterMs: 15_000 });
+      assert.equal(readyOf(key)?.reason, 'PeerClaimedByOther');
+      assert.match(readyOf(key)?.message ?? '', /eeeeeeee/);
+      assert.equal(localFs().peers.size, 0);
+    });
+
+    it('RemoteSiteUnreachable: said in Ready, retried', async () => {
+      const remote = h.ceph.clusters.get('[v2:10.0.0.2:3300/0]');
+      assert.ok(remote);
+      remote.reachable = false;
+      const key = await h.peer('p', { bootstrapTokenSecretRef: { name: 'token-b' } });
+      await assert.rejects(h.peers.reconcile(key));
+      assert.equal(readyOf(key)?.reason, 'RemoteSiteUnreachable');
+      assert.equal(localFs().peers.size, 0);
+    });
+
+    it('deletion removes the FSMap entry and credentials and lifts the claim before the finalizer goes', async () => {
+      const { key, uuid } = await addedPeer();
+      await h.kube.delete(KINDS.peer, NS, 'p');
+      await h.peers.reconcile(key);
+      assert.equal(h.getPeer(key), undefined);
+      assert.equal(localFs().peers.has(uuid), false);
+      assert.equal(h.cluster.configKeys.has(peerConfigKey('cephfs', uuid)), false);
+      assert.equal(remoteFs.rootXattrs.has('ceph.mirror.info'), false);
+      assert.ok((await h.eventsOf('p')).some((e) => e.reason === 'PeerRemoved'));
+    });
   });
 
   describe('deletion', () => {
