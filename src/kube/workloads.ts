@@ -3,7 +3,8 @@
 // Writes carry the resourceVersion that was read, so a concurrent change is a 409, not lost.
 import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { KubeHttp } from './kube-http.js';
-import { isNotFound, type ResourceList } from './kube-api.js';
+import { isNotFound } from './kube-api.js';
+import { listAllPages } from './pagination.js';
 
 function deploymentsPath(namespace: string, name?: string): string {
   const base = `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments`;
@@ -43,8 +44,9 @@ export class Workloads {
     labels: Record<string, string>,
   ): Promise<V1Deployment[]> {
     const q = `?labelSelector=${encodeURIComponent(labelSelector(labels))}`;
-    const list = await this.http.request<ResourceList<V1Deployment>>(
-      'GET',
+    // Paginated like every list the operator makes (pagination.ts).
+    const list = await listAllPages<V1Deployment>(
+      (path) => this.http.request('GET', path),
       `${deploymentsPath(namespace)}${q}`,
     );
     return list.items;
