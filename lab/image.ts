@@ -265,6 +265,10 @@ async function buildBase(work: string, outTar: string): Promise<void> {
     ...DPKG_OPTIONS.map((o) => `--dpkgopt=${o}`),
     `--customize-hook=echo '${NONROOT_PASSWD}' >> "$1/etc/passwd"`,
     `--customize-hook=echo '${NONROOT_GROUP}' >> "$1/etc/group"`,
+    // mmdebstrap copies the build host's name and resolver in: a runtime provides its own.
+    '--customize-hook=rm -f "$1/etc/hostname" "$1/etc/resolv.conf"',
+    // dpkg's and debconf's backups of their databases.
+    '--customize-hook=rm -f "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old',
     // A container runtime provides /dev; device nodes do not belong in an image layer.
     '--skip=output/dev',
     '--quiet',
