@@ -239,6 +239,9 @@ async function httpGet(port: number, path: string): Promise<{ status: number; bo
   return { status: res.status, body: await res.text() };
 }
 
+/** Templates checked by tests of their own (the daemons' RBAC, the PersistentVolume grant). */
+const OWN_TESTS = /\/rbac-(daemons|volumes)\.yaml$/;
+
 /** `kubectl auth can-i` as the chart's ServiceAccount (admin impersonates it). */
 async function canI(args: string[]): Promise<boolean> {
   try {
@@ -379,8 +382,9 @@ test('the renderer fails with exit code 1 and one line on a template or YAML err
 
 test('defaults: ServiceAccount, Roles in the release namespace only, and a Deployment whose args the operator CLI takes', async () => {
   const r = await render();
-  // rbac-daemons.yaml (the daemons' own RBAC) follows the same values and is checked on its own.
-  const objects = r.objects.filter((_, i) => !r.sources[i]?.endsWith('/rbac-daemons.yaml'));
+  // rbac-daemons.yaml (the daemons' own RBAC) follows the same values and is checked on its own,
+  // as is rbac-volumes.yaml (get on PersistentVolumes, the one cluster-scoped grant).
+  const objects = r.objects.filter((_, i) => !OWN_TESTS.test(r.sources[i] ?? ''));
   assert.deepEqual(
     objects.map((o) => `${o.kind}/${o.metadata.name}`),
     [
@@ -392,8 +396,8 @@ test('defaults: ServiceAccount, Roles in the release namespace only, and a Deplo
       `Deployment/${RELEASE}`,
     ],
   );
-  assert.ok(!r.objects.some((o) => o.kind.startsWith('Cluster')), 'nothing cluster-wide');
-  for (const o of r.objects) {
+  assert.ok(!objects.some((o) => o.kind.startsWith('Cluster')), 'nothing else cluster-wide');
+  for (const o of objects) {
     assert.equal(o.metadata.labels?.['app.kubernetes.io/instance'], RELEASE);
     assert.equal(o.metadata.namespace, RELEASE_NS, `${o.kind} namespace`);
   }
@@ -468,9 +472,11 @@ test('overrides: -f and --set reach the RBAC mode and the arguments', async () =
       'image.tag=1.2.3',
     ]);
     assert.equal(
-      r.objects.filter((o) => o.kind.startsWith('Cluster')).length,
+      r.objects.filter(
+        (o, i) => o.kind.startsWith('Cluster') && !OWN_TESTS.test(r.sources[i] ?? ''),
+      ).length,
       0,
-      'no cluster-wide RBAC',
+      'no cluster-wide RBAC besides get on PersistentVolumes',
     );
     const roles = r.objects.filter(
       (o): o is RoleObject => o.kind === 'Role' && o.metadata.name === RELEASE,
@@ -590,6 +596,22 @@ test('rbac.clusterWide=true is the opt-in to a ClusterRole and every namespace; 
   );
 });
 
+test('PersistentVolumes (cluster-scoped) get one ClusterRole with get alone; rbac.persistentVolumes=false drops it', async () => {
+  const on = await render([]);
+  const role = only<RoleObject>(on, 'ClusterRole', `${RELEASE}-volumes`);
+  assert.deepEqual(
+    role.rules.map((rule) => [rule.resources, rule.verbs]),
+    [[['persistentvolumes'], ['get']]],
+  );
+  assert.ok(
+    on.objects.some(
+      (o) => o.kind === 'ClusterRoleBinding' && o.metadata.name === `${RELEASE}-volumes`,
+    ),
+  );
+  const off = await render(['--set', 'rbac.persistentVolumes=false']);
+  assert.ok(!off.objects.some((o) => o.metadata.name === `${RELEASE}-volumes`));
+});
+
 test('the apiserver accepts every rendered object (server-side dry run)', async () => {
   for (const args of [
     [],
@@ -622,6 +644,9 @@ test('the default RBAC allows what the operator does in its namespace and refuse
     ['create', 'events', '-n', RELEASE_NS],
     ['create', 'leases.coordination.k8s.io', '-n', RELEASE_NS],
     ['update', 'leases.coordination.k8s.io', '-n', RELEASE_NS],
+    // A claim source: the claim in the namespace, its PV (cluster-scoped) by name.
+    ['get', 'persistentvolumeclaims', '-n', RELEASE_NS],
+    ['get', 'persistentvolumes'],
   ];
   const mustNot: string[][] = [
     // Secrets are read by name only: never enumerated, in no namespace.
@@ -652,6 +677,12 @@ test('the default RBAC allows what the operator does in its namespace and refuse
     ['create', 'clusterrolebindings.rbac.authorization.k8s.io'],
     ['impersonate', 'serviceaccounts', '-n', NS],
     ['create', 'serviceaccounts/token', '-n', RELEASE_NS],
+    // The one cluster-scoped grant is `get` on PersistentVolumes: nothing more on them.
+    ['list', 'persistentvolumes'],
+    ['watch', 'persistentvolumes'],
+    ['update', 'persistentvolumes'],
+    ['get', 'persistentvolumeclaims', '-n', NS],
+    ['list', 'persistentvolumeclaims', '-n', RELEASE_NS],
   ];
   for (const args of must) assert.equal(await canI(args), true, `may ${args.join(' ')}`);
   for (const args of mustNot) assert.equal(await canI(args), false, `may not ${args.join(' ')}`);

@@ -56,6 +56,6 @@ only of Secrets it created, which RBAC cannot express: the code checks the owner
   resources: [events]
   verbs: [create]
 - apiGroups: [""]
-  resources: [persistentvolumeclaims, persistentvolumes]
-  verbs: [get]             # MirroredDirectory spec.persistentVolumeClaim
+  resources: [persistentvolumeclaims]
+  verbs: [get]             # MirroredDirectory spec.persistentVolumeClaim (its PV: rbac-volumes.yaml)
 {{- end -}}
