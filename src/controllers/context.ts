@@ -1,5 +1,4 @@
 // What every reconciler gets: the API, the informer caches, the running engines, events, logs.
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -7,6 +6,7 @@ import type { CachedWatch } from '../kube/informers.js';
 import type { KubeApi } from '../kube/kube-api.js';
 import type { SecretReader } from '../kube/secret-reader.js';
 import type { MirrorRuntimes } from './mirror-runtimes.js';
+export { directoryKeysOf } from './watches.js';
 import {
   objectKey,
   type CephFSMirror,
@@ -15,11 +15,12 @@ import {
   type Resource,
 } from '../api/resources.js';
 
+/** An informer cache of one kind, read by namespace/name key as well. */
 export class TypedCache<T extends Resource<unknown, unknown>> {
-  constructor(readonly watch: CachedWatch<KubernetesObject>) {}
+  constructor(readonly watch: CachedWatch<T>) {}
 
   get(namespace: string, name: string): T | undefined {
-    return this.watch.get(namespace, name) as T | undefined;
+    return this.watch.get(namespace, name);
   }
 
   getByKey(key: string): T | undefined {
@@ -28,7 +29,7 @@ export class TypedCache<T extends Resource<unknown, unknown>> {
   }
 
   list(namespace?: string): T[] {
-    return this.watch.list(namespace) as unknown as T[];
+    return this.watch.list(namespace);
   }
 }
 
@@ -52,19 +53,6 @@ export interface ControllerContext {
   enqueue: Enqueue;
   /** Keys of the MirroredDirectory objects of a mirror that declare `path` (normalised). */
   declaredBy(mirrorKey: string, path: string): string[];
-}
-
-/** Keys of the MirroredDirectory objects that refer to the CephFSMirror `mirrorKey`. */
-export function directoryKeysOf(
-  directories: TypedCache<MirroredDirectory>,
-  mirrorKey: string,
-): string[] {
-  const i = mirrorKey.indexOf('/');
-  const name = mirrorKey.slice(i + 1);
-  return directories
-    .list(mirrorKey.slice(0, i))
-    .filter((d) => d.spec.mirrorRef?.name === name)
-    .map((d) => objectKey(d.metadata));
 }
 
 /** The key of the CephFSMirror an object refers to (same namespace). */

@@ -3,36 +3,40 @@
 // election, and the engines. Only the Lease holder reconciles (and so writes to Ceph); a standby
 // keeps its caches warm to take over quickly.
 import { hostname } from 'node:os';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { declaredPathOf } from './directory-claims.js';
-import { TypedCache, directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
+import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler, type DirectoryOptions } from './directory-reconciler.js';
 import { EventRecorder } from '../kube/events.js';
 import { KeyMultimap } from '../kube/key-multimap.js';
-import { CachedWatch, type WatchTarget } from '../kube/informers.js';
+import { CachedWatch, type EventType, type WatchTarget } from '../kube/informers.js';
 import { KubeApi, describeApiError } from '../kube/kube-api.js';
 import { LeaderElector } from '../kube/leader-election.js';
-import { DEFAULT_SECRET_RESYNC_MS, SecretReader, type SecretRef } from '../kube/secret-reader.js';
+import { DEFAULT_SECRET_RESYNC_MS, SecretReader } from '../kube/secret-reader.js';
 import { MirrorReconciler } from './mirror-reconciler.js';
 import { HealthWatchdog, type Health } from '../kube/health.js';
 import { MirrorRuntimes, type CephTimeouts } from './mirror-runtimes.js';
 import { PeerReconciler } from './peer-reconciler.js';
+import {
+  WatchState,
+  controllerWatches,
+  referencedSecrets,
+  type ControllerWatches,
+} from './watches.js';
 import {
   GROUP,
   KINDS,
   VERSION,
   objectKey,
   type KindInfo,
+  type Resource,
   type MirroredDirectory,
   type MirrorPeer,
   type CephFSMirror,
 } from '../api/resources.js';
 import { WorkQueue, type WorkResult } from '../kube/work-queue.js';
-
-/** Invalid reasons that depend on another MirroredDirectory, and so clear when it changes. */
-const REFUSED_BY_ANOTHER = new Set(['DuplicatePath', 'AncestorOfTracked', 'SubtreeOfTracked']);
 
 const CHANGE_COALESCE_MS = 250;
 /** After losing the Lease: how long the engines' writes in flight may take before moving on. */
@@ -66,14 +70,17 @@ export interface ManagerOptions {
 export const DEFAULT_RECONCILE_DEADLINE_MS = 120_000;
 export const DEFAULT_STALL_LIMIT_MS = 300_000;
 
-function customTarget(kc: KubeApi, kind: KindInfo): WatchTarget<KubernetesObject> {
+function customTarget<T extends Resource<unknown, unknown>>(
+  kc: KubeApi,
+  kind: KindInfo,
+): WatchTarget<T> {
   return {
     name: kind.plural,
     path: (ns) =>
       ns === undefined
         ? `/apis/${GROUP}/${VERSION}/${kind.plural}`
         : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${kind.plural}`,
-    list: (ns) => kc.list(kind, ns) as Promise<{ items: KubernetesObject[] }>,
+    list: (ns) => kc.list<T>(kind, ns),
   };
 }
 
@@ -82,9 +89,9 @@ export class Manager {
   private readonly log: Logger;
   private readonly runtimes: MirrorRuntimes;
   private readonly watches: {
-    mirrors: CachedWatch<KubernetesObject>;
-    peers: CachedWatch<KubernetesObject>;
-    directories: CachedWatch<KubernetesObject>;
+    mirrors: CachedWatch<CephFSMirror>;
+    peers: CachedWatch<MirrorPeer>;
+    directories: CachedWatch<MirroredDirectory>;
   };
   private readonly secrets: SecretReader;
   private secretResync: NodeJS.Timeout | undefined;
@@ -95,12 +102,8 @@ export class Manager {
   /** `<mirror key>\0<path>` → the MirroredDirectory objects declaring it (almost always one). */
   private readonly pathIndex = new KeyMultimap();
   private readonly indexedAs = new Map<string, string>();
-  /** Mirror key → keys of its directories refused because of another one (see REFUSED_BY_ANOTHER). */
-  private readonly refused = new Map<string, Set<string>>();
-  /** Directory key → generation and deletion mark last seen, to tell spec changes from status. */
-  private readonly lastSeenSpec = new Map<string, string>();
-  /** Mirror key → generation and deletion mark last seen (see claimChanged). */
-  private readonly lastSeenMirror = new Map<string, string>();
+  /** What the watches' map functions remember between events (watches.ts). */
+  private readonly watchState = new WatchState();
   /** Directories whose engine state changed, flushed to the queue every CHANGE_COALESCE_MS. */
   private readonly changed = new Set<string>();
   private changedFlush: NodeJS.Timeout | undefined;
@@ -112,12 +115,12 @@ export class Manager {
     this.api = new KubeApi(o.kc);
     this.log = o.log;
     const namespaces = o.namespaces && o.namespaces.length > 0 ? o.namespaces : undefined;
-    const watch = <T extends KubernetesObject>(target: WatchTarget<T>): CachedWatch<T> =>
-      new CachedWatch<T>(o.kc, target, namespaces, o.log);
+    const watch = <T extends Resource<unknown, unknown>>(kind: KindInfo): CachedWatch<T> =>
+      new CachedWatch<T>(o.kc, customTarget<T>(this.api, kind), namespaces, o.log);
     this.watches = {
-      mirrors: watch(customTarget(this.api, KINDS.mirror)),
-      peers: watch(customTarget(this.api, KINDS.peer)),
-      directories: watch(customTarget(this.api, KINDS.directory)),
+      mirrors: watch<CephFSMirror>(KINDS.mirror),
+      peers: watch<MirrorPeer>(KINDS.peer),
+      directories: watch<MirroredDirectory>(KINDS.directory),
     };
     this.secrets = new SecretReader((ns, name) => this.api.getSecret(ns, name), o.log);
     const identity = o.identity ?? o.leaderElection?.identity ?? `${hostname()}-${process.pid}`;
@@ -223,16 +226,12 @@ export class Manager {
     // several KiB per object (an update sent without them leaves the server's copy as it is).
     // The metadata is rebuilt rather than `delete`d from: deleting a property turns an object
     // into a hash table, some 400 bytes more for each of 10,000 cached objects.
-    for (const w of Object.values(this.watches)) {
-      (w as CachedWatch<KubernetesObject>).on((obj) => {
-        if (obj.metadata?.managedFields === undefined) return;
-        const { managedFields: _dropped, ...metadata } = obj.metadata;
-        obj.metadata = metadata;
-      });
-    }
-    this.watches.directories.on((obj, type) => {
-      this.index(obj as unknown as MirroredDirectory, type === 'delete');
-      this.trackRefused(obj as unknown as MirroredDirectory, type === 'delete');
+    this.watches.mirrors.on(dropManagedFields);
+    this.watches.peers.on(dropManagedFields);
+    this.watches.directories.on(dropManagedFields);
+    this.watches.directories.on((dir, type) => {
+      this.index(dir, type === 'delete');
+      this.watchState.observeDirectory(dir, type);
     });
     await Promise.all(Object.values(this.watches).map((w) => w.start()));
     this.synced = true;
@@ -247,33 +246,32 @@ export class Manager {
       if (this.stopping) return;
     }
     this.leading = true;
-    this.watches.mirrors.on((obj, type) => {
-      this.queues.mirror.add(keyOf(obj));
-      // Peers and directories that said MirrorNotFound (or name a mirror that is now gone) only
-      // learn of it by reconciling again.
-      if (type !== 'update') this.enqueueDependents(obj as unknown as CephFSMirror);
-      // A mirror that comes, goes or names another filesystem may change who owns a filesystem:
-      // every other mirror decides again (there are few CephFSMirrors; the queue coalesces).
-      if (this.claimChanged(obj as unknown as CephFSMirror, type)) {
-        for (const m of this.ctx.mirrors.list()) {
-          const other = objectKey(m.metadata);
-          if (other !== keyOf(obj)) this.queues.mirror.add(other);
-        }
-      }
-    });
-    this.watches.peers.on((obj) => this.queues.peer.add(keyOf(obj)));
-    this.watches.directories.on((obj, type) => {
-      // Updates that change neither spec nor deletion are our own status and finalizer writes:
-      // reconciling for them would only find nothing to do (for every directory, every time).
-      if (!this.specChanged(obj as unknown as MirroredDirectory, type)) return;
-      this.queues.directory.add(keyOf(obj));
-      this.retryRefusedSiblings(obj as unknown as MirroredDirectory);
-    });
-    this.secrets.onChange((ref) => this.onSecret(ref));
+    this.wire(controllerWatches(this.ctx, this.watchState));
     this.scheduleSecretResync();
-    for (const m of this.watches.mirrors.list()) this.queues.mirror.add(keyOf(m));
-    for (const p of this.watches.peers.list()) this.queues.peer.add(keyOf(p));
-    for (const d of this.watches.directories.list()) this.queues.directory.add(keyOf(d));
+    for (const m of this.watches.mirrors.list()) this.queues.mirror.add(objectKey(m.metadata));
+    for (const p of this.watches.peers.list()) this.queues.peer.add(objectKey(p.metadata));
+    for (const d of this.watches.directories.list()) {
+      this.queues.directory.add(objectKey(d.metadata));
+    }
+  }
+
+  /** Informers and the Secret reader → work queues, as the reconcilers' watches declare. */
+  private wire(declared: ControllerWatches[]): void {
+    const route =
+      <T>(pick: (w: ControllerWatches) => ((obj: T, type: EventType) => string[]) | undefined) =>
+      (obj: T, type: EventType): void => {
+        for (const w of declared) {
+          const map = pick(w);
+          if (!map) continue;
+          const queue = this.queues[w.kind];
+          for (const key of map(obj, type)) queue.add(key);
+        }
+      };
+    this.watches.mirrors.on(route((w) => w.mirrors));
+    this.watches.peers.on(route((w) => w.peers));
+    this.watches.directories.on(route((w) => w.directories));
+    const onSecret = route((w) => w.secrets);
+    this.secrets.onChange((ref) => onSecret(ref, 'update'));
   }
 
   /**
@@ -305,19 +303,6 @@ export class Manager {
       clearTimeout(timer);
     }
     onLostLeadership();
-  }
-
-  /** True for an add or delete, and for an update of the spec (generation) or a deletion start. */
-  private claimChanged(mirror: CephFSMirror, type: 'add' | 'update' | 'delete'): boolean {
-    const key = objectKey(mirror.metadata);
-    const seen = `${mirror.metadata.generation ?? 0}|${mirror.metadata.deletionTimestamp ?? ''}`;
-    const last = this.lastSeenMirror.get(key);
-    if (type === 'delete') {
-      this.lastSeenMirror.delete(key);
-      return true;
-    }
-    this.lastSeenMirror.set(key, seen);
-    return last !== seen;
   }
 
   /** Graceful stop: no new work, in-flight reconciles and Ceph writes finish, lease released. */
@@ -372,7 +357,7 @@ export class Manager {
   }
 
   private index(dir: MirroredDirectory, deleted: boolean): void {
-    const key = keyOf(dir as unknown as KubernetesObject);
+    const key = objectKey(dir.metadata);
     const old = this.indexedAs.get(key);
     if (old !== undefined) {
       this.pathIndex.delete(old, key);
@@ -387,110 +372,26 @@ export class Manager {
     this.indexedAs.set(key, entry);
   }
 
-  /** Every MirrorPeer and MirroredDirectory that refers to `mirror`. */
-  private enqueueDependents(mirror: CephFSMirror): void {
-    const ns = mirror.metadata.namespace;
-    const name = mirror.metadata.name;
-    for (const p of this.ctx.peers.list(ns)) {
-      if (p.spec.mirrorRef?.name === name) this.queues.peer.add(objectKey(p.metadata));
-    }
-    for (const key of directoryKeysOf(this.ctx.directories, objectKey(mirror.metadata))) {
-      this.queues.directory.add(key);
-    }
-  }
-
-  /**
-   * Keeps the set of directories refused because of another declaration (a duplicate or an
-   * overlapping path); called on every watch event, leader or not, so it is complete on takeover.
-   */
-  private trackRefused(dir: MirroredDirectory, deleted: boolean): void {
-    const key = keyOf(dir as unknown as KubernetesObject);
-    const mirrorKey = mirrorKeyOf(dir);
-    const invalid = dir.status?.conditions?.find((c) => c.type === 'Invalid');
-    const refused =
-      !deleted && invalid?.status === 'True' && REFUSED_BY_ANOTHER.has(invalid.reason);
-    for (const [m, set] of this.refused) {
-      if (m !== mirrorKey || !refused) set.delete(key);
-      if (set.size === 0) this.refused.delete(m);
-    }
-    if (!refused) return;
-    let set = this.refused.get(mirrorKey);
-    if (!set) this.refused.set(mirrorKey, (set = new Set()));
-    set.add(key);
-  }
-
-  /**
-   * A directory refused as a duplicate or overlap of another is retried when that other one
-   * comes, goes, starts being deleted or changes its path: nothing else would enqueue it (its own
-   * object does not change), and it would stay refused forever. Status-only updates do not count,
-   * so two refused directories cannot keep re-enqueuing each other.
-   */
-  /** True for an add or delete, and for an update that changed the spec or started deletion. */
-  private specChanged(dir: MirroredDirectory, type: 'add' | 'update' | 'delete'): boolean {
-    const key = keyOf(dir as unknown as KubernetesObject);
-    const seen = `${dir.metadata.generation ?? 0}|${dir.metadata.deletionTimestamp ?? ''}`;
-    if (type === 'delete') {
-      this.lastSeenSpec.delete(key);
-      return true;
-    }
-    if (this.lastSeenSpec.get(key) === seen) return false;
-    this.lastSeenSpec.set(key, seen);
-    return true;
-  }
-
-  private retryRefusedSiblings(dir: MirroredDirectory): void {
-    const key = keyOf(dir as unknown as KubernetesObject);
-    for (const sibling of this.refused.get(mirrorKeyOf(dir)) ?? []) {
-      if (sibling !== key) this.queues.directory.add(sibling);
-    }
-  }
-
-  /** Every Secret a CephFSMirror or MirrorPeer names (what the Secret resync reads again). */
-  private referencedSecrets(): SecretRef[] {
-    const refs = new Map<string, SecretRef>();
-    const add = (namespace: string, name: string | undefined): void => {
-      if (name) refs.set(`${namespace}/${name}`, { namespace, name });
-    };
-    for (const m of this.ctx.mirrors.list()) {
-      add(m.metadata.namespace, m.spec.cluster?.secretRef?.name);
-      add(m.metadata.namespace, m.spec.bootstrapTokenSecret?.name);
-    }
-    for (const p of this.ctx.peers.list()) {
-      add(p.metadata.namespace, p.spec.bootstrapTokenSecretRef?.name);
-      add(p.metadata.namespace, p.spec.remote?.keySecretRef?.name);
-    }
-    return [...refs.values()];
-  }
-
   /** Reads every referenced Secret again every secretResyncMs, one pass at a time. */
   private scheduleSecretResync(): void {
     if (this.stopping) return;
     this.secretResync = setTimeout(() => {
-      void this.secrets.resync(this.referencedSecrets()).finally(() => this.scheduleSecretResync());
+      void this.secrets
+        .resync(referencedSecrets(this.ctx))
+        .finally(() => this.scheduleSecretResync());
     }, this.o.secretResyncMs ?? DEFAULT_SECRET_RESYNC_MS);
     // A background poll: never the reason the process stays up.
     this.secretResync.unref();
   }
-
-  /** A Secret changed (or appeared, or went): everything that names it reconciles again. */
-  private onSecret(ref: SecretRef): void {
-    const { namespace: ns, name } = ref;
-    for (const m of this.ctx.mirrors.list(ns)) {
-      if (m.spec.cluster?.secretRef?.name === name || m.spec.bootstrapTokenSecret?.name === name) {
-        this.queues.mirror.add(objectKey(m.metadata));
-      }
-    }
-    for (const p of this.ctx.peers.list(ns)) {
-      if (
-        p.spec.bootstrapTokenSecretRef?.name === name ||
-        p.spec.remote?.keySecretRef?.name === name
-      ) {
-        this.queues.peer.add(objectKey(p.metadata));
-      }
-    }
-  }
 }
 
-function keyOf(obj: KubernetesObject): string {
-  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+/**
+ * managedFields are large and never read here: dropped from the cached objects. The metadata is
+ * rebuilt rather than `delete`d from (see start()).
+ */
+function dropManagedFields(obj: { metadata?: object }): void {
+  const meta = obj.metadata as { managedFields?: unknown } | undefined;
+  if (meta?.managedFields === undefined) return;
+  const { managedFields: _dropped, ...metadata } = meta;
+  obj.metadata = metadata;
 }

@@ -19,6 +19,7 @@ import { fetchFsMap } from '../ceph/mon.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
 import { pathsClaimedBy } from './directory-claims.js';
+import { dependentsOfMirror } from './watches.js';
 import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
 import { MirrorDaemonSync, withDaemons, type DaemonsOutcome } from './mirror-daemon-sync.js';
@@ -810,27 +811,11 @@ export class MirrorReconciler {
     return;
   }
 
-  private dependents(mirror: CephFSMirror): string[] {
-    const ns = mirror.metadata.namespace;
-    const mine = (o: { spec: { mirrorRef: { name: string } } }): boolean =>
-      o.spec.mirrorRef.name === mirror.metadata.name;
-    return [
-      ...this.ctx.peers
-        .list(ns)
-        .filter(mine)
-        .map((p) => `peer:${objectKey(p.metadata)}`),
-      ...this.ctx.directories
-        .list(ns)
-        .filter(mine)
-        .map((d) => `dir:${objectKey(d.metadata)}`),
-    ];
-  }
-
+  /** Every MirrorPeer and MirroredDirectory of this mirror reconciles again (watches.ts). */
   private enqueueDependents(mirror: CephFSMirror): void {
-    for (const d of this.dependents(mirror)) {
-      if (d.startsWith('peer:')) this.ctx.enqueue.peer(d.slice(5));
-      else this.ctx.enqueue.directory(d.slice(4));
-    }
+    const { peer, directory } = dependentsOfMirror(this.ctx, objectKey(mirror.metadata));
+    for (const key of peer) this.ctx.enqueue.peer(key);
+    for (const key of directory) this.ctx.enqueue.directory(key);
   }
 
   private async finalize(
@@ -891,7 +876,8 @@ export class MirrorReconciler {
       }
       this.enqueueDependents(mirror);
     }
-    const waiting = this.dependents(mirror).length;
+    const dependents = dependentsOfMirror(this.ctx, key);
+    const waiting = dependents.peer.length + dependents.directory.length;
     if (waiting > 0) {
       await this.fail(mirror, {
         reason: 'WaitingForDependents',

@@ -15,7 +15,8 @@ import { sameIdentity, type PeerIdentity } from '../ceph/peer-drift.js';
 import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
-import { directoryKeysOf, mirrorKeyOf, type ControllerContext } from './context.js';
+import { mirrorKeyOf, type ControllerContext } from './context.js';
+import { directoryKeysOf } from './watches.js';
 import { describeApiError, secretValue } from '../kube/kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import {

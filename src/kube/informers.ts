@@ -17,6 +17,16 @@ import type { Logger } from '../log.js';
 export type EventType = 'add' | 'update' | 'delete';
 export type Handler<T> = (obj: T, type: EventType) => void;
 
+/**
+ * What a watch needs of the objects it caches: a name and a namespace. The operator's own resource
+ * types (src/api/resources.ts) declare their metadata more narrowly than client-node's
+ * KubernetesObject (timestamps as the strings the API server sends), so the cache is typed by
+ * the watched kind and the informer underneath by KubernetesObject: one conversion, here.
+ */
+export interface WatchedObject {
+  metadata?: { name?: string; namespace?: string };
+}
+
 export interface WatchTarget<T> {
   /** For logs. */
   name: string;
@@ -29,8 +39,9 @@ export interface WatchTarget<T> {
   list(namespace: string | undefined): Promise<{ items: T[] }>;
 }
 
-export class CachedWatch<T extends KubernetesObject> {
-  private readonly informers: Array<Informer<T> & ObjectCache<T>> = [];
+export class CachedWatch<T extends WatchedObject> {
+  private readonly informers: Array<Informer<KubernetesObject> & ObjectCache<KubernetesObject>> =
+    [];
   private readonly handlers: Array<Handler<T>> = [];
   private stopped = false;
 
@@ -61,21 +72,24 @@ export class CachedWatch<T extends KubernetesObject> {
   get(namespace: string, name: string): T | undefined {
     for (const i of this.informers) {
       const found = i.get(name, namespace);
-      if (found) return found;
+      if (found) return asWatched<T>(found);
     }
     return undefined;
   }
 
   list(namespace?: string): T[] {
-    return this.informers.flatMap((i) => [...i.list(namespace)]);
+    return this.informers.flatMap((i) => i.list(namespace).map((o) => asWatched<T>(o)));
   }
 
   private async startOne(namespace: string | undefined): Promise<void> {
-    const informer = makeInformer<T>(this.kc, this.target.path(namespace), () =>
-      this.target.list(namespace),
+    const informer = makeInformer<KubernetesObject>(
+      this.kc,
+      this.target.path(namespace),
+      async () => ({ items: (await this.target.list(namespace)).items.map(asKubernetesObject) }),
     );
-    const emit = (type: EventType) => (obj: T) => {
-      for (const h of this.handlers) h(obj, type);
+    const emit = (type: EventType) => (obj: KubernetesObject) => {
+      const typed = asWatched<T>(obj);
+      for (const h of this.handlers) h(typed, type);
     };
     informer.on(ADD, emit('add'));
     informer.on(UPDATE, emit('update'));
@@ -94,4 +108,16 @@ export class CachedWatch<T extends KubernetesObject> {
     this.informers.push(informer);
     await informer.start();
   }
+}
+
+/**
+ * The informer's objects are those the API server sent for the watched collection (the CRD schema
+ * is what gives them the kind's shape): the cache hands them out under the kind's type.
+ */
+function asWatched<T extends WatchedObject>(obj: KubernetesObject): T {
+  return obj as unknown as T;
+}
+
+function asKubernetesObject(obj: WatchedObject): KubernetesObject {
+  return obj as KubernetesObject;
 }

@@ -15,7 +15,7 @@
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { KubeApiError, type HttpMethod } from '../../src/kube/kube-http.js';
-import type { CachedWatch, EventType, Handler } from '../../src/kube/informers.js';
+import type { CachedWatch, EventType, Handler, WatchedObject } from '../../src/kube/informers.js';
 import type { KindInfo } from '../../src/api/resources.js';
 
 type Json = Record<string, unknown>;
@@ -117,7 +117,7 @@ export class FakeWatch {
   }
 
   /** As a CachedWatch, for TypedCache and the ControllerContext. */
-  asCachedWatch<T extends KubernetesObject>(): CachedWatch<T> {
+  asCachedWatch<T extends WatchedObject>(): CachedWatch<T> {
     return this as unknown as CachedWatch<T>;
   }
 
