@@ -2,7 +2,13 @@
 // daemon watching it acks with `{"addr": "<its address>"}`, and its notifier id is its instance
 // id. Acks feed the liveness book-keeping; what it reports added or removed goes to the driver.
 import type { IoCtx, NotifyAck } from 'rados-js';
-import type { Clock, ClockTimer, InstanceChange, InstanceInfo } from '../reconcile/index.js';
+import type {
+  Clock,
+  ClockTimer,
+  InstanceChange,
+  InstanceInfo,
+  SessionEvidence,
+} from '../reconcile/index.js';
 import { InstanceLiveness } from '../reconcile/index.js';
 import { MIRROR_OBJECT_NAME } from './dir-map-codec.js';
 
@@ -16,6 +22,17 @@ export interface InstanceWatcherOptions {
   notifyTimeoutMs?: number;
   onChange: (change: InstanceChange) => Promise<void>;
   onError?: (error: unknown) => void;
+  /**
+   * The fast signal of death: the RADOS global ids holding a session on the monitors, looked up
+   * before and after each round's notify. It must cover EVERY monitor (a client holds a session
+   * on one of them) and resolve undefined when it could not, never a partial set: an id missing
+   * from a partial lookup would look dead. Without it only the instance timeout removes a daemon.
+   * Needs a command sent to each monitor by name (`tell mon.<id> sessions`, through
+   * rados_mon_command_target), which rados-js does not expose yet; tests supply it.
+   */
+  monSessions?: () => Promise<ReadonlySet<string> | undefined>;
+  /** Instances removed on the fast signal (not the timeout), before the change is applied. */
+  onConfirmedDead?: (instances: InstanceInfo[]) => void;
 }
 
 /** Daemons ack with JSON `{"addr": ...}`; anything else (another kind of watcher) is ignored. */
@@ -81,8 +98,20 @@ export class InstanceWatcher {
     if (gone) void this.report({ added: [], removed: [gone] });
   }
 
+  /** One session lookup; undefined when there is no lookup or it failed (no evidence). */
+  private async lookupSessions(): Promise<ReadonlySet<string> | undefined> {
+    if (!this.o.monSessions) return undefined;
+    try {
+      return await this.o.monSessions();
+    } catch (e) {
+      this.o.onError?.(e);
+      return undefined;
+    }
+  }
+
   private async runRound(): Promise<void> {
     let acks: InstanceInfo[];
+    const before = await this.lookupSessions();
     try {
       const result = await this.o.ioctx.notify(
         MIRROR_OBJECT_NAME,
@@ -97,7 +126,16 @@ export class InstanceWatcher {
       return;
     }
     if (this.stopped) return;
-    await this.report(this.liveness.observe(acks, this.o.clock.now()));
+    const after = before ? await this.lookupSessions() : undefined;
+    if (this.stopped) return;
+    const evidence: SessionEvidence | undefined =
+      before && after ? { lookups: [before, after] } : undefined;
+    const change = this.liveness.observe(acks, this.o.clock.now(), false, evidence);
+    if (change.confirmedDead) {
+      const ids = new Set(change.confirmedDead);
+      this.o.onConfirmedDead?.(change.removed.filter((i) => ids.has(i.id)));
+    }
+    await this.report(change);
   }
 
   private async report(change: InstanceChange): Promise<void> {

@@ -70,6 +70,8 @@ export interface MirrorEngineOptions {
    * for a directory release it before anyone acquires it.
    */
   previousHoldings?: Iterable<readonly [string, string]>;
+  /** The fast signal of death for the instance watcher (see InstanceWatcherOptions.monSessions). */
+  monSessions?: () => Promise<ReadonlySet<string> | undefined>;
 }
 
 /** Tests and tools without an owner: one identity per process, so a restart in-process takes over. */
@@ -149,6 +151,12 @@ export class MirrorEngine {
         intervalSeconds: driver.tunables.tickSeconds,
         onChange: (change) => driver.updateInstances(change),
         onError: (e) => o.logger?.warn('instance discovery notify failed', { error: String(e) }),
+        ...(o.monSessions ? { monSessions: o.monSessions } : {}),
+        onConfirmedDead: (instances) =>
+          o.logger?.warn('cephfs-mirror daemon confirmed dead before the instance timeout', {
+            reason: 'MonSessionGone',
+            instances: instances.map((i) => i.id),
+          }),
       });
       watcherRef.current = watcher;
       watcher.start();

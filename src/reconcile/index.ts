@@ -57,4 +57,9 @@ export {
   type InstanceChange,
   type InstanceDistribution,
 } from './driver-types.js';
-export { InstanceLiveness, type LivenessChange } from './instance-liveness.js';
+export {
+  CONFIRMING_LOOKUPS,
+  InstanceLiveness,
+  type LivenessChange,
+  type SessionEvidence,
+} from './instance-liveness.js';

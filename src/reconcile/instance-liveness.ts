@@ -9,7 +9,33 @@ interface Seen {
 export interface LivenessChange {
   added: InstanceInfo[];
   removed: InstanceInfo[];
+  /**
+   * Ids among `removed` that went on confirmed evidence of death (see `SessionEvidence`), not
+   * on the instance timeout: for the log line that says which path was taken.
+   */
+  confirmedDead?: string[];
 }
+
+/**
+ * Evidence of death gathered in the same round as the acks: which RADOS global ids held a client
+ * session on a monitor, looked up once before the round's notify went out and once after it
+ * completed. A SIGKILLed daemon's sockets are closed by the kernel at once and the monitor drops
+ * its session on the reset (Monitor::ms_handle_reset -> remove_session); a SIGSTOPped daemon
+ * keeps its sockets, so its session stays (until mon_session_timeout, 300 s).
+ */
+export interface SessionEvidence {
+  /** Each lookup: global ids (decimal strings) with an open monitor session. */
+  lookups: ReadonlyArray<ReadonlySet<string>>;
+}
+
+/**
+ * Lookups an instance must be missing from, in one round in which it also did not ack, before it
+ * is declared dead without waiting for the timeout. Two, taken on both sides of the notify (which
+ * waits the notify timeout for a silent daemon): one lookup racing a daemon's reconnect to another
+ * monitor (MonClient hunting closes the old session before the new one opens) is never enough,
+ * and the daemon had the whole notify timeout in between to answer or come back.
+ */
+export const CONFIRMING_LOOKUPS = 2;
 
 /**
  * The bookkeeping half of the mgr module's instance watcher, without the notify: the Ceph layer
@@ -41,9 +67,17 @@ export class InstanceLiveness {
 
   /**
    * Record one completed round of acks at time `now`. When `stopping`, every daemon that did
-   * not ack this round is dropped at once (the mgr module's shutdown behaviour).
+   * not ack this round is dropped at once (the mgr module's shutdown behaviour). `evidence`,
+   * when the round could gather it, lets a daemon that did not ack AND was missing from every
+   * session lookup (at least `CONFIRMING_LOOKUPS`) go before the timeout; a paused daemon keeps
+   * its session and so only ever goes on the timeout.
    */
-  observe(acks: Iterable<InstanceInfo>, now: number, stopping = false): LivenessChange {
+  observe(
+    acks: Iterable<InstanceInfo>,
+    now: number,
+    stopping = false,
+    evidence?: SessionEvidence,
+  ): LivenessChange {
     if (this.lastRound.completed) this.liveTime += Math.max(0, now - this.lastRound.at);
     this.lastRound = { at: now, completed: true };
     const change: LivenessChange = { added: [], removed: [] };
@@ -54,12 +88,20 @@ export class InstanceLiveness {
       if (!known) change.added.push({ id, addr });
       this.instances.set(id, { addr, seen: this.liveTime });
     }
-    for (const [id, { addr, seen }] of this.instances) {
-      if (this.liveTime - seen > this.timeoutSeconds || (stopping && !acked.has(id))) {
-        change.removed.push({ id, addr });
+    const lookups = evidence?.lookups ?? [];
+    const confirmed: string[] = [];
+    for (const [id, seen] of this.instances) {
+      const dead =
+        !acked.has(id) &&
+        lookups.length >= CONFIRMING_LOOKUPS &&
+        lookups.every((sessions) => !sessions.has(id));
+      if (this.liveTime - seen.seen > this.timeoutSeconds || dead || (stopping && !acked.has(id))) {
+        change.removed.push({ id, addr: seen.addr });
+        if (dead) confirmed.push(id);
         this.instances.delete(id);
       }
     }
+    if (confirmed.length > 0) change.confirmedDead = confirmed;
     return change;
   }
 
