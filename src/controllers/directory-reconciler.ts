@@ -58,12 +58,8 @@ import {
   type Schedule,
 } from '../reconcile/snapshot-schedule.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
-import {
-  ensureFinalizer,
-  isBeingDeleted,
-  removeFinalizer,
-  writeStatus,
-} from '../kube/object-writes.js';
+import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
+import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
 import {
   KINDS,
   objectKey,
@@ -176,25 +172,40 @@ export class DirectoryReconciler {
     this.lagMetrics = options.lagMetrics ?? true;
   }
 
-  async reconcile(key: string): Promise<WorkResult> {
-    const { namespace, name } = splitKey(key);
-    const cached = this.ctx.directories.get(namespace, name);
-    if (!cached) {
-      this.passingSince.delete(key);
-      this.dropLagSeries(namespace, name);
-      return;
-    }
-    // The admitted mirror, not the spec's: a refused mirrorRef edit keeps the old entry ours.
-    const mirrorKey = objectKey({ namespace, name: admittedMirrorOf(cached) });
-    const runtime = this.ctx.runtimes.get(mirrorKey);
-    if (isBeingDeleted(cached)) return this.finalize(cached, mirrorKey, runtime);
-    // Carry on with the object as written: its resourceVersion is the one the status write needs.
-    const dir = await ensureFinalizer(this.ctx.api, KINDS.directory, cached);
-    if (!dir) return;
-    const standing: Standing = {
-      ...(dir.status?.mirrorRef ? { mirrorRef: dir.status.mirrorRef } : {}),
-      ...(dir.status?.path ? { managed: dir.status.path } : {}),
-    };
+  reconcile(key: string): Promise<WorkResult> {
+    return reconcileWith<MirroredDirectory, Admitted>(key, {
+      api: this.ctx.api,
+      kind: KINDS.directory,
+      get: (namespace, name) => this.ctx.directories.get(namespace, name),
+      gone: (k) => {
+        const { namespace, name } = splitKey(k);
+        this.passingSince.delete(k);
+        this.dropLagSeries(namespace, name);
+      },
+      prepare: (dir) => {
+        // The admitted mirror, not the spec's: a refused mirrorRef edit keeps the old entry ours.
+        const mirrorKey = objectKey({
+          namespace: dir.metadata.namespace,
+          name: admittedMirrorOf(dir),
+        });
+        return { mirrorKey, runtime: this.ctx.runtimes.get(mirrorKey) };
+      },
+      finalize: (_k, dir, { mirrorKey, runtime }) => this.finalize(dir, mirrorKey, runtime),
+      apply: (k, dir, { mirrorKey, runtime }) => this.apply(k, dir, mirrorKey, runtime),
+      // A refused spec: Invalid=True, with what the object manages kept in its status.
+      fail: async (dir, problem) => {
+        await this.invalid(dir, standingOf(dir), problem);
+      },
+    });
+  }
+
+  private async apply(
+    key: string,
+    dir: MirroredDirectory,
+    mirrorKey: string,
+    runtime: MirrorRuntime | undefined,
+  ): Promise<WorkResult> {
+    const standing = standingOf(dir);
 
     const refChange = mirrorRefChange(dir);
     if (refChange) {
@@ -868,7 +879,7 @@ export class DirectoryReconciler {
     dir: MirroredDirectory,
     mirrorKey: string,
     runtime: MirrorRuntime | undefined,
-  ): Promise<WorkResult> {
+  ): Promise<FinalizeResult> {
     this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
     const path = dir.status?.path ?? normalizedOrUndefined(dir.spec.path);
     if (path && runtime && this.ownerOf(dir, path, mirrorKey) === dir.metadata.name) {
@@ -896,9 +907,22 @@ export class DirectoryReconciler {
         return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
       }
     }
-    await removeFinalizer(this.ctx.api, KINDS.directory, dir);
-    return;
+    return FINALIZED;
   }
+}
+
+/** The mirror whose directory map holds this object's entry, and its engine (when running). */
+interface Admitted {
+  mirrorKey: string;
+  runtime: MirrorRuntime | undefined;
+}
+
+/** What the object manages so far, as its status says. */
+function standingOf(dir: MirroredDirectory): Standing {
+  return {
+    ...(dir.status?.mirrorRef ? { mirrorRef: dir.status.mirrorRef } : {}),
+    ...(dir.status?.path ? { managed: dir.status.path } : {}),
+  };
 }
 
 function readyOf(conditions: readonly Condition[] | undefined): Condition | undefined {

@@ -31,12 +31,9 @@ import {
   type RuntimeClaim,
   type RuntimeSpec,
 } from './mirror-runtimes.js';
-import {
-  ensureFinalizer,
-  isBeingDeleted,
-  removeFinalizer,
-  writeStatus,
-} from '../kube/object-writes.js';
+import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
+import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
+import { TerminalError } from './terminal-error.js';
 import {
   decideOwnership,
   describeIdentity,
@@ -117,29 +114,48 @@ export class MirrorReconciler {
     });
   }
 
-  async reconcile(key: string): Promise<WorkResult> {
-    const { namespace, name } = splitKey(key);
-    const cached = this.ctx.mirrors.get(namespace, name);
-    if (!cached) {
-      await this.ctx.runtimes.forget(key);
-      this.identities.forget(key);
-      this.moduleCheckedAt.delete(key);
-      this.tokensWritten.delete(key);
-      this.daemonSync.forget(key);
-      this.forgetMetrics(namespace, name);
-      return;
-    }
-    await this.readSecrets(cached);
-    const input = this.identityInput(cached);
-    if (isBeingDeleted(cached)) return this.finalize(key, cached, input);
-    // Carry on with the object as written: its resourceVersion is the one the status write needs.
-    const mirror = await ensureFinalizer(this.ctx.api, KINDS.mirror, cached);
-    if (!mirror) return;
+  reconcile(key: string): Promise<WorkResult> {
+    return reconcileWith<CephFSMirror, IdentityInput>(key, {
+      api: this.ctx.api,
+      kind: KINDS.mirror,
+      get: (namespace, name) => this.ctx.mirrors.get(namespace, name),
+      gone: (k) => this.gone(k),
+      prepare: async (mirror) => {
+        await this.readSecrets(mirror);
+        return this.identityInput(mirror);
+      },
+      finalize: (k, mirror, input) => this.finalize(k, mirror, input),
+      finalized: (k) => {
+        // Whoever claims the same filesystem next decides again at once.
+        for (const m of this.ctx.mirrors.list()) {
+          const other = objectKey(m.metadata);
+          if (other !== k) this.ctx.enqueue.mirror(other);
+        }
+      },
+      apply: (k, mirror, input) => this.apply(k, mirror, input),
+      fail: (mirror, problem, event) => this.fail(mirror, problem, event),
+    });
+  }
 
+  private async gone(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    await this.ctx.runtimes.forget(key);
+    this.identities.forget(key);
+    this.moduleCheckedAt.delete(key);
+    this.tokensWritten.delete(key);
+    this.daemonSync.forget(key);
+    this.forgetMetrics(namespace, name);
+  }
+
+  private async apply(
+    key: string,
+    mirror: CephFSMirror,
+    input: IdentityInput,
+  ): Promise<WorkResult> {
     if ('reason' in input) {
       // Others deciding ownership learn that this one claims nothing (until its Secret changes).
       await this.identities.resolve(key, input, true);
-      return this.fail(mirror, input);
+      throw new TerminalError(input);
     }
     const spec = this.runtimeSpec(mirror, input.settings);
     const ownership = await this.ownership(key, mirror, input);
@@ -152,8 +168,11 @@ export class MirrorReconciler {
       // Whatever ran before ran for a spec that no longer resolves: it must not go on.
       await this.ctx.runtimes.stop(key);
       this.ctx.runtimes.setNotRunning(key, problem);
+      // No such filesystem, or another cluster: only a change (of the spec, or in Ceph) helps.
+      if (SETTLED_FAILURES.has(problem.reason)) {
+        throw new TerminalError(problem, { recheckAfterMs: OWNERSHIP_RECHECK_MS });
+      }
       await this.fail(mirror, problem);
-      if (SETTLED_FAILURES.has(problem.reason)) return { requeueAfterMs: OWNERSHIP_RECHECK_MS };
       throw new Error(`${problem.reason}: ${problem.message}`);
     }
     if (decision.kind === 'refused') return this.refuse(key, mirror, decision.owner, own.identity);
@@ -802,13 +821,12 @@ export class MirrorReconciler {
     };
   }
 
-  private async fail(mirror: CephFSMirror, problem: Problem, event = true): Promise<WorkResult> {
+  private async fail(mirror: CephFSMirror, problem: Problem, event = true): Promise<void> {
     await writeStatus(this.ctx.api, KINDS.mirror, mirror, {
       ...notReadyStatus(mirror, problem),
       state: 'Error',
     });
     if (event) this.ctx.events.record(mirror, 'Warning', problem.reason, problem.message);
-    return;
   }
 
   /** Every MirrorPeer and MirroredDirectory of this mirror reconciles again (watches.ts). */
@@ -822,7 +840,7 @@ export class MirrorReconciler {
     key: string,
     mirror: CephFSMirror,
     input: IdentityInput,
-  ): Promise<WorkResult> {
+  ): Promise<FinalizeResult> {
     let runtime = this.ctx.runtimes.get(key);
     let ownership: Ownership | undefined;
     let unreachable: Problem | undefined = 'reason' in input ? input : undefined;
@@ -841,7 +859,7 @@ export class MirrorReconciler {
             own.state === 'resolved' ? describeIdentity(own.identity) : mirror.spec.filesystem
           }: nothing in Ceph was changed`,
         );
-        return this.release(key, mirror);
+        return this.release(key);
       }
       if (decision.kind === 'wait') return { requeueAfterMs: CLAIM_WAIT_MS };
       if (own.state === 'failed' && !runtime) {
@@ -872,7 +890,7 @@ export class MirrorReconciler {
           `the Ceph mgr "mirroring" module is enabled: mirroring of ${mirror.spec.filesystem} ` +
             'and its directory map are left to it',
         );
-        return this.release(key, mirror);
+        return this.release(key);
       }
       this.enqueueDependents(mirror);
     }
@@ -920,20 +938,15 @@ export class MirrorReconciler {
       );
     }
     await this.ctx.runtimes.forget(key);
-    return this.release(key, mirror);
+    return this.release(key);
   }
 
-  /** The finalizer goes; whoever claims the same filesystem next decides again at once. */
-  private async release(key: string, mirror: CephFSMirror): Promise<WorkResult> {
+  /** Nothing more to undo: the finalizer goes (the skeleton removes it, see `finalized`). */
+  private release(key: string): FinalizeResult {
     this.tokensWritten.delete(key);
     this.moduleCheckedAt.delete(key);
     this.identities.forget(key);
-    await removeFinalizer(this.ctx.api, KINDS.mirror, mirror);
-    for (const m of this.ctx.mirrors.list()) {
-      const other = objectKey(m.metadata);
-      if (other !== key) this.ctx.enqueue.mirror(other);
-    }
-    return;
+    return FINALIZED;
   }
 }
 

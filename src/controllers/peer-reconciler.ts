@@ -9,7 +9,6 @@
 import { createHash } from 'node:crypto';
 import { decodeBootstrapToken, peerSpecOf, type BootstrapToken } from '../ceph/bootstrap-token.js';
 import type { PeerCredentials } from '../ceph/config-key.js';
-import { isCephOpError } from '../ceph/errors.js';
 import { peerConfigKey } from '../ceph/mon-commands.js';
 import { sameIdentity, type PeerIdentity } from '../ceph/peer-drift.js';
 import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js';
@@ -19,20 +18,11 @@ import { mirrorKeyOf, type ControllerContext } from './context.js';
 import { directoryKeysOf } from './watches.js';
 import { describeApiError, secretValue } from '../kube/kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
-import {
-  ensureFinalizer,
-  isBeingDeleted,
-  removeFinalizer,
-  writeStatus,
-} from '../kube/object-writes.js';
+import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
+import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
+import { TerminalError, isCephRefusal } from './terminal-error.js';
 import { ownerOf, sameObject } from './peer-ownership.js';
-import {
-  KINDS,
-  objectKey,
-  splitKey,
-  type MirrorPeer,
-  type MirrorPeerStatus,
-} from '../api/resources.js';
+import { KINDS, objectKey, type MirrorPeer, type MirrorPeerStatus } from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
@@ -63,30 +53,37 @@ export class PeerReconciler {
 
   constructor(private readonly ctx: ControllerContext) {}
 
-  async reconcile(key: string): Promise<WorkResult> {
-    const { namespace, name } = splitKey(key);
-    const cached = this.ctx.peers.get(namespace, name);
-    if (!cached) {
-      this.remoteChecked.delete(key);
-      return;
-    }
-    const mirrorKey = mirrorKeyOf(cached);
-    await this.readSecrets(cached);
-    const runtime = this.ctx.runtimes.get(mirrorKey);
-    if (isBeingDeleted(cached)) return this.finalize(key, cached, runtime);
-    // Carry on with the object as written: its resourceVersion is the one the status write needs.
-    const peer = await ensureFinalizer(this.ctx.api, KINDS.peer, cached);
-    if (!peer) return;
+  reconcile(key: string): Promise<WorkResult> {
+    return reconcileWith<MirrorPeer, MirrorRuntime | undefined>(key, {
+      api: this.ctx.api,
+      kind: KINDS.peer,
+      get: (namespace, name) => this.ctx.peers.get(namespace, name),
+      gone: (k) => void this.remoteChecked.delete(k),
+      prepare: async (peer) => {
+        await this.readSecrets(peer);
+        return this.ctx.runtimes.get(mirrorKeyOf(peer));
+      },
+      finalize: (k, peer, runtime) => this.finalize(k, peer, runtime),
+      apply: (k, peer, runtime) => this.apply(k, peer, runtime),
+      fail: (peer, problem) => this.fail(peer, problem),
+    });
+  }
 
-    const mirror = this.ctx.mirrors.getByKey(mirrorKey);
+  private async apply(
+    key: string,
+    peer: MirrorPeer,
+    runtime: MirrorRuntime | undefined,
+  ): Promise<WorkResult> {
+    const mirror = this.ctx.mirrors.getByKey(mirrorKeyOf(peer));
     if (!mirror) {
-      return this.fail(peer, {
+      throw new TerminalError({
         reason: 'MirrorNotFound',
         message: `CephFSMirror ${peer.spec.mirrorRef.name} does not exist`,
       });
     }
+    // A bad spec or a Secret missing or invalid: nothing to retry until one of them changes.
     const desired = this.desired(peer, mirror.spec.filesystem);
-    if ('reason' in desired) return this.fail(peer, desired);
+    if ('reason' in desired) throw new TerminalError(desired);
     // Ownership is decided from the Kubernetes objects alone, before anything is read from or
     // written to Ceph: a duplicate must not depend on (or disturb) the sites.
     const owner = ownerOf(this.candidates(peer, mirror.spec.filesystem), desired.identity);
@@ -162,16 +159,20 @@ export class PeerReconciler {
           message: `${missing}; re-adding it failed: ${problem.message}`,
         };
       }
-      await this.fail(current, problem);
       // Refusals (wrong fsid, a claimed remote, mirroring off, a bad spec) change nothing until
       // something else does, and are looked at again now and then; anything else (an
       // unreachable site) is retried with backoff.
-      if (isCephOpError(e) && ['EINVAL', 'EEXIST'].includes(e.code)) {
+      if (isCephRefusal(e)) {
         // Mirroring switched off behind the operator: the mirror turns it back on, and the peer
         // follows at the next pass.
         const local = e.reason === 'MirroringNotEnabled';
-        return { requeueAfterMs: local ? RESYNC_MS : REFUSED_RETRY_MS };
+        throw new TerminalError(problem, {
+          recheckAfterMs: local ? RESYNC_MS : REFUSED_RETRY_MS,
+          object: current,
+          cause: e,
+        });
       }
+      await this.fail(current, problem);
       throw e;
     }
     if (result.remote) {
@@ -479,17 +480,16 @@ export class PeerReconciler {
     });
   }
 
-  private async fail(peer: MirrorPeer, problem: Problem): Promise<WorkResult> {
+  private async fail(peer: MirrorPeer, problem: Problem): Promise<void> {
     await writeStatus(this.ctx.api, KINDS.peer, peer, notReadyStatus(peer, problem));
     this.ctx.events.record(peer, 'Warning', problem.reason, problem.message);
-    return;
   }
 
   private async finalize(
     key: string,
     peer: MirrorPeer,
     runtime: MirrorRuntime | undefined,
-  ): Promise<WorkResult> {
+  ): Promise<FinalizeResult> {
     this.remoteChecked.delete(key);
     const uuid = peer.status?.peerUUID;
     const mirror = this.ctx.mirrors.getByKey(mirrorKeyOf(peer));
@@ -507,8 +507,7 @@ export class PeerReconciler {
           `peer ${identity.spec} (${uuid}) left in Ceph: MirrorPeer ${objectKey(heir.metadata)} declares it too and owns it now`,
         );
         this.ctx.enqueue.peer(objectKey(heir.metadata));
-        await removeFinalizer(this.ctx.api, KINDS.peer, peer);
-        return;
+        return FINALIZED;
       }
     }
     if (uuid !== undefined) {
@@ -537,8 +536,7 @@ export class PeerReconciler {
         });
       }
     }
-    await removeFinalizer(this.ctx.api, KINDS.peer, peer);
-    return;
+    return FINALIZED;
   }
 
   /** The peer a MirrorPeer being deleted holds: what it recorded, else what its spec says. */
