@@ -27,50 +27,22 @@
 import {
   DirectoryError,
   normalizeDirectoryPath,
-  type DirectoryStatus,
   type DirectoryStatusWord,
 } from '../reconcile/index.js';
 import type { WorkResult } from '../kube/work-queue.js';
-import { setCondition, type Condition } from '../api/conditions.js';
 import type { ControllerContext } from './context.js';
 import { admittedMirrorOf, mirrorRefChange, overlapOf } from './directory-claims.js';
-import {
-  fromSubvolume,
-  fromVolume,
-  sourceKindOf,
-  type Resolved,
-  type SourceKind,
-} from './directory-source.js';
-import { NO_GROUP, snapScheduleOf, subvolumePath } from '../ceph/subvolumes.js';
-import { getClaim, getVolume } from '../kube/volumes.js';
-import {
-  DEFAULT_SNAPSHOT_PREFIX,
-  ScheduleError,
-  currentSlot,
-  nextSlot,
-  parseSchedule,
-  slotOfName,
-  snapshotName,
-  snapshotsToPrune,
-  validatePrefix,
-  validateRetention,
-  type Retention,
-  type Schedule,
-} from '../reconcile/snapshot-schedule.js';
+import { resolveSource } from './directory-resolve.js';
+import { SCHEDULE_CHECK_TTL_MS, ScheduledSnapshots } from './directory-snapshots.js';
+import { sourceKindOf, type Resolved } from './directory-source.js';
+import { DirectoryStatusWriter, PHASE_OF, standingOf, type Standing } from './directory-status.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
 import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
-import {
-  KINDS,
-  objectKey,
-  splitKey,
-  type DirectoryPhase,
-  type MirroredDirectory,
-  type MirroredDirectoryStatus,
-  type PeerSyncStatus,
-  type SnapshotScheduleStatus,
-} from '../api/resources.js';
-import { readyCondition, type Problem } from './status-helpers.js';
+import { KINDS, objectKey, splitKey, type MirroredDirectory } from '../api/resources.js';
+
+export { PHASE_OF } from './directory-status.js';
+export { lagOf } from './directory-conditions.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
 const REMOVAL_POLL_MS = 1000;
@@ -79,12 +51,6 @@ const SYNC_VIEW_REFRESH_MS = 30_000;
 export const SOURCE_RECHECK_MS = 10_000;
 /** A subvolume or claim source is resolved again this often (one mgr command or two GETs). */
 export const SOURCE_RESOLVE_MS = 15_000;
-/** How long a `fs snap-schedule list` answer holds. */
-const SCHEDULE_CHECK_TTL_MS = 60_000;
-/** A failed scheduled snapshot is tried again after at most this long. */
-const SNAPSHOT_RETRY_MS = 30_000;
-/** ceph-csi's default subvolume group (its config map's cephFS.subvolumeGroup). */
-const CSI_SUBVOLUME_GROUP = 'csi';
 
 export interface DirectoryOptions {
   /** The shortest snapshot interval a schedule may use (default 60 s; tests lower it). */
@@ -93,17 +59,6 @@ export interface DirectoryOptions {
   lagMetrics?: boolean;
 }
 
-interface SnapshotPlan {
-  schedule: Schedule;
-  prefix: string;
-  retention?: Retention;
-}
-
-interface SnapshotOutcome {
-  status: SnapshotScheduleStatus;
-  nextMs: number;
-  problem?: Problem;
-}
 /**
  * A directory passes through mapping/resolving on its way to mapped within a tick or two. Its
  * status is written once it settles, or after this long in a passing state, so that thousands of
@@ -117,15 +72,6 @@ const PASSING: ReadonlySet<DirectoryStatusWord> = new Set([
   'shuffling',
   'unmapping',
 ]);
-
-export const PHASE_OF: Readonly<Record<DirectoryStatusWord, DirectoryPhase>> = {
-  mapping: 'Associating',
-  mapped: 'Associated',
-  shuffling: 'Shuffling',
-  unmapping: 'Disassociating',
-  resolving: 'Resolving',
-  stalled: 'Stalled',
-};
 
 function olderFirst(x: MirroredDirectory, y: MirroredDirectory): number {
   const tx = x.metadata.creationTimestamp ?? '';
@@ -146,30 +92,20 @@ function keyOf(dir: MirroredDirectory): string {
   return objectKey(dir.metadata);
 }
 
-/** Everything a status write of this object needs to know besides the conditions. */
-interface Standing {
-  /** The admitted mirror (status.mirrorRef), when the object has been admitted. */
-  mirrorRef?: string;
-  /** The path of the dir-map entry the object manages, when it manages one. */
-  managed?: string;
-  /** The source in words (status.source). */
-  source?: string;
-}
-
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
   private readonly passingSince = new Map<string, number>();
-  /** mirror key + path → the last snap_schedule answer (ScheduledElsewhere). */
-  private readonly scheduleChecks = new Map<string, { at: number; problem?: Problem }>();
-  private readonly minSnapshotIntervalMs: number;
-  private readonly lagMetrics: boolean;
+  /** spec.snapshots: plans, the snap_schedule check, snapshots taken and pruned. */
+  private readonly snapshots: ScheduledSnapshots;
+  /** Status writes (and the lag metric). */
+  private readonly status: DirectoryStatusWriter;
 
   constructor(
     private readonly ctx: ControllerContext,
     options: DirectoryOptions = {},
   ) {
-    this.minSnapshotIntervalMs = options.minSnapshotIntervalMs ?? 60_000;
-    this.lagMetrics = options.lagMetrics ?? true;
+    this.snapshots = new ScheduledSnapshots(ctx, options.minSnapshotIntervalMs ?? 60_000);
+    this.status = new DirectoryStatusWriter(ctx, options.lagMetrics ?? true);
   }
 
   reconcile(key: string): Promise<WorkResult> {
@@ -180,7 +116,7 @@ export class DirectoryReconciler {
       gone: (k) => {
         const { namespace, name } = splitKey(k);
         this.passingSince.delete(k);
-        this.dropLagSeries(namespace, name);
+        this.status.dropLagSeries(namespace, name);
       },
       prepare: (dir) => {
         // The admitted mirror, not the spec's: a refused mirrorRef edit keeps the old entry ours.
@@ -194,7 +130,7 @@ export class DirectoryReconciler {
       apply: (k, dir, { mirrorKey, runtime }) => this.apply(k, dir, mirrorKey, runtime),
       // A refused spec: Invalid=True, with what the object manages kept in its status.
       fail: async (dir, problem) => {
-        await this.invalid(dir, standingOf(dir), problem);
+        await this.status.invalid(dir, standingOf(dir), problem);
       },
     });
   }
@@ -209,7 +145,7 @@ export class DirectoryReconciler {
 
     const refChange = mirrorRefChange(dir);
     if (refChange) {
-      return this.invalid(dir, standing, {
+      return this.status.invalid(dir, standing, {
         reason: 'MirrorRefImmutable',
         message:
           `spec.mirrorRef cannot change: admitted with CephFSMirror ${refChange.from}` +
@@ -219,26 +155,26 @@ export class DirectoryReconciler {
       });
     }
     const kind = sourceKindOf(dir);
-    if (typeof kind !== 'string') return this.invalid(dir, standing, kind);
+    if (typeof kind !== 'string') return this.status.invalid(dir, standing, kind);
     let path = '';
     if (kind === 'path') {
       try {
         path = normalizeDirectoryPath(dir.spec.path as string);
       } catch (e) {
         // An invalid spec changes nothing in Ceph: the entry managed so far stays.
-        return this.invalid(dir, standing, e);
+        return this.status.invalid(dir, standing, e);
       }
       standing.source = `path ${path}`;
     }
-    const plan = this.snapshotPlan(dir);
-    if (plan && 'reason' in plan) return this.invalid(dir, standing, plan);
+    const plan = this.snapshots.plan(dir);
+    if (plan && 'reason' in plan) return this.status.invalid(dir, standing, plan);
     if (!this.ctx.mirrors.getByKey(mirrorKey)) {
       const problem = {
         reason: 'MirrorNotFound',
         message: `CephFSMirror ${dir.spec.mirrorRef.name} does not exist`,
       };
       this.ctx.events.record(dir, 'Warning', problem.reason, problem.message);
-      return this.notReady(dir, standing, problem);
+      return this.status.notReady(dir, standing, problem);
     }
     // The mirror exists: from now on spec.mirrorRef is fixed.
     standing.mirrorRef = dir.spec.mirrorRef.name;
@@ -246,7 +182,7 @@ export class DirectoryReconciler {
       // Say why the mirror has no engine (it is refused, the mgr module holds the filesystem,
       // ...), not only that it has none.
       const why = this.ctx.runtimes.whyNotRunning(mirrorKey);
-      await this.notReady(dir, standing, {
+      await this.status.notReady(dir, standing, {
         reason: 'MirrorNotReady',
         message:
           `CephFSMirror ${dir.spec.mirrorRef.name} is not ready yet` +
@@ -255,7 +191,7 @@ export class DirectoryReconciler {
       return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
     }
     if (kind !== 'path') {
-      const resolved = await this.resolve(dir, kind, runtime.rados, runtime.fsName);
+      const resolved = await resolveSource(this.ctx, dir, kind, runtime.rados, runtime.fsName);
       if (!resolved.ok) return this.unresolved(dir, standing, resolved, mirrorKey, runtime);
       path = resolved.path;
       standing.source = resolved.source;
@@ -269,15 +205,15 @@ export class DirectoryReconciler {
 
     const owner = this.ownerOf(dir, path, mirrorKey);
     if (owner !== dir.metadata.name) {
-      return this.invalid(dir, standing, {
+      return this.status.invalid(dir, standing, {
         reason: 'DuplicatePath',
         message: `${path} is already declared by MirroredDirectory ${owner}`,
       });
     }
     if (plan) {
-      const elsewhere = await this.scheduledElsewhere(mirrorKey, runtime, path);
+      const elsewhere = await this.snapshots.scheduledElsewhere(mirrorKey, runtime, path);
       if (elsewhere) {
-        await this.invalid(dir, standing, elsewhere);
+        await this.status.invalid(dir, standing, elsewhere);
         return { requeueAfterMs: SCHEDULE_CHECK_TTL_MS };
       }
     }
@@ -285,7 +221,7 @@ export class DirectoryReconciler {
     let status = engine.status(path);
     if (status?.purging) {
       // The same path is still being removed (an earlier object, or our previous spec).
-      await this.notReady(dir, standing, {
+      await this.status.notReady(dir, standing, {
         reason: 'RemovalInProgress',
         message: `remove in-progress for ${path}`,
       });
@@ -297,7 +233,7 @@ export class DirectoryReconciler {
         // A conflicting spec is reported as such, not as a directory to wait for.
         const overlap = overlapOf(path, engine.trackedPaths());
         if (overlap) return this.refused(dir, standing, overlap, runtime);
-        await this.notTracked(dir, standing, {
+        await this.status.notTracked(dir, standing, {
           reason: 'SourceDirectoryMissing',
           message: `${source.message}; it is added to the directory map once it exists`,
         });
@@ -324,7 +260,7 @@ export class DirectoryReconciler {
       } catch (e) {
         if (!(e instanceof DirectoryError)) throw e;
         if (e.reason === 'RemovalInProgress') {
-          await this.notReady(dir, standing, { reason: e.reason, message: e.message });
+          await this.status.notReady(dir, standing, { reason: e.reason, message: e.message });
           return { requeueAfterMs: REMOVAL_POLL_MS };
         }
         if (e.reason !== 'AlreadyTracked') return this.refused(dir, standing, e, runtime);
@@ -340,8 +276,8 @@ export class DirectoryReconciler {
     } else {
       this.passingSince.delete(key);
     }
-    const snapshots = plan ? await this.takeScheduled(dir, path, plan, runtime) : undefined;
-    const { peers, sourceMissing } = await this.report(
+    const snapshots = plan ? await this.snapshots.take(dir, path, plan, runtime) : undefined;
+    const { peers, sourceMissing } = await this.status.report(
       dir,
       standing,
       path,
@@ -366,30 +302,6 @@ export class DirectoryReconciler {
     return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : undefined;
   }
 
-  /** The subvolume or claim source's path, or why there is none. */
-  private async resolve(
-    dir: MirroredDirectory,
-    kind: Exclude<SourceKind, 'path'>,
-    rados: MirrorRuntime['rados'],
-    fsName: string,
-  ): Promise<Resolved> {
-    if (kind === 'subvolume') {
-      const sv = dir.spec.subvolume as { name: string; group?: string };
-      const answer = await subvolumePath(rados, fsName, sv.name, sv.group ?? NO_GROUP);
-      return fromSubvolume(sv.name, sv.group, answer);
-    }
-    const claimName = (dir.spec.persistentVolumeClaim as { name: string }).name;
-    const claim = await getClaim(this.ctx.api, dir.metadata.namespace, claimName);
-    const volumeName = claim?.spec?.volumeName;
-    const pv = volumeName ? await getVolume(this.ctx.api, volumeName) : undefined;
-    const v = fromVolume(claimName, claim, pv, fsName);
-    if (!('subvolume' in v)) return v;
-    // A provisioned volume without subvolumePath: ceph-csi's default group.
-    const answer = await subvolumePath(rados, fsName, v.subvolume, CSI_SUBVOLUME_GROUP);
-    const r = fromSubvolume(v.subvolume, CSI_SUBVOLUME_GROUP, answer);
-    return r.ok ? { ...r, source: `pvc ${claimName} (${r.source})` } : r;
-  }
-
   /**
    * A source that could not be resolved. Refused: nothing changes in Ceph. Gone: the entry
    * managed for it is released (the daemon stops mirroring a directory that is no longer the
@@ -403,136 +315,18 @@ export class DirectoryReconciler {
     runtime: MirrorRuntime,
   ): Promise<WorkResult> {
     const problem = { reason: r.reason, message: r.message };
-    if (r.invalid) return this.invalid(dir, standing, problem);
+    if (r.invalid) return this.status.invalid(dir, standing, problem);
     if (r.gone) {
       if (standing.managed) {
         await this.releasePrevious(dir, mirrorKey, runtime, standing.managed);
         delete standing.managed;
       }
-      this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
-      await this.notTracked(dir, standing, problem);
+      this.status.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
+      await this.status.notTracked(dir, standing, problem);
     } else {
-      await this.notReady(dir, standing, problem);
+      await this.status.notReady(dir, standing, problem);
     }
     return { requeueAfterMs: SOURCE_RESOLVE_MS };
-  }
-
-  /** The parsed spec.snapshots, a refusal, or undefined when there is no schedule. */
-  private snapshotPlan(dir: MirroredDirectory): SnapshotPlan | Problem | undefined {
-    const spec = dir.spec.snapshots;
-    if (!spec) return undefined;
-    const prefix = spec.namePrefix ?? DEFAULT_SNAPSHOT_PREFIX;
-    const badPrefix = validatePrefix(prefix);
-    if (badPrefix) return { reason: 'InvalidSchedule', message: badPrefix };
-    const badRetention = validateRetention(spec.retention);
-    if (badRetention) return { reason: 'InvalidSchedule', message: badRetention };
-    try {
-      const schedule = parseSchedule(spec.schedule, this.minSnapshotIntervalMs);
-      return { schedule, prefix, ...(spec.retention ? { retention: spec.retention } : {}) };
-    } catch (e) {
-      if (e instanceof ScheduleError) return { reason: e.reason, message: e.message };
-      throw e;
-    }
-  }
-
-  /** ScheduledElsewhere when the mgr snap_schedule module already schedules `path`. */
-  private async scheduledElsewhere(
-    mirrorKey: string,
-    runtime: MirrorRuntime,
-    path: string,
-  ): Promise<Problem | undefined> {
-    const key = `${mirrorKey}\0${path}`;
-    const cached = this.scheduleChecks.get(key);
-    if (cached && Date.now() - cached.at < SCHEDULE_CHECK_TTL_MS) return cached.problem;
-    const check = await snapScheduleOf(runtime.rados, runtime.fsName, path);
-    let problem: Problem | undefined;
-    if (check.state === 'scheduled') {
-      problem = {
-        reason: 'ScheduledElsewhere',
-        message:
-          `${path} is already scheduled by the mgr snap_schedule module ` +
-          `(${check.schedules.join(', ')}): remove that schedule or spec.snapshots`,
-      };
-    } else if (check.state === 'unknown') {
-      // Not knowing must not stop the schedule the user asked for: say so in the log.
-      this.ctx.log.warn('could not check the snap_schedule module; scheduling anyway', {
-        path,
-        error: check.message,
-      });
-    }
-    this.scheduleChecks.set(key, { at: Date.now(), ...(problem ? { problem } : {}) });
-    return problem;
-  }
-
-  /**
-   * Takes the current slot's snapshot when it is missing (EEXIST: taken already, by us before a
-   * restart) and prunes ours beyond the retention. Never throws: a failure is reported.
-   */
-  private async takeScheduled(
-    dir: MirroredDirectory,
-    path: string,
-    plan: SnapshotPlan,
-    runtime: MirrorRuntime,
-  ): Promise<SnapshotOutcome> {
-    const now = Date.now();
-    const next = nextSlot(plan.schedule, now);
-    const nextSnapshotTime = isoSeconds(next);
-    const nextMs = next - now + 250;
-    const source = await runtime.syncViews.source(path);
-    if (source.state === 'missing') {
-      return { status: { ...dir.status?.snapshots, nextSnapshotTime }, nextMs };
-    }
-    try {
-      const fs = await runtime.syncViews.localFs();
-      let names = await fs.listSnaps(path);
-      const slot = currentSlot(plan.schedule, now);
-      if (slot !== undefined) {
-        const name = snapshotName(plan.prefix, slot);
-        if (!names.includes(name)) {
-          try {
-            await fs.mksnap(path, name);
-            this.ctx.log.info('scheduled snapshot taken', { object: keyOf(dir), path, name });
-          } catch (e) {
-            if (codeOf(e) !== 'EEXIST') throw e;
-          }
-          names = [...names, name];
-        }
-      }
-      const prune = new Set(snapshotsToPrune(plan.prefix, names, plan.retention));
-      for (const name of prune) {
-        try {
-          await fs.rmsnap(path, name);
-          this.ctx.log.info('scheduled snapshot pruned', { object: keyOf(dir), path, name });
-        } catch (e) {
-          if (codeOf(e) !== 'ENOENT') throw e;
-        }
-      }
-      const ours = names
-        .filter((n) => !prune.has(n) && slotOfName(plan.prefix, n) !== undefined)
-        .sort();
-      return {
-        status: {
-          ...(ours.length > 0 ? { lastSnapshot: ours[ours.length - 1] } : {}),
-          nextSnapshotTime,
-          count: ours.length,
-        },
-        nextMs,
-      };
-    } catch (e) {
-      return {
-        status: { ...dir.status?.snapshots, nextSnapshotTime },
-        nextMs: Math.min(nextMs, SNAPSHOT_RETRY_MS),
-        problem: {
-          reason: 'SnapshotFailed',
-          message: `scheduled snapshot of ${path} failed: ${e instanceof Error ? e.message : String(e)}`,
-        },
-      };
-    }
-  }
-
-  private dropLagSeries(namespace: string, name: string): void {
-    // remove() of a series that does not exist is a no-op.
-    this.ctx.metrics.directoryLag.remove({ namespace, directory: name });
   }
 
   /**
@@ -548,13 +342,13 @@ export class DirectoryReconciler {
   ): Promise<WorkResult> {
     const other = e.conflictingPath;
     if (other && runtime.engine.status(other)?.purging) {
-      await this.notTracked(dir, standing, {
+      await this.status.notTracked(dir, standing, {
         reason: 'RemovalInProgress',
         message: `waiting for ${other} to be removed from the directory map before adding ${e.path}`,
       });
       return { requeueAfterMs: REMOVAL_POLL_MS };
     }
-    return this.invalid(dir, standing, e);
+    return this.status.invalid(dir, standing, e);
   }
 
   /** The object owning a path among a mirror's declarations: the oldest one not being deleted. */
@@ -607,280 +401,12 @@ export class DirectoryReconciler {
     }
   }
 
-  private async report(
-    dir: MirroredDirectory,
-    standing: Standing,
-    path: string,
-    s: DirectoryStatus,
-    runtime: MirrorRuntime,
-    snapshots?: SnapshotOutcome,
-  ): Promise<{ peers: PeerSyncStatus[]; sourceMissing: boolean }> {
-    const phase = PHASE_OF[s.state];
-    const mapped = s.state === 'mapped';
-    // The sync view is computed in the background; this status carries the latest one, and its
-    // arrival re-enqueues the object.
-    // With an RPO the view is followed in every state: a directory no daemon holds still lags.
-    if (mapped || dir.spec.rpoSeconds !== undefined) {
-      runtime.syncViews.refreshIfStale(path, () => this.ctx.enqueue.directory(keyOf(dir)));
-    }
-    // One stat at most every SOURCE_PRESENT_TTL_MS (the sync view's refresh also tells); a check
-    // that fails says nothing either way and leaves the engine's word standing.
-    const source = await runtime.syncViews.source(path);
-    const sourceMissing = source.state === 'missing';
-    const ready = mapped && !sourceMissing;
-    const peers = runtime.syncViews.get(path) ?? dir.status?.peers;
-    const generation = dir.metadata.generation;
-    const reason = sourceMissing ? 'SourceDirectoryMissing' : ready ? 'Mirrored' : phase;
-    const message = sourceMissing
-      ? `${source.message}; the daemon cannot mirror it until it is created`
-      : ready
-        ? `mirrored by cephfs-mirror instance ${s.instanceId}`
-        : s.state === 'stalled'
-          ? (s.reason ?? 'no mirror daemons running')
-          : `${s.state}${s.instanceId ? ` (instance ${s.instanceId})` : ''}`;
-    let conditions = this.validConditions(dir, ready, reason, message);
-    conditions = this.snapshotCondition(dir, conditions, snapshots);
-    const lag = lagOf(peers ?? []);
-    conditions = this.rpoCondition(dir, conditions, peers ?? [], lag);
-    if (this.lagMetrics && lag.maxLag !== undefined) {
-      this.ctx.metrics.directoryLag.set(
-        { namespace: dir.metadata.namespace, directory: dir.metadata.name },
-        lag.maxLag,
-      );
-    } else {
-      this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
-    }
-    const next: MirroredDirectoryStatus = {
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
-      path,
-      ...(standing.source ? { source: standing.source } : {}),
-      state: phase,
-      ...(s.instanceId ? { instanceID: s.instanceId } : {}),
-      ...(s.lastShuffled
-        ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
-        : {}),
-      ...(peers && peers.length > 0 ? { peers } : {}),
-      ...(lag.maxLag !== undefined ? { lagSeconds: lag.maxLag } : {}),
-      ...(lag.lastSynced ? { lastSyncedSnapshot: lag.lastSynced } : {}),
-      ...(snapshots ? { snapshots: snapshots.status } : {}),
-      conditions,
-    };
-    // Acquired: on becoming Ready after association, or on moving to another daemon while
-    // Ready. (A status written while associating already names the instance, so the instance
-    // alone does not tell; a source directory that comes back was not acquired again.)
-    const wasReady = readyOf(dir.status?.conditions)?.status === 'True';
-    const moved = dir.status?.instanceID !== s.instanceId;
-    if (ready && (moved || (!wasReady && dir.status?.state !== 'Associated'))) {
-      this.ctx.events.record(
-        dir,
-        'Normal',
-        'Acquired',
-        `${path} acquired by cephfs-mirror instance ${s.instanceId}`,
-      );
-    }
-    this.recordTransition(dir, reason, message);
-    await writeStatus(this.ctx.api, KINDS.directory, dir, next);
-    return { peers: peers ?? [], sourceMissing };
-  }
-
-  /** Ready=False for a valid spec whose path is not (yet) in the dir map. */
-  private async notTracked(
-    dir: MirroredDirectory,
-    standing: Standing,
-    problem: Problem,
-  ): Promise<void> {
-    const generation = dir.metadata.generation;
-    this.recordTransition(dir, problem.reason, problem.message);
-    await writeStatus(this.ctx.api, KINDS.directory, dir, {
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
-      ...(standing.managed ? { path: standing.managed } : {}),
-      ...(standing.source ? { source: standing.source } : {}),
-      conditions: this.validConditions(dir, false, problem.reason, problem.message),
-    });
-  }
-
-  /** SnapshotsScheduled: whether the last scheduled snapshot (and pruning) worked. */
-  private snapshotCondition(
-    dir: MirroredDirectory,
-    conditions: Condition[],
-    snapshots: SnapshotOutcome | undefined,
-  ): Condition[] {
-    const type = 'SnapshotsScheduled';
-    if (!snapshots) return conditions.filter((c) => c.type !== type);
-    const generation = dir.metadata.generation;
-    const before = dir.status?.conditions?.find((c) => c.type === type);
-    const p = snapshots.problem;
-    if (p && before?.reason !== p.reason)
-      this.ctx.events.record(dir, 'Warning', p.reason, p.message);
-    return setCondition(conditions, {
-      type,
-      status: p ? 'False' : 'True',
-      reason: p ? p.reason : 'Scheduled',
-      message: p
-        ? p.message
-        : `${snapshots.status.count ?? 0} scheduled snapshots; next at ${snapshots.status.nextSnapshotTime}`,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    });
-  }
-
-  /**
-   * RPOMet (spec.rpoSeconds): True (RPOMet) while every peer lags at most rpoSeconds, False
-   * (RPOExceeded) once one lags more, Unknown while the lag is not known (no peer, lists not
-   * read). An Event on each change between RPOMet and RPOExceeded.
-   */
-  private rpoCondition(
-    dir: MirroredDirectory,
-    conditions: Condition[],
-    peers: readonly PeerSyncStatus[],
-    lag: { maxLag?: number; unknown: boolean },
-  ): Condition[] {
-    const type = 'RPOMet';
-    const rpo = dir.spec.rpoSeconds;
-    if (rpo === undefined) return conditions.filter((c) => c.type !== type);
-    const generation = dir.metadata.generation;
-    const worst = [...peers].sort((x, y) => (y.lagSeconds ?? -1) - (x.lagSeconds ?? -1))[0];
-    let next: Pick<Condition, 'status' | 'reason' | 'message'>;
-    if (lag.maxLag !== undefined && lag.maxLag > rpo) {
-      next = {
-        status: 'False',
-        reason: 'RPOExceeded',
-        message:
-          `peer ${worst?.siteName ?? worst?.peerUUID ?? ''} lags ${lag.maxLag} s ` +
-          `(RPO ${rpo} s); last synced snapshot ${worst?.lastSyncedSnapshot ?? 'none'}`,
-      };
-    } else if (peers.length === 0 || lag.unknown || lag.maxLag === undefined) {
-      next = {
-        status: 'Unknown',
-        reason: peers.length === 0 ? 'NoPeers' : 'LagUnknown',
-        message:
-          peers.length === 0
-            ? 'no peer to measure the lag against'
-            : 'the snapshot lists of the sites could not be compared yet',
-      };
-    } else {
-      next = {
-        status: 'True',
-        reason: 'RPOMet',
-        message: `every peer within ${rpo} s (largest lag ${lag.maxLag} s)`,
-      };
-    }
-    const before = dir.status?.conditions?.find((c) => c.type === type);
-    if (
-      before?.reason !== next.reason &&
-      (next.reason === 'RPOMet' || next.reason === 'RPOExceeded')
-    ) {
-      this.ctx.events.record(
-        dir,
-        next.reason === 'RPOMet' ? 'Normal' : 'Warning',
-        next.reason,
-        next.message,
-      );
-    }
-    return setCondition(conditions, {
-      type,
-      ...next,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    });
-  }
-
-  /** Ready as given, Invalid=False. */
-  private validConditions(
-    dir: MirroredDirectory,
-    ready: boolean,
-    reason: string,
-    message: string,
-  ): Condition[] {
-    const generation = dir.metadata.generation;
-    const conditions = readyCondition(dir.status?.conditions, generation, ready, reason, message);
-    return setCondition(conditions, {
-      type: 'Invalid',
-      status: 'False',
-      reason: 'Valid',
-      message: '',
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    });
-  }
-
-  /** A Warning Event when the object first reports one of these reasons (not on every recheck). */
-  private recordTransition(dir: MirroredDirectory, reason: string, message: string): void {
-    if (!['SourceDirectoryMissing', 'SourceNotFound', 'ClaimNotBound'].includes(reason)) return;
-    if (readyOf(dir.status?.conditions)?.reason === reason) return;
-    this.ctx.events.record(dir, 'Warning', reason, message);
-  }
-
-  /**
-   * Ready=False and Invalid=True: the spec is refused. What the object managed so far (its entry,
-   * and its state there) is kept in status, since it stays in Ceph.
-   */
-  private async invalid(
-    dir: MirroredDirectory,
-    standing: Standing,
-    e: unknown,
-  ): Promise<WorkResult> {
-    const problem: Problem =
-      e instanceof DirectoryError ? { reason: e.reason, message: e.message } : (e as Problem);
-    const generation = dir.metadata.generation;
-    let conditions = readyCondition(
-      dir.status?.conditions,
-      generation,
-      false,
-      problem.reason,
-      problem.message,
-    );
-    conditions = setCondition(conditions, {
-      type: 'Invalid',
-      status: 'True',
-      reason: problem.reason,
-      message: problem.message,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    });
-    const kept = standing.managed ? keptFields(dir.status) : {};
-    const repeated = readyOf(dir.status?.conditions)?.reason === problem.reason;
-    await writeStatus(this.ctx.api, KINDS.directory, dir, {
-      ...kept,
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
-      ...(standing.managed ? { path: standing.managed } : {}),
-      ...(standing.source ? { source: standing.source } : {}),
-      conditions,
-    });
-    if (!repeated) this.ctx.events.record(dir, 'Warning', problem.reason, problem.message);
-    return;
-  }
-
-  /** Ready=False for a passing reason; the rest of the status as it was, but for standing. */
-  private async notReady(
-    dir: MirroredDirectory,
-    standing: Standing,
-    problem: Problem,
-  ): Promise<WorkResult> {
-    const generation = dir.metadata.generation;
-    const { path: _path, mirrorRef: _ref, source: _source, ...rest } = dir.status ?? {};
-    await writeStatus(this.ctx.api, KINDS.directory, dir, {
-      ...(standing.managed ? rest : {}),
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-      ...(standing.mirrorRef ? { mirrorRef: standing.mirrorRef } : {}),
-      ...(standing.managed ? { path: standing.managed } : {}),
-      ...(standing.source ? { source: standing.source } : {}),
-      conditions: readyCondition(
-        dir.status?.conditions,
-        generation,
-        false,
-        problem.reason,
-        problem.message,
-      ),
-    });
-    return;
-  }
-
   private async finalize(
     dir: MirroredDirectory,
     mirrorKey: string,
     runtime: MirrorRuntime | undefined,
   ): Promise<FinalizeResult> {
-    this.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
+    this.status.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
     const path = dir.status?.path ?? normalizedOrUndefined(dir.spec.path);
     if (path && runtime && this.ownerOf(dir, path, mirrorKey) === dir.metadata.name) {
       await this.release(runtime, path);
@@ -915,62 +441,4 @@ export class DirectoryReconciler {
 interface Admitted {
   mirrorKey: string;
   runtime: MirrorRuntime | undefined;
-}
-
-/** What the object manages so far, as its status says. */
-function standingOf(dir: MirroredDirectory): Standing {
-  return {
-    ...(dir.status?.mirrorRef ? { mirrorRef: dir.status.mirrorRef } : {}),
-    ...(dir.status?.path ? { managed: dir.status.path } : {}),
-  };
-}
-
-function readyOf(conditions: readonly Condition[] | undefined): Condition | undefined {
-  return conditions?.find((c) => c.type === 'Ready');
-}
-
-/** The fields that describe a managed entry's state in Ceph. */
-function keptFields(status: MirroredDirectoryStatus | undefined): MirroredDirectoryStatus {
-  if (!status) return {};
-  const { state, instanceID, mappedTime, peers } = status;
-  return {
-    ...(state ? { state } : {}),
-    ...(instanceID ? { instanceID } : {}),
-    ...(mappedTime ? { mappedTime } : {}),
-    ...(peers ? { peers } : {}),
-  };
-}
-
-function codeOf(e: unknown): string | undefined {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/**
- * The largest lag among the peers, the last synced snapshot of the peer that lags most, and
- * whether some peer's lag is not known.
- */
-export function lagOf(peers: readonly PeerSyncStatus[]): {
-  maxLag?: number;
-  lastSynced?: string;
-  unknown: boolean;
-} {
-  let worst: PeerSyncStatus | undefined;
-  let unknown = false;
-  for (const p of peers) {
-    if (p.lagSeconds === undefined) {
-      unknown = true;
-      continue;
-    }
-    if (!worst || p.lagSeconds > (worst.lagSeconds ?? 0)) worst = p;
-  }
-  return {
-    ...(worst?.lagSeconds !== undefined ? { maxLag: worst.lagSeconds } : {}),
-    ...(worst?.lastSyncedSnapshot ? { lastSynced: worst.lastSyncedSnapshot } : {}),
-    unknown,
-  };
 }
