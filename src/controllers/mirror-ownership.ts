@@ -18,6 +18,13 @@ import {
 import type { Problem } from './status-helpers.js';
 
 export const OWNED_BY_OTHER = 'FilesystemOwnedByOther';
+/** An older claimant is being resolved by another reconcile: look again shortly. */
+export const CLAIM_WAIT_MS = 2_000;
+/** Resolution failures that no retry will fix without a change (of the spec, or in Ceph). */
+export const SETTLED_FAILURES: ReadonlySet<string> = new Set([
+  'FilesystemNotFound',
+  'FsidMismatch',
+]);
 
 export interface Ownership {
   own: Resolution;

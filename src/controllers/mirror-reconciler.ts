@@ -7,21 +7,19 @@
 // disables mirroring (unless the mgr module holds the filesystem, or another CephFSMirror takes
 // it over: then it undoes nothing).
 import { isCephOpError } from '../ceph/errors.js';
-import {
-  disableMirroring,
-  isMgrModuleConflict,
-  mgrMirroringModuleEnabled,
-} from '../ceph/filesystem.js';
+import { isMgrModuleConflict, mgrMirroringModuleEnabled } from '../ceph/filesystem.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
 import { BootstrapTokens } from './mirror-bootstrap-token.js';
 import { observeMirroringFlag } from './mirror-drift.js';
+import { finalizeMirror } from './mirror-finalizer.js';
 import {
+  CLAIM_WAIT_MS,
   MirrorOwnership,
   OWNED_BY_OTHER,
+  SETTLED_FAILURES,
   ownedByOther,
   waitingProblem,
-  type Ownership,
 } from './mirror-ownership.js';
 import { MirrorStatusReporter } from './mirror-status.js';
 import { applyUnmanagedPolicy } from './mirror-unmanaged.js';
@@ -39,15 +37,13 @@ import {
 import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
 import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
 import { TerminalError } from './terminal-error.js';
-import { describeIdentity, successors, type FilesystemIdentity } from './ownership.js';
+import type { FilesystemIdentity } from './ownership.js';
 import { KINDS, objectKey, splitKey, type CephFSMirror } from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const STATUS_REFRESH_MS = 10_000;
 /** A refused mirror looks again now and then (its owner's deletion also enqueues it at once). */
 const OWNERSHIP_RECHECK_MS = 30_000;
-/** An older claimant is being resolved by another reconcile: look again shortly. */
-const CLAIM_WAIT_MS = 2_000;
 /** Another operator process holds the filesystem's RADOS lock. */
 const LOCKED_RETRY_MS = 15_000;
 /** The mgr module check runs at most this often per mirror (every reconcile would be too many). */
@@ -55,8 +51,6 @@ const MGR_CHECK_MIN_INTERVAL_MS = 5_000;
 /** After an engine stopped by itself: the first restart after this, doubling, capped. */
 const RESTART_BASE_MS = 5_000;
 const RESTART_MAX_MS = 120_000;
-/** Resolution failures that no retry will fix without a change (of the spec, or in Ceph). */
-const SETTLED_FAILURES = new Set(['FilesystemNotFound', 'FsidMismatch']);
 
 export { OWNED_BY_OTHER } from './mirror-ownership.js';
 export { adoptedName } from './mirror-unmanaged.js';
@@ -415,109 +409,25 @@ export class MirrorReconciler {
     for (const key of directory) this.ctx.enqueue.directory(key);
   }
 
-  private async finalize(
+  private finalize(
     key: string,
     mirror: CephFSMirror,
     input: IdentityInput,
   ): Promise<FinalizeResult> {
-    let runtime = this.ctx.runtimes.get(key);
-    let ownership: Ownership | undefined;
-    let unreachable: Problem | undefined = 'reason' in input ? input : undefined;
-    if (!('reason' in input)) {
-      ownership = await this.owners.ownership(key, mirror, input);
-      const { own, decision } = ownership;
-      if (decision.kind === 'refused') {
-        // It never drove the filesystem (or no longer does): nothing in Ceph is its to undo, and
-        // its dependents touched nothing either (they do not wait for it).
-        await this.ctx.runtimes.forget(key);
-        this.ctx.events.record(
-          mirror,
-          'Normal',
-          'DeletedWithoutChanges',
-          `CephFSMirror ${decision.owner} drives ${
-            own.state === 'resolved' ? describeIdentity(own.identity) : mirror.spec.filesystem
-          }: nothing in Ceph was changed`,
-        );
-        return this.release(key);
-      }
-      if (decision.kind === 'wait') return { requeueAfterMs: CLAIM_WAIT_MS };
-      if (own.state === 'failed' && !runtime) {
-        // No filesystem by that name (any more), or another cluster: there is nothing to undo.
-        if (!SETTLED_FAILURES.has(own.reason)) throw new Error(`${own.reason}: ${own.message}`);
-        unreachable = own;
-      }
-    }
-    // After a restart the engine may not run yet: start it, since the mirror's peers and
-    // directories need it to finalize too. If the Secret is gone nothing can be done in Ceph,
-    // and the object must not hang forever.
-    if (!runtime && !unreachable && !('reason' in input) && ownership?.own.state === 'resolved') {
-      try {
-        runtime = await this.ctx.runtimes.ensure(
-          key,
-          this.runtimeSpec(mirror, input.settings),
-          this.owners.claim(key, ownership.own.identity),
-        );
-      } catch (e) {
-        if (!isMgrModuleConflict(e)) throw e;
-        // The module drives the filesystem and the mirror was refused (or the module has taken it
-        // back): nothing in Ceph is the operator's to undo, and the directories' finalizers wait
-        // for this object to go (they cannot release anything without an engine either).
-        this.ctx.events.record(
-          mirror,
-          'Warning',
-          'MirroringLeftToMgrModule',
-          `the Ceph mgr "mirroring" module is enabled: mirroring of ${mirror.spec.filesystem} ` +
-            'and its directory map are left to it',
-        );
-        return this.release(key);
-      }
-      this.enqueueDependents(mirror);
-    }
-    const dependents = dependentsOfMirror(this.ctx, key);
-    const waiting = dependents.peer.length + dependents.directory.length;
-    if (waiting > 0) {
-      await this.fail(mirror, {
-        reason: 'WaitingForDependents',
-        message: `deleting: waiting for ${waiting} MirrorPeer/MirroredDirectory object(s) of this mirror to go`,
-      });
-      return { requeueAfterMs: 2000 };
-    }
-    // The daemons go before mirroring is disabled: Deployments and Secret, then their users.
-    if (!(await this.daemonSync.remove(mirror, runtime?.rados))) return { requeueAfterMs: 2000 };
-    if (runtime) {
-      await runtime.engine.stop();
-      // Another CephFSMirror names the same filesystem: it carries on from here, with the dir
-      // map as it is (this mirror's own directories are gone with their objects).
-      const next = successors(key, ownership?.claimants ?? []).find((c) => {
-        const m = this.ctx.mirrors.getByKey(c.key);
-        return m !== undefined && !isBeingDeleted(m);
-      });
-      if (next) {
-        this.ctx.events.record(
-          mirror,
-          'Normal',
-          'OwnershipHandedOver',
-          `mirroring of ${runtime.fsName} left enabled: CephFSMirror ${next.key} drives it next`,
-        );
-      } else {
-        await disableMirroring(runtime.rados, runtime.fsName);
-        this.ctx.events.record(
-          mirror,
-          'Normal',
-          'MirroringDisabled',
-          `mirroring disabled on ${runtime.fsName}`,
-        );
-      }
-    } else if (unreachable) {
-      this.ctx.events.record(
-        mirror,
-        'Warning',
-        'MirroringLeftEnabled',
-        `cannot reach Ceph to disable mirroring: ${unreachable.message}`,
-      );
-    }
-    await this.ctx.runtimes.forget(key);
-    return this.release(key);
+    return finalizeMirror(
+      {
+        ctx: this.ctx,
+        owners: this.owners,
+        daemonSync: this.daemonSync,
+        runtimeSpec: (m, settings) => this.runtimeSpec(m, settings),
+        enqueueDependents: (m) => this.enqueueDependents(m),
+        fail: (m, problem) => this.fail(m, problem),
+        release: (k) => this.release(k),
+      },
+      key,
+      mirror,
+      input,
+    );
   }
 
   /** Nothing more to undo: the finalizer goes (the skeleton removes it, see `finalized`). */
