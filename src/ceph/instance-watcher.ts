@@ -109,6 +109,28 @@ export class InstanceWatcher {
     }
   }
 
+  /**
+   * The lookups for the policy, once the notify completed. A daemon killed between the first
+   * lookup and the notify is silent and missing from the second lookup only: rather than wait a
+   * whole round (the notify timeout again) for a second missing lookup, a third is taken one
+   * tick later, and the two taken after the unanswered notify are the evidence.
+   */
+  private async evidenceAfter(
+    before: ReadonlySet<string>,
+    acks: readonly InstanceInfo[],
+  ): Promise<SessionEvidence | undefined> {
+    const after = await this.lookupSessions();
+    if (!after) return undefined;
+    const acked = new Set(acks.map((i) => i.id));
+    const justLost = this.liveness
+      .known()
+      .some(({ id }) => !acked.has(id) && before.has(id) && !after.has(id));
+    if (!justLost || this.stopped) return { lookups: [before, after] };
+    await new Promise<void>((resolve) => this.o.clock.setTimer(resolve, this.interval));
+    const again = await this.lookupSessions();
+    return again ? { lookups: [after, again] } : undefined;
+  }
+
   private async runRound(): Promise<void> {
     let acks: InstanceInfo[];
     const before = await this.lookupSessions();
@@ -126,10 +148,8 @@ export class InstanceWatcher {
       return;
     }
     if (this.stopped) return;
-    const after = before ? await this.lookupSessions() : undefined;
+    const evidence = before ? await this.evidenceAfter(before, acks) : undefined;
     if (this.stopped) return;
-    const evidence: SessionEvidence | undefined =
-      before && after ? { lookups: [before, after] } : undefined;
     const change = this.liveness.observe(acks, this.o.clock.now(), false, evidence);
     if (change.confirmedDead) {
       const ids = new Set(change.confirmedDead);
