@@ -6,17 +6,15 @@
 // nothing in Ceph. Deletion waits for the mirror's peers and directories to be gone, then
 // disables mirroring (unless the mgr module holds the filesystem, or another CephFSMirror takes
 // it over: then it undoes nothing).
-import { isCephOpError } from '../ceph/errors.js';
-import { isMgrModuleConflict, mgrMirroringModuleEnabled } from '../ceph/filesystem.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
 import { BootstrapTokens } from './mirror-bootstrap-token.js';
 import { observeMirroringFlag } from './mirror-drift.js';
+import { EngineGuard, STATUS_REFRESH_MS } from './mirror-engine-guard.js';
 import { finalizeMirror } from './mirror-finalizer.js';
 import {
   CLAIM_WAIT_MS,
   MirrorOwnership,
-  OWNED_BY_OTHER,
   SETTLED_FAILURES,
   ownedByOther,
   waitingProblem,
@@ -28,12 +26,7 @@ import type { ControllerContext } from './context.js';
 import { FilesystemIdentities, type IdentityInput } from './filesystem-identities.js';
 import { MirrorDaemonSync, withDaemons, type DaemonsOutcome } from './mirror-daemon-sync.js';
 import { describeApiError } from '../kube/kube-api.js';
-import {
-  mgrModuleProblem,
-  type ConnectionSettings,
-  type MirrorRuntime,
-  type RuntimeSpec,
-} from './mirror-runtimes.js';
+import type { ConnectionSettings, MirrorRuntime, RuntimeSpec } from './mirror-runtimes.js';
 import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
 import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
 import { TerminalError } from './terminal-error.js';
@@ -41,23 +34,12 @@ import type { FilesystemIdentity } from './ownership.js';
 import { KINDS, objectKey, splitKey, type CephFSMirror } from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
-const STATUS_REFRESH_MS = 10_000;
 /** A refused mirror looks again now and then (its owner's deletion also enqueues it at once). */
 const OWNERSHIP_RECHECK_MS = 30_000;
-/** Another operator process holds the filesystem's RADOS lock. */
-const LOCKED_RETRY_MS = 15_000;
-/** The mgr module check runs at most this often per mirror (every reconcile would be too many). */
-const MGR_CHECK_MIN_INTERVAL_MS = 5_000;
-/** After an engine stopped by itself: the first restart after this, doubling, capped. */
-const RESTART_BASE_MS = 5_000;
-const RESTART_MAX_MS = 120_000;
 
 export { OWNED_BY_OTHER } from './mirror-ownership.js';
+export { restartDelayMs } from './mirror-engine-guard.js';
 export { adoptedName } from './mirror-unmanaged.js';
-
-export function restartDelayMs(consecutiveStops: number): number {
-  return Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** Math.max(0, consecutiveStops - 1));
-}
 
 export class MirrorReconciler {
   /** Which filesystem each mirror names, and whether it owns it. */
@@ -66,8 +48,8 @@ export class MirrorReconciler {
   private readonly statusReporter: MirrorStatusReporter;
   /** Bootstrap token Secrets written (spec.bootstrapTokenSecret). */
   private readonly tokens: BootstrapTokens;
-  /** Mirror key → when the mgr module was last checked for it. */
-  private readonly moduleCheckedAt = new Map<string, number>();
+  /** The mgr module check, engine restarts and failed starts. */
+  private readonly guard: EngineGuard;
   /** The cephfs-mirror daemons the operator runs for a mirror (spec.daemons). */
   private readonly daemonSync: MirrorDaemonSync;
 
@@ -79,6 +61,12 @@ export class MirrorReconciler {
     this.owners = new MirrorOwnership(ctx, identities);
     this.statusReporter = new MirrorStatusReporter(ctx);
     this.tokens = new BootstrapTokens(ctx);
+    this.guard = new EngineGuard({
+      ctx,
+      identities,
+      enqueueDependents: (m) => this.enqueueDependents(m),
+      fail: (m, problem, event) => this.fail(m, problem, event),
+    });
     // An engine that stopped by itself (fenced, or displaced by an older claimant): say so now,
     // and reconcile the mirror (it reports the stop, then starts afresh after a backoff) and its
     // dependents (their runtime is gone).
@@ -118,7 +106,7 @@ export class MirrorReconciler {
     const { namespace, name } = splitKey(key);
     await this.ctx.runtimes.forget(key);
     this.identities.forget(key);
-    this.moduleCheckedAt.delete(key);
+    this.guard.forget(key);
     this.tokens.forget(key);
     this.daemonSync.forget(key);
     this.statusReporter.forgetMetrics(namespace, name);
@@ -160,10 +148,10 @@ export class MirrorReconciler {
 
     const previous = this.ctx.runtimes.get(key);
     if (previous) {
-      const stopped = await this.checkMgrModule(key, mirror, previous);
+      const stopped = await this.guard.checkMgrModule(key, mirror, previous);
       if (stopped) return stopped;
     }
-    const backoff = this.restartBackoff(key);
+    const backoff = this.guard.restartBackoff(key);
     if (backoff) {
       await this.fail(mirror, backoff.problem, false);
       return { requeueAfterMs: backoff.waitMs };
@@ -172,14 +160,14 @@ export class MirrorReconciler {
     try {
       runtime = await this.ctx.runtimes.ensure(key, spec, this.owners.claim(key, own.identity));
     } catch (e) {
-      return this.startFailed(key, mirror, e);
+      return this.guard.startFailed(key, mirror, e);
     }
     if (runtime !== this.ctx.runtimes.get(key)) {
       // Displaced by an older claimant while starting: its reconcile has taken over.
       return { requeueAfterMs: CLAIM_WAIT_MS };
     }
     if (runtime !== previous) {
-      this.moduleCheckedAt.set(key, Date.now());
+      this.guard.started(key);
       // Said once per transition: an operator restart finds the condition already True.
       const wasEnabled = mirror.status?.conditions?.some(
         (c) => c.type === 'MirroringEnabled' && c.status === 'True',
@@ -307,75 +295,6 @@ export class MirrorReconciler {
     return { requeueAfterMs: OWNERSHIP_RECHECK_MS };
   }
 
-  // ---- the mgr module and engine stops ---------------------------------------------------------
-
-  /**
-   * The mgr `mirroring` module enabled while the engine runs: without a takeover, stop the engine
-   * at once (the module writes the same dir map) and report `MgrModuleEnabled`; with one, stop it
-   * too and let this reconcile start a fresh engine, which disables the module again.
-   */
-  private async checkMgrModule(
-    key: string,
-    mirror: CephFSMirror,
-    runtime: MirrorRuntime,
-  ): Promise<WorkResult | undefined> {
-    const now = Date.now();
-    if (now - (this.moduleCheckedAt.get(key) ?? 0) < MGR_CHECK_MIN_INTERVAL_MS) return undefined;
-    this.moduleCheckedAt.set(key, now);
-    if (!(await mgrMirroringModuleEnabled(runtime.rados))) return undefined;
-    await this.ctx.runtimes.stop(key);
-    this.enqueueDependents(mirror);
-    if (runtime.takeOverFromMgrModule) {
-      this.ctx.events.record(
-        mirror,
-        'Warning',
-        'MgrModuleReenabled',
-        `the Ceph mgr "mirroring" module was enabled again: stopped the engine of ` +
-          `${runtime.fsName} to take the filesystem over once more (spec.takeOverFromMgrModule)`,
-      );
-      return undefined;
-    }
-    const problem = mgrModuleProblem();
-    this.ctx.runtimes.setNotRunning(key, problem);
-    await this.fail(mirror, problem);
-    return { requeueAfterMs: STATUS_REFRESH_MS };
-  }
-
-  /** While an engine that stopped by itself waits for its restart: what to report, how long. */
-  private restartBackoff(key: string): { problem: Problem; waitMs: number } | undefined {
-    if (this.ctx.runtimes.get(key)) return undefined;
-    const stop = this.ctx.runtimes.lastStop(key);
-    if (!stop || stop.reason === OWNED_BY_OTHER) return undefined;
-    const waitMs = stop.at + restartDelayMs(stop.count) - Date.now();
-    if (waitMs <= 0) return undefined;
-    return { problem: { reason: stop.reason, message: stop.message }, waitMs };
-  }
-
-  private async startFailed(key: string, mirror: CephFSMirror, e: unknown): Promise<WorkResult> {
-    const problem = problemOf(e, 'MirroringUnavailable');
-    this.ctx.runtimes.setNotRunning(key, problem);
-    if (isMgrModuleConflict(e)) {
-      // Looked at again every refresh: the module going away is noticed without a long backoff.
-      await this.fail(mirror, mgrModuleProblem());
-      return { requeueAfterMs: STATUS_REFRESH_MS };
-    }
-    if (isCephOpError(e) && e.reason === 'FilesystemLockedByOther') {
-      await this.fail(mirror, problem);
-      return { requeueAfterMs: LOCKED_RETRY_MS };
-    }
-    if (
-      isCephOpError(e) &&
-      [OWNED_BY_OTHER, 'WaitingForOlderClaimant', 'OwnershipUndecided'].includes(e.reason)
-    ) {
-      // The start lock's check saw a change since this reconcile decided: decide again.
-      await this.fail(mirror, problem, false);
-      return { requeueAfterMs: CLAIM_WAIT_MS };
-    }
-    if (isCephOpError(e) && e.reason === 'FilesystemIdentityChanged') this.identities.forget(key);
-    await this.fail(mirror, problem);
-    throw e;
-  }
-
   private runtimeSpec(mirror: CephFSMirror, connection: ConnectionSettings): RuntimeSpec {
     const policy = mirror.spec.policy;
     return {
@@ -433,7 +352,7 @@ export class MirrorReconciler {
   /** Nothing more to undo: the finalizer goes (the skeleton removes it, see `finalized`). */
   private release(key: string): FinalizeResult {
     this.tokens.forget(key);
-    this.moduleCheckedAt.delete(key);
+    this.guard.forget(key);
     this.identities.forget(key);
     return FINALIZED;
   }
