@@ -32,20 +32,22 @@ import {
 import type { WorkResult } from '../kube/work-queue.js';
 import type { ControllerContext } from './context.js';
 import { admittedMirrorOf, mirrorRefChange, overlapOf } from './directory-claims.js';
+import {
+  DirectoryEntries,
+  MIRROR_NOT_READY_RETRY_MS,
+  REMOVAL_POLL_MS,
+} from './directory-entries.js';
 import { resolveSource } from './directory-resolve.js';
 import { SCHEDULE_CHECK_TTL_MS, ScheduledSnapshots } from './directory-snapshots.js';
 import { sourceKindOf, type Resolved } from './directory-source.js';
-import { DirectoryStatusWriter, PHASE_OF, standingOf, type Standing } from './directory-status.js';
+import { DirectoryStatusWriter, standingOf, type Standing } from './directory-status.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
-import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
-import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
+import { reconcileWith } from './reconcile-skeleton.js';
 import { KINDS, objectKey, splitKey, type MirroredDirectory } from '../api/resources.js';
 
 export { PHASE_OF } from './directory-status.js';
 export { lagOf } from './directory-conditions.js';
 
-const MIRROR_NOT_READY_RETRY_MS = 3000;
-const REMOVAL_POLL_MS = 1000;
 const SYNC_VIEW_REFRESH_MS = 30_000;
 /** A missing source directory is looked for again this often (one stat each time). */
 export const SOURCE_RECHECK_MS = 10_000;
@@ -73,25 +75,6 @@ const PASSING: ReadonlySet<DirectoryStatusWord> = new Set([
   'unmapping',
 ]);
 
-function olderFirst(x: MirroredDirectory, y: MirroredDirectory): number {
-  const tx = x.metadata.creationTimestamp ?? '';
-  const ty = y.metadata.creationTimestamp ?? '';
-  return tx === ty ? x.metadata.name.localeCompare(y.metadata.name) : tx < ty ? -1 : 1;
-}
-
-function normalizedOrUndefined(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return normalizeDirectoryPath(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function keyOf(dir: MirroredDirectory): string {
-  return objectKey(dir.metadata);
-}
-
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
   private readonly passingSince = new Map<string, number>();
@@ -99,6 +82,8 @@ export class DirectoryReconciler {
   private readonly snapshots: ScheduledSnapshots;
   /** Status writes (and the lag metric). */
   private readonly status: DirectoryStatusWriter;
+  /** Which object owns a path; releasing entries; deletion. */
+  private readonly entries: DirectoryEntries;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -106,6 +91,7 @@ export class DirectoryReconciler {
   ) {
     this.snapshots = new ScheduledSnapshots(ctx, options.minSnapshotIntervalMs ?? 60_000);
     this.status = new DirectoryStatusWriter(ctx, options.lagMetrics ?? true);
+    this.entries = new DirectoryEntries(ctx, this.status);
   }
 
   reconcile(key: string): Promise<WorkResult> {
@@ -126,7 +112,7 @@ export class DirectoryReconciler {
         });
         return { mirrorKey, runtime: this.ctx.runtimes.get(mirrorKey) };
       },
-      finalize: (_k, dir, { mirrorKey, runtime }) => this.finalize(dir, mirrorKey, runtime),
+      finalize: (_k, dir, { mirrorKey, runtime }) => this.entries.finalize(dir, mirrorKey, runtime),
       apply: (k, dir, { mirrorKey, runtime }) => this.apply(k, dir, mirrorKey, runtime),
       // A refused spec: Invalid=True, with what the object manages kept in its status.
       fail: async (dir, problem) => {
@@ -199,11 +185,11 @@ export class DirectoryReconciler {
     if (standing.managed && standing.managed !== path) {
       // The path was edited: let go of the old entry before anything else (also when the new
       // path turns out to be refused below: the spec no longer declares the old one).
-      await this.releasePrevious(dir, mirrorKey, runtime, standing.managed);
+      await this.entries.releasePrevious(dir, mirrorKey, runtime, standing.managed);
       delete standing.managed;
     }
 
-    const owner = this.ownerOf(dir, path, mirrorKey);
+    const owner = this.entries.ownerOf(dir, path, mirrorKey);
     if (owner !== dir.metadata.name) {
       return this.status.invalid(dir, standing, {
         reason: 'DuplicatePath',
@@ -318,7 +304,7 @@ export class DirectoryReconciler {
     if (r.invalid) return this.status.invalid(dir, standing, problem);
     if (r.gone) {
       if (standing.managed) {
-        await this.releasePrevious(dir, mirrorKey, runtime, standing.managed);
+        await this.entries.releasePrevious(dir, mirrorKey, runtime, standing.managed);
         delete standing.managed;
       }
       this.status.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
@@ -349,91 +335,6 @@ export class DirectoryReconciler {
       return { requeueAfterMs: REMOVAL_POLL_MS };
     }
     return this.status.invalid(dir, standing, e);
-  }
-
-  /** The object owning a path among a mirror's declarations: the oldest one not being deleted. */
-  private ownerOf(dir: MirroredDirectory, path: string, mirrorKey: string): string {
-    // Through the manager's path index: scanning every directory here made each reconcile cost
-    // O(directories), and a burst of 10,000 new ones quadratic.
-    const self = keyOf(dir);
-    const same = this.ctx
-      .declaredBy(mirrorKey, path)
-      .filter((key) => key !== self)
-      .map((key) => this.ctx.directories.getByKey(key))
-      .filter((d): d is MirroredDirectory => d !== undefined && !isBeingDeleted(d));
-    if (!isBeingDeleted(dir)) same.push(dir);
-    return same.sort(olderFirst)[0]?.metadata.name ?? dir.metadata.name;
-  }
-
-  /**
-   * Lets go of the entry this object managed at `previous` after a path edit. When another object
-   * declares that path now it keeps the entry (it is told to look); otherwise the directory is
-   * removed: this resolves once its purge mark is written, after which Ceph finishes the removal
-   * even if the operator restarts.
-   */
-  private async releasePrevious(
-    dir: MirroredDirectory,
-    mirrorKey: string,
-    runtime: MirrorRuntime,
-    previous: string,
-  ): Promise<void> {
-    const self = keyOf(dir);
-    const heirs = this.ctx.declaredBy(mirrorKey, previous).filter((key) => {
-      const d = key === self ? undefined : this.ctx.directories.getByKey(key);
-      return d !== undefined && !isBeingDeleted(d);
-    });
-    if (heirs.length > 0) {
-      for (const key of heirs) this.ctx.enqueue.directory(key);
-      return;
-    }
-    await this.release(runtime, previous);
-    runtime.syncViews.forget(previous);
-  }
-
-  private async release(runtime: MirrorRuntime, path: string): Promise<void> {
-    const status = runtime.engine.status(path);
-    if (!status || status.purging) return;
-    try {
-      await runtime.engine.removeDirectory(path);
-    } catch (e) {
-      if (!(e instanceof DirectoryError && ['NotTracked', 'UnderRemoval'].includes(e.reason)))
-        throw e;
-    }
-  }
-
-  private async finalize(
-    dir: MirroredDirectory,
-    mirrorKey: string,
-    runtime: MirrorRuntime | undefined,
-  ): Promise<FinalizeResult> {
-    this.status.dropLagSeries(dir.metadata.namespace, dir.metadata.name);
-    const path = dir.status?.path ?? normalizedOrUndefined(dir.spec.path);
-    if (path && runtime && this.ownerOf(dir, path, mirrorKey) === dir.metadata.name) {
-      await this.release(runtime, path);
-      const status = runtime.engine.status(path);
-      if (status) {
-        await writeStatus(this.ctx.api, KINDS.directory, dir, {
-          ...dir.status,
-          state: PHASE_OF[status.state],
-        });
-        // The engine's change events re-enqueue us as the removal proceeds; the poll is a backstop.
-        return { requeueAfterMs: REMOVAL_POLL_MS };
-      }
-      runtime.syncViews.forget(path);
-      this.ctx.events.record(
-        dir,
-        'Normal',
-        'Released',
-        `${path} released and removed from the directory map`,
-      );
-    } else if (path && !runtime && this.ctx.mirrors.getByKey(mirrorKey)) {
-      // A mirror refused because another one owns the filesystem never drives it: what is in
-      // its map is the owner's to keep or prune, so there is nothing to wait for.
-      if (this.ctx.runtimes.whyNotRunning(mirrorKey)?.reason !== 'FilesystemOwnedByOther') {
-        return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
-      }
-    }
-    return FINALIZED;
   }
 }
 
