@@ -6,23 +6,21 @@
 // the others say DuplicatePeer and never touch Ceph. Deleting the owner removes the peer (FSMap
 // entry, credentials, claim on the remote root), unless another MirrorPeer declares it too: then
 // it is handed over.
-import { createHash } from 'node:crypto';
-import { decodeBootstrapToken, peerSpecOf, type BootstrapToken } from '../ceph/bootstrap-token.js';
-import type { PeerCredentials } from '../ceph/config-key.js';
-import { peerConfigKey } from '../ceph/mon-commands.js';
 import { sameIdentity, type PeerIdentity } from '../ceph/peer-drift.js';
 import { ensurePeer, removePeer, type EnsurePeerResult } from '../ceph/peers.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import { setCondition } from '../api/conditions.js';
 import { mirrorKeyOf, type ControllerContext } from './context.js';
 import { directoryKeysOf } from './watches.js';
-import { describeApiError, secretValue } from '../kube/kube-api.js';
+import { describeApiError } from '../kube/kube-api.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
 import { FINALIZED, reconcileWith, type FinalizeResult } from './reconcile-skeleton.js';
 import { TerminalError, isCephRefusal } from './terminal-error.js';
 import { ownerOf, sameObject } from './peer-ownership.js';
-import { KINDS, objectKey, type MirrorPeer, type MirrorPeerStatus } from '../api/resources.js';
+import { desiredPeer, statusIdentity, type DesiredPeer } from './peer-desired.js';
+import { reportConverge } from './peer-report.js';
+import { KINDS, objectKey, type MirrorPeer } from '../api/resources.js';
 import { notReadyStatus, problemOf, readyCondition, type Problem } from './status-helpers.js';
 
 const MIRROR_NOT_READY_RETRY_MS = 3000;
@@ -37,15 +35,6 @@ const REMOTE_RECHECK_MS = 60_000;
 const REFUSED_RETRY_MS = 15_000;
 /** A duplicate looks at its owner again this often (caches only, nothing in Ceph). */
 const DUPLICATE_RECHECK_MS = 15_000;
-
-/** What the spec resolves to, with the secret material in hand (never logged or reported). */
-interface DesiredPeer {
-  identity: PeerIdentity;
-  conf: PeerCredentials & { mon_host: string; key: string };
-  remote: NonNullable<MirrorPeerStatus['remote']>;
-  /** Hash of identity and credentials: a change means the remote must be checked again. */
-  fingerprint: string;
-}
 
 export class PeerReconciler {
   /** Object key → when its remote was last checked, and for which spec and Secret. */
@@ -82,7 +71,7 @@ export class PeerReconciler {
       });
     }
     // A bad spec or a Secret missing or invalid: nothing to retry until one of them changes.
-    const desired = this.desired(peer, mirror.spec.filesystem);
+    const desired = desiredPeer(this.ctx.secrets, peer, mirror.spec.filesystem);
     if ('reason' in desired) throw new TerminalError(desired);
     // Ownership is decided from the Kubernetes objects alone, before anything is read from or
     // written to Ceph: a duplicate must not depend on (or disturb) the sites.
@@ -178,7 +167,9 @@ export class PeerReconciler {
     if (result.remote) {
       this.remoteChecked.set(key, { fingerprint: desired.fingerprint, at: Date.now() });
     }
-    this.report(peer, desired, runtime, result, previousUuid);
+    reportConverge(this.ctx, peer, desired, runtime, result, previousUuid, (p) =>
+      this.syncViewsChanged(p),
+    );
 
     const generation = peer.metadata.generation;
     let conditions = readyCondition(
@@ -213,80 +204,6 @@ export class PeerReconciler {
       conditions,
     });
     return { requeueAfterMs: RESYNC_MS };
-  }
-
-  /** Events, metrics and logs for what a converge pass found and did. */
-  private report(
-    peer: MirrorPeer,
-    desired: DesiredPeer,
-    runtime: MirrorRuntime,
-    result: EnsurePeerResult,
-    previousUuid: string | undefined,
-  ): void {
-    const { spec, remoteFsName } = desired.identity;
-    const fsName = runtime.fsName;
-    const uuid = result.uuid;
-    if (result.restored.length > 0) {
-      const fixed: string[] = [];
-      for (const what of result.restored) {
-        this.ctx.metrics.driftCorrections.inc({ kind: KINDS.peer.kind, what });
-        if (what === 'peer') {
-          fixed.push(
-            `peer ${spec} (${uuid}) was missing from the FSMap of ${fsName}: re-added with the same UUID`,
-          );
-        } else if (what === 'credentials') {
-          fixed.push(
-            `its credentials (config-key ${peerConfigKey(fsName, uuid)}) were missing: restored`,
-          );
-        } else {
-          fixed.push(
-            `the ceph.mirror.info claim on the root of ${remoteFsName} was missing: restored`,
-          );
-        }
-      }
-      const subject = result.restored.includes('peer') ? '' : `peer ${spec} (${uuid}): `;
-      const message = `${subject}${fixed.join('; ')} (FSMap epoch ${result.fsmapEpoch})`;
-      this.ctx.events.record(peer, 'Warning', 'DriftCorrected', message);
-      this.ctx.log.warn('peer drift corrected', {
-        peer: objectKey(peer.metadata),
-        uuid,
-        restored: result.restored,
-      });
-    }
-    if (result.found === 'absent') {
-      this.ctx.events.record(
-        peer,
-        'Normal',
-        'PeerAdded',
-        `peer ${spec} (${uuid}) added to ${fsName}`,
-      );
-    } else if (result.found === 'moved') {
-      this.ctx.events.record(
-        peer,
-        'Warning',
-        'PeerAdopted',
-        `peer ${spec} is in the FSMap of ${fsName} under ${uuid}, not ${previousUuid ?? '?'} as recorded (re-added outside the operator): adopted`,
-      );
-    } else if (result.found === 'present' && previousUuid !== uuid) {
-      this.ctx.events.record(
-        peer,
-        'Normal',
-        'PeerAdopted',
-        `peer ${spec} (${uuid}), already in the FSMap of ${fsName}, is managed by this MirrorPeer now`,
-      );
-    }
-    if (result.credentialsUpdated) {
-      this.ctx.events.record(
-        peer,
-        'Normal',
-        'PeerCredentialsUpdated',
-        `credentials of peer ${spec} (${uuid}) rewritten from the spec`,
-      );
-    }
-    if (previousUuid !== uuid || result.restored.includes('peer')) {
-      this.syncViewsChanged(peer);
-      runtime.syncViews.peersChanged();
-    }
   }
 
   /** A MirrorPeer that declares a peer another one owns: say so, touch nothing in Ceph. */
@@ -418,65 +335,8 @@ export class PeerReconciler {
       .list(peer.metadata.namespace)
       .filter((p) => p.spec.mirrorRef?.name === mirrorName && !sameObject(p, peer));
     return [peer, ...others].map((p) => {
-      const d = this.desired(p, fsName);
+      const d = desiredPeer(this.ctx.secrets, p, fsName);
       return { object: p, identity: 'reason' in d ? undefined : d.identity };
-    });
-  }
-
-  private desired(peer: MirrorPeer, localFsName: string): DesiredPeer | Problem {
-    const ns = peer.metadata.namespace;
-    const tokenRef = peer.spec.bootstrapTokenSecretRef;
-    if (tokenRef) {
-      const secret = this.ctx.secrets.get(ns, tokenRef.name);
-      if (!secret)
-        return { reason: 'SecretNotFound', message: `Secret ${tokenRef.name} does not exist` };
-      const field = tokenRef.key ?? 'token';
-      const token = secretValue(secret, field);
-      if (!token)
-        return { reason: 'SecretInvalid', message: `Secret ${tokenRef.name} has no ${field}` };
-      let t: BootstrapToken;
-      try {
-        t = decodeBootstrapToken(token);
-      } catch (e) {
-        return { reason: 'InvalidBootstrapToken', message: problemOf(e).message };
-      }
-      // In the order the mgr module stores them (the token minus user, site_name, filesystem).
-      return withFingerprint(peer, {
-        identity: { spec: peerSpecOf(t), remoteFsName: t.filesystem },
-        conf: { fsid: t.fsid, key: t.key, mon_host: t.monHost },
-        remote: { fsid: t.fsid, clientName: t.user, siteName: t.siteName, fsName: t.filesystem },
-      });
-    }
-    const remote = peer.spec.remote;
-    if (!remote) {
-      return {
-        reason: 'InvalidSpec',
-        message: 'either bootstrapTokenSecretRef or remote must be set',
-      };
-    }
-    const secret = this.ctx.secrets.get(ns, remote.keySecretRef.name);
-    if (!secret)
-      return {
-        reason: 'SecretNotFound',
-        message: `Secret ${remote.keySecretRef.name} does not exist`,
-      };
-    const field = remote.keySecretRef.key ?? 'key';
-    const key = secretValue(secret, field);
-    if (!key)
-      return {
-        reason: 'SecretInvalid',
-        message: `Secret ${remote.keySecretRef.name} has no ${field}`,
-      };
-    const fsName = remote.fsName ?? localFsName;
-    return withFingerprint(peer, {
-      identity: { spec: `${remote.clientName}@${remote.siteName}`, remoteFsName: fsName },
-      conf: { mon_host: remote.monHost, key, ...(remote.fsid ? { fsid: remote.fsid } : {}) },
-      remote: {
-        ...(remote.fsid ? { fsid: remote.fsid } : {}),
-        clientName: remote.clientName,
-        siteName: remote.siteName,
-        fsName,
-      },
     });
   }
 
@@ -543,7 +403,7 @@ export class PeerReconciler {
   private identityToRelease(peer: MirrorPeer, fsName: string): PeerIdentity | undefined {
     const recorded = statusIdentity(peer);
     if (recorded) return recorded;
-    const d = this.desired(peer, fsName);
+    const d = desiredPeer(this.ctx.secrets, peer, fsName);
     return 'reason' in d ? undefined : d.identity;
   }
 
@@ -553,18 +413,4 @@ export class PeerReconciler {
       this.ctx.enqueue.directory(key);
     }
   }
-}
-
-/** The peer a MirrorPeer's status says it was added as (status.remote). */
-function statusIdentity(peer: MirrorPeer): PeerIdentity | undefined {
-  const r = peer.status?.remote;
-  if (!r?.clientName || !r.siteName || !r.fsName) return undefined;
-  return { spec: `${r.clientName}@${r.siteName}`, remoteFsName: r.fsName };
-}
-
-function withFingerprint(peer: MirrorPeer, d: Omit<DesiredPeer, 'fingerprint'>): DesiredPeer {
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify([peer.metadata.uid ?? '', d.identity, d.conf]))
-    .digest('hex');
-  return { ...d, fingerprint };
 }
