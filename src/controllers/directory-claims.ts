@@ -23,7 +23,7 @@ export function mirrorRefChange(dir: MirroredDirectory): { from: string; to: str
   return from !== undefined && from !== to ? { from, to } : undefined;
 }
 
-function normalizedOrUndefined(path: string | undefined): string | undefined {
+export function normalizedOrUndefined(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
   try {
     return normalizeDirectoryPath(path);

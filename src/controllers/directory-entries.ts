@@ -1,10 +1,11 @@
 // A MirroredDirectory's entry in the dir map: which object owns a path (the oldest declaring it),
 // letting go of an entry after a path edit (handed to another object declaring it, or removed),
 // and deletion (released by its daemon, then its dir-map key removed) before the finalizer goes.
-import { DirectoryError, normalizeDirectoryPath } from '../reconcile/index.js';
+import { DirectoryError } from '../reconcile/index.js';
 import { isBeingDeleted, writeStatus } from '../kube/object-writes.js';
 import { KINDS, objectKey, type MirroredDirectory } from '../api/resources.js';
 import type { ControllerContext } from './context.js';
+import { normalizedOrUndefined } from './directory-claims.js';
 import { PHASE_OF, type DirectoryStatusWriter } from './directory-status.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { FINALIZED, type FinalizeResult } from './reconcile-skeleton.js';
@@ -108,15 +109,6 @@ function olderFirst(x: MirroredDirectory, y: MirroredDirectory): number {
   const tx = x.metadata.creationTimestamp ?? '';
   const ty = y.metadata.creationTimestamp ?? '';
   return tx === ty ? x.metadata.name.localeCompare(y.metadata.name) : tx < ty ? -1 : 1;
-}
-
-function normalizedOrUndefined(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return normalizeDirectoryPath(path);
-  } catch {
-    return undefined;
-  }
 }
 
 function keyOf(dir: MirroredDirectory): string {

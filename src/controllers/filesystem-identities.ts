@@ -3,6 +3,7 @@
 // resolution is kept per mirror until the mirror's connection settings or filesystem name
 // change, so that deciding ownership costs no Ceph round trip once everything is known.
 import { createHash } from 'node:crypto';
+import type { Rados } from 'rados-js';
 import { cephOpError } from '../ceph/errors.js';
 import { requireFilesystem } from '../ceph/fsmap.js';
 import { fetchFsMap } from '../ceph/mon.js';
@@ -22,8 +23,11 @@ export type IdentityResolver = (
 export async function resolveFilesystemIdentity(
   settings: ConnectionSettings,
   fsName: string,
+  /** How to connect (tests pass their fake clusters' connection). */
+  connect: (settings: ConnectionSettings) => Promise<Rados> = (s) =>
+    connectCluster(s, RESOLVE_TIMEOUT_MS),
 ): Promise<FilesystemIdentity> {
-  const rados = await connectCluster(settings, RESOLVE_TIMEOUT_MS);
+  const rados = await connect(settings);
   try {
     const fsid = await rados.fsid();
     if (settings.fsid && settings.fsid !== fsid) {

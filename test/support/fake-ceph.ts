@@ -13,7 +13,7 @@
 //   filesystems, their root xattrs where `ceph.mirror.info` claims live).
 import type { Rados } from 'rados-js';
 import { cephOpError } from '../../src/ceph/errors.js';
-import { requireFilesystem, requireMirrored, type CephFilesystem } from '../../src/ceph/fsmap.js';
+import { requireMirrored, type CephFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
 import {
   MirrorEngine,
@@ -27,7 +27,10 @@ import type {
   ConnectionSettings,
   MirrorRuntimesOptions,
 } from '../../src/controllers/mirror-runtimes.js';
-import type { IdentityResolver } from '../../src/controllers/filesystem-identities.js';
+import {
+  resolveFilesystemIdentity,
+  type IdentityResolver,
+} from '../../src/controllers/filesystem-identities.js';
 import { FilesystemMirrorDriver } from '../../src/reconcile/index.js';
 import {
   FakeClock,
@@ -555,23 +558,8 @@ export class FakeCeph {
 
   /** resolveFilesystemIdentity (filesystem-identities.ts) over these clusters. */
   resolver(): IdentityResolver {
-    return async (settings, fsName) => {
-      const rados = await this.connect(settings);
-      try {
-        const fsid = await rados.fsid();
-        if (settings.fsid && settings.fsid !== fsid) {
-          throw cephOpError(
-            'EINVAL',
-            `cluster fsid is ${fsid}, the CephFSMirror expects ${settings.fsid}`,
-            'FsidMismatch',
-          );
-        }
-        const fs = requireFilesystem(await fetchFsMap(rados), fsName);
-        return { fsid, fscid: fs.fscid, fsName: fs.name };
-      } finally {
-        await rados.shutdown();
-      }
-    };
+    return (settings, fsName) =>
+      resolveFilesystemIdentity(settings, fsName, (s) => this.connect(s));
   }
 
   syncViewer(rados: Rados, fsName: string): SyncViewer {
