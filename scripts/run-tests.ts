@@ -1,13 +1,14 @@
 // The one test command: `npm test [unit|integration|e2e ...]`.
 //
-// Test files run one at a time within a lane (they share a lab: Ceph state, mirror daemons, the
-// apiserver). With e2e and the other suites selected there are two lanes, each with a lab of its
-// own, run at the same time: the e2e files (real two-site Ceph lab + etcd + kube-apiserver), and
-// the integration then unit files (a second Ceph lab). The e2e lane is most of the wall time and
-// mostly waits on Ceph and the daemons, so the second lane costs it little and the whole run is
-// shorter by the second lane's length. The e2e lane prints as it goes; the other lane's output is
-// kept and printed after it, and a last line sums both (`N passed, N failed`). Every lab is
-// stopped by pid afterwards, whatever happened.
+// Test files run one at a time within a lane (a lane's files share its lab: Ceph state, mirror
+// daemons, the apiserver). With e2e and the other suites selected there are several lanes, each
+// with a lab of its own, run at the same time: E2E_LANES (default 2) e2e lanes, each with a
+// two-site Ceph lab + etcd + kube-apiserver, taking the next e2e file from one queue (longest
+// first), and one lane for the integration then unit files on a Ceph lab of its own. The e2e files
+// mostly wait on Ceph and the daemons, so on two cores the lanes cost each other little and the
+// run takes about as long as its longest lane. Each e2e file's output is printed whole when it
+// ends, the other lane's after all of them, and a last line sums every lane
+// (`tests: N passed, N failed`). Every lab is stopped by pid afterwards, whatever happened.
 import { spawn } from 'node:child_process';
 import {
   createWriteStream,
@@ -97,6 +98,32 @@ function labEnv(lab: Lab): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * Rough minutes an e2e file takes alone (measured on the 2-core machine); the queue starts with
+ * the longest so the lanes finish close together. A file not listed counts as 1.
+ */
+const E2E_WEIGHTS: Record<string, number> = {
+  'daemon-safety': 6,
+  snapshots: 4.5,
+  'directory-sources': 2.5,
+  takeover: 2.5,
+  'directory-status': 2.5,
+  drift: 2.5,
+  fencing: 2.5,
+  ownership: 2.5,
+  peers: 2.5,
+  image: 2,
+  'mds-stall': 2,
+  'mirror-daemons': 1.5,
+  secrets: 1.5,
+  'helm-chart': 1.5,
+};
+
+function weightOf(file: string): number {
+  const name = file.replace(/^.*[/\\]/, '').replace(/\.test\.ts$/, '');
+  return E2E_WEIGHTS[name] ?? 1;
+}
+
 /** The `# pass N` / `# fail N` totals node's runner prints at the end of a run. */
 function totals(text: string): { pass: number; fail: number } {
   const last = (name: string): number => {
@@ -138,46 +165,50 @@ async function main(): Promise<number> {
       labs.push(lab);
       return await runNodeTest(files, labEnv(lab));
     }
-    const [e2eLab, otherLab] = await Promise.all([startLab(true), startLab(false)]);
-    labs.push(e2eLab, otherLab);
-    const otherLog = join(otherLab.root, 'integration-unit.tap');
+    // e2e lanes take the next file from one queue (longest known first, so the lanes end close
+    // together); the integration and unit files run in one lane of their own.
+    const lanes = Math.max(1, Number(process.env['E2E_LANES'] ?? 2));
     const started = Date.now();
-    const [e2eCode, otherCode] = await Promise.all([
-      // The e2e lane's output goes to the terminal as it runs, and to a file for its totals.
-      runTee(e2e, labEnv(e2eLab), join(e2eLab.root, 'e2e.tap')),
+    const newLabs = await Promise.all([
+      ...Array.from({ length: lanes }, () => startLab(true)),
+      startLab(false),
+    ]);
+    labs.push(...newLabs);
+    const e2eLabs = newLabs.slice(0, lanes);
+    const otherLab = newLabs[lanes] as Lab;
+    const otherLog = join(otherLab.root, 'integration-unit.tap');
+    const queue = [...e2e].sort((x, y) => weightOf(y) - weightOf(x) || x.localeCompare(y));
+    const results: Array<{ pass: number; fail: number; code: number }> = [];
+    const lane = async (lab: Lab): Promise<void> => {
+      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+        const log = join(lab.root, `${file.replace(/[/\\]/g, '_')}.tap`);
+        const code = await runNodeTest([file], labEnv(lab), log);
+        const text = readFileSync(log, 'utf8');
+        // One file's whole output at once: the lanes never interleave line by line.
+        process.stdout.write(`# ---- ${file} (lab ${lab.root}) ----\n${text}`);
+        results.push({ ...totals(text), code });
+      }
+    };
+    const [, otherCode] = await Promise.all([
+      Promise.all(e2eLabs.map(lane)),
       runNodeTest(others, labEnv(otherLab), otherLog),
     ]);
     const otherText = readFileSync(otherLog, 'utf8');
     console.log(
-      '# ---- integration and unit lane (ran alongside the e2e lane, on its own lab) ----',
+      '# ---- integration and unit lane (ran alongside the e2e lanes, on its own lab) ----',
     );
     process.stdout.write(otherText);
-    const a = totals(readFileSync(join(e2eLab.root, 'e2e.tap'), 'utf8'));
-    const b = totals(otherText);
-    console.log(`# both lanes in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    console.log(`tests: ${a.pass + b.pass} passed, ${a.fail + b.fail} failed`);
-    return e2eCode !== 0 ? e2eCode : otherCode;
+    results.push({ ...totals(otherText), code: otherCode });
+    const pass = results.reduce((n, r) => n + r.pass, 0);
+    const fail = results.reduce((n, r) => n + r.fail, 0);
+    console.log(
+      `# ${lanes} e2e lanes and 1 other lane in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
+    console.log(`tests: ${pass} passed, ${fail} failed`);
+    return results.find((r) => r.code !== 0)?.code ?? 0;
   } finally {
     await stopAll();
   }
-}
-
-/** Runs the files with their output on the terminal and in `logPath` too. */
-function runTee(files: string[], env: NodeJS.ProcessEnv, logPath: string): Promise<number> {
-  return new Promise((resolve) => {
-    const args = ['--import', 'tsx', '--test', '--test-concurrency=1', ...files];
-    const log = createWriteStream(logPath);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    child.stdout.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk);
-      log.write(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-    // 'close', not 'exit': every byte of its output has been read by then.
-    child.on('close', (code, signal) => {
-      log.end(() => resolve(code ?? (signal ? 1 : 0)));
-    });
-  });
 }
 
 main().then(
