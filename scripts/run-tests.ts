@@ -133,6 +133,12 @@ function totals(text: string): { pass: number; fail: number } {
   return { pass: last('pass'), fail: last('fail') };
 }
 
+/** A run's totals; one that exited non-zero without a failed test (it crashed) counts as one. */
+function counted(text: string, code: number): { pass: number; fail: number; code: number } {
+  const t = totals(text);
+  return { ...t, fail: code !== 0 && t.fail === 0 ? 1 : t.fail, code };
+}
+
 async function main(): Promise<number> {
   const suites = parseSuites(process.argv.slice(2));
   // TEST_MATCH=<regex>: only the files whose path matches (e.g. to try one file in its lane).
@@ -167,7 +173,8 @@ async function main(): Promise<number> {
     }
     // e2e lanes take the next file from one queue (longest known first, so the lanes end close
     // together); the integration and unit files run in one lane of their own.
-    const lanes = Math.max(1, Number(process.env['E2E_LANES'] ?? 2));
+    const asked = Number(process.env['E2E_LANES'] ?? 2);
+    const lanes = Number.isInteger(asked) && asked >= 1 ? asked : 2;
     const started = Date.now();
     const newLabs = await Promise.all([
       ...Array.from({ length: lanes }, () => startLab(true)),
@@ -186,7 +193,7 @@ async function main(): Promise<number> {
         const text = readFileSync(log, 'utf8');
         // One file's whole output at once: the lanes never interleave line by line.
         process.stdout.write(`# ---- ${file} (lab ${lab.root}) ----\n${text}`);
-        results.push({ ...totals(text), code });
+        results.push(counted(text, code));
       }
     };
     const [, otherCode] = await Promise.all([
@@ -198,7 +205,7 @@ async function main(): Promise<number> {
       '# ---- integration and unit lane (ran alongside the e2e lanes, on its own lab) ----',
     );
     process.stdout.write(otherText);
-    results.push({ ...totals(otherText), code: otherCode });
+    results.push(counted(otherText, otherCode));
     const pass = results.reduce((n, r) => n + r.pass, 0);
     const fail = results.reduce((n, r) => n + r.fail, 0);
     console.log(
