@@ -9,7 +9,7 @@
 // The directories do not exist in the filesystem and no peer is configured: the daemons still
 // acquire (and ack) them, and with no peer they have nothing to copy, so the figures are the
 // mapping protocol's (dir-map writes, acquire notifies and acks), not snapshot transfer.
-import { describeMachine } from './machine.js';
+import { printRunHeader, secs } from './machine.js';
 import type { Rados } from 'rados-js';
 import {
   mirrorDaemonPid,
@@ -59,10 +59,6 @@ let sites: MirroredSites;
 let a: Rados;
 let site: SiteInfo;
 let runNo = 0;
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
-}
 
 function paths(n: number): string[] {
   runNo++;
@@ -284,10 +280,7 @@ async function main(): Promise<void> {
     for (const d of DAEMONS) await stopMirrorDaemon(site, d);
     await tearDownMirroring(sites);
   }
-  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}\n`);
-  console.log(
-    `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}\n`,
-  );
+  printRunHeader(MACHINE_SETUP, begun);
   console.log('| measurement | engine | mgr module | module / engine |');
   console.log('| --- | --- | --- | --- |');
   for (const row of rows)

@@ -33,7 +33,7 @@ import {
 import { labMonSessions } from '../lab/harness/mon-sessions.js';
 import { waitFor } from '../lab/harness/wait.js';
 import { MirrorEngine } from '../src/ceph/mirror-engine.js';
-import { describeMachine } from './machine.js';
+import { printRunHeader, secs } from './machine.js';
 
 const N = 100;
 const DAEMONS = ['fobench1', 'fobench2'];
@@ -44,8 +44,6 @@ let sites: MirroredSites;
 let a: Rados;
 let site: SiteInfo;
 let runNo = 0;
-
-const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 function paths(n: number): string[] {
   runNo++;
@@ -199,10 +197,7 @@ async function main(): Promise<void> {
     for (const d of DAEMONS) await stopMirrorDaemon(site, d);
     await tearDownMirroring(sites);
   }
-  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}\n`);
-  console.log(
-    `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}\n`,
-  );
+  printRunHeader(MACHINE_SETUP, begun);
   console.log('| measurement (instance timeout 30 s, tick 1 s) | result |');
   console.log('| --- | --- |');
   for (const [w, r] of rows) console.log(`| ${w} | ${r} |`);

@@ -20,3 +20,16 @@ export function describeMachine(setup: string): string {
     `${setup}; load average at the end ${load}`
   );
 }
+
+/** Seconds with one decimal, as every result table writes them. */
+export function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The lines above a result table: the machine, then the date and the whole run's length. */
+export function printRunHeader(setup: string, begunMs: number, extra?: string): void {
+  console.log(`Machine: ${describeMachine(setup)}\n`);
+  const date = new Date().toISOString().slice(0, 10);
+  const tail = extra ? `; ${extra}` : '';
+  console.log(`Date: ${date}; whole run ${secs(performance.now() - begunMs)}${tail}\n`);
+}

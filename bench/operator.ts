@@ -14,7 +14,7 @@
 // operator changes; the published numbers come from a full run); BENCH_HOLD_SECONDS=N keeps the
 // operator running N seconds after the last run, to look at it (e.g. a heap snapshot through
 // NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the operator inherits).
-import { describeMachine } from './machine.js';
+import { printRunHeader, secs } from './machine.js';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -80,7 +80,6 @@ let rados: Rados;
 let kube: KubeHandle;
 let api: KubeApi;
 
-const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const count = (n: number): string => n.toLocaleString('en');
 
 function paths(n: number): string[] {
@@ -460,11 +459,7 @@ async function main(): Promise<void> {
     await rados.shutdown();
   }
 
-  console.log(`Machine: ${describeMachine(MACHINE_SETUP)}\n`);
-  console.log(
-    `Date: ${new Date().toISOString().slice(0, 10)}; whole run ${secs(performance.now() - begun)}; ` +
-      `${CONCURRENCY} creates in flight; operator log level info\n`,
-  );
+  printRunHeader(MACHINE_SETUP, begun, `${CONCURRENCY} creates in flight; operator log level info`);
   console.log('| directories | operator: all Ready | mgr module: all mapped | module / operator |');
   console.log('| --- | --- | --- | --- |');
   for (const r of results) {
