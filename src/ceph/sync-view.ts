@@ -105,8 +105,6 @@ const FSMAP_TTL_MS = 10_000;
 interface PeerMount {
   peer: FsMirrorPeer;
   remote: Promise<RemoteFs>;
-  /** Deadlines and thread budget of the calls on this peer's mount. */
-  guard: FsCallGuard;
 }
 
 export interface SyncViewerOptions {
@@ -123,6 +121,11 @@ export interface SyncViewerOptions {
 export class SyncViewer {
   private local: Promise<CephFS> | undefined;
   private readonly peers = new Map<string, PeerMount>();
+  /**
+   * Deadlines and thread budget of each peer's calls. Kept per peer, not per mount: a mount whose
+   * calls timed out is dropped and opened anew, while those calls may still hold their threads.
+   */
+  private readonly peerGuards = new Map<string, FsCallGuard>();
   private fsmap: { at: number; peers: Record<string, FsMirrorPeer> } | undefined;
   private closed = false;
   private readonly localGuard: FsCallGuard;
@@ -141,11 +144,6 @@ export class SyncViewer {
       maxOutstanding: this.options.maxOutstanding ?? DEFAULT_FS_MAX_OUTSTANDING,
       where,
     });
-  }
-
-  /** Local libcephfs calls past their deadline that have not returned (the MDS is not answering). */
-  hungSourceCalls(): number {
-    return this.localGuard.hungCalls;
   }
 
   /** The FSMap's peers changed (one added or removed): read them again on the next view. */
@@ -170,9 +168,9 @@ export class SyncViewer {
         const site = `peer ${peer.clusterName} (filesystem ${peer.fsName})`;
         let remote: SnapshotList;
         try {
-          const { remote: mount, guard } = this.peerMount(uuid, peer);
+          const mount = this.peerMount(uuid, peer);
           remote = await this.readList(
-            guard,
+            this.peerGuard(uuid, peer),
             mount.then((m) => m.fs),
             path,
             {
@@ -275,12 +273,22 @@ export class SyncViewer {
     const peers = fs?.mirrorInfo.peers ?? {};
     this.fsmap = { at: Date.now(), peers };
     for (const uuid of this.peers.keys()) if (!(uuid in peers)) void this.dropPeer(uuid);
+    for (const uuid of this.peerGuards.keys()) if (!(uuid in peers)) this.peerGuards.delete(uuid);
     return peers;
   }
 
-  private peerMount(uuid: string, peer: FsMirrorPeer): PeerMount {
+  private peerGuard(uuid: string, peer: FsMirrorPeer): FsCallGuard {
+    let guard = this.peerGuards.get(uuid);
+    if (!guard) {
+      guard = this.guardFor(`peer ${peer.clusterName}`);
+      this.peerGuards.set(uuid, guard);
+    }
+    return guard;
+  }
+
+  private peerMount(uuid: string, peer: FsMirrorPeer): Promise<RemoteFs> {
     const existing = this.peers.get(uuid);
-    if (existing) return existing;
+    if (existing) return existing.remote;
     const remote = (async () => {
       const creds = await getPeerCredentials(this.rados, this.fsName, uuid);
       return connectRemote({
@@ -293,9 +301,8 @@ export class SyncViewer {
     })();
     // A mount that fails is dropped by view() and opened anew next time.
     remote.catch(() => undefined);
-    const entry = { peer, remote, guard: this.guardFor(`peer ${peer.clusterName}`) };
-    this.peers.set(uuid, entry);
-    return entry;
+    this.peers.set(uuid, { peer, remote });
+    return remote;
   }
 
   private async dropPeer(uuid: string): Promise<void> {
