@@ -139,6 +139,24 @@ function counted(text: string, code: number): { pass: number; fail: number; code
   return { ...t, fail: code !== 0 && t.fail === 0 ? 1 : t.fail, code };
 }
 
+/** The last lines of every operator log in `dir`, each line marked as log, for a failed file. */
+function operatorLogTails(dir: string, lines = 80): string {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return '';
+  }
+  return names
+    .map((name) => {
+      const tail = readFileSync(join(dir, name), 'utf8').trimEnd().split('\n').slice(-lines);
+      return [`# ---- last ${tail.length} lines of ${name} ----`, ...tail.map((l) => `#| ${l}`)]
+        .join('\n')
+        .concat('\n');
+    })
+    .join('');
+}
+
 async function main(): Promise<number> {
   const suites = parseSuites(process.argv.slice(2));
   // TEST_MATCH=<regex>: only the files whose path matches (e.g. to try one file in its lane).
@@ -188,12 +206,17 @@ async function main(): Promise<number> {
     const results: Array<{ pass: number; fail: number; code: number }> = [];
     const lane = async (lab: Lab): Promise<void> => {
       for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-        const log = join(lab.root, `${file.replace(/[/\\]/g, '_')}.tap`);
-        const code = await runNodeTest([file], labEnv(lab), log);
-        const text = readFileSync(log, 'utf8');
-        // One file's whole output at once: the lanes never interleave line by line.
-        process.stdout.write(`# ---- ${file} (lab ${lab.root}) ----\n${text}`);
-        results.push(counted(text, code));
+        const base = join(lab.root, file.replace(/[/\\]/g, '_'));
+        const operatorLogs = `${base}.operator-logs`;
+        const env = { ...labEnv(lab), CMO_TEST_LOG_DIR: operatorLogs };
+        const code = await runNodeTest([file], env, `${base}.tap`);
+        const text = readFileSync(`${base}.tap`, 'utf8');
+        const result = counted(text, code);
+        // One file's whole output at once: the lanes never interleave line by line. A failed
+        // file brings the ends of its operators' logs: the lab, and so the logs, go afterwards.
+        const tails = result.fail > 0 ? operatorLogTails(operatorLogs) : '';
+        process.stdout.write(`# ---- ${file} (lab ${lab.root}) ----\n${text}${tails}`);
+        results.push(result);
       }
     };
     const [, otherCode] = await Promise.all([

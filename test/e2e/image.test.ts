@@ -36,7 +36,13 @@ import {
   type UnpackedImage,
 } from '../../lab/image.js';
 import { connectionSecretYaml } from '../../lab/k8s-secrets.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../../lab/harness/kube.js';
+import {
+  kubectl,
+  kubectlJson,
+  useKube,
+  waitReady,
+  type KubeHandle,
+} from '../../lab/harness/kube.js';
 import { useLab, type LabState } from '../../lab/harness/lab.js';
 import { waitFor } from '../../lab/harness/wait.js';
 import { findFilesystem } from '../../src/ceph/fsmap.js';
@@ -297,15 +303,7 @@ test('the entrypoint in a chroot of the image reconciles the samples to Ready', 
     'mirrorpeer/site-b',
     'mirroreddirectory/projects',
   ]) {
-    await Promise.race([
-      kubectl(
-        kube,
-        ['-n', NS, 'wait', '--for=condition=Ready', obj, '--timeout=180s'],
-        undefined,
-        200_000,
-      ),
-      exited,
-    ]);
+    await Promise.race([waitReady(kube, NS, obj), exited]);
   }
   const dir = await kubectlJson<MirroredDirectory>(kube, [
     '-n',

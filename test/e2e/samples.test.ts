@@ -13,7 +13,13 @@ import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { readMirrorInfo } from '../../src/ceph/mirror-info.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
 import type { CephFSMirror, MirroredDirectory, MirrorPeer } from '../../src/api/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../../lab/harness/kube.js';
+import {
+  kubectl,
+  kubectlJson,
+  useKube,
+  waitReady,
+  type KubeHandle,
+} from '../../lab/harness/kube.js';
 import { useLab, type LabState } from '../../lab/harness/lab.js';
 import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
 import { waitFor } from '../../lab/harness/wait.js';
@@ -68,12 +74,7 @@ test('the samples become Ready and a snapshot reaches site-b', async () => {
     'mirrorpeer/site-b',
     'mirroreddirectory/projects',
   ]) {
-    await kubectl(
-      kube,
-      ['-n', NS, 'wait', '--for=condition=Ready', obj, '--timeout=180s'],
-      undefined,
-      200_000,
-    );
+    await waitReady(kube, NS, obj);
   }
   const dir = await kubectlJson<MirroredDirectory>(kube, [
     '-n',
