@@ -101,6 +101,8 @@ export function encodeDirMapRecord(record: DirMapRecord): Buffer {
  * non-finite times, and anything else of the wrong type.
  */
 export function decodeDirMapRecord(key: string, value: Uint8Array): DirMapRecord {
+  const quick = decodeDirMapRecordQuick(value);
+  if (quick) return quick;
   const dict = decodeDict(key, value);
   checkKeys(key, dict, ['version', 'instance_id', 'last_shuffled'], ['purging']);
   checkVersion(key, dict);
@@ -131,6 +133,83 @@ export function decodeDirMapRecord(key: string, value: Uint8Array): DirMapRecord
     }
     if (purging === true || (typeof purging === 'bigint' && purging !== 0n)) record.purging = true;
   }
+  return record;
+}
+
+// The bytes Python 3 (protocols 4 and 5) writes for the module's record, and encodeDirMapRecord
+// for ours, around the three values: PROTO 4, FRAME <u64>, EMPTY_DICT, MEMOIZE, MARK, then
+// 'version' → BININT1 1, 'instance_id' → SHORT_BINUNICODE <id>, 'last_shuffled' → BINFLOAT, each
+// key and str value followed by MEMOIZE; optionally 'purging' → BININT1 1; SETITEMS, STOP.
+const ascii = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
+const shortStr = (s: string): number[] => [0x8c, s.length, ...ascii(s), 0x94];
+const QUICK_HEAD = Uint8Array.from([
+  0x7d,
+  0x94,
+  0x28,
+  ...shortStr('version'),
+  0x4b,
+  0x01,
+  ...shortStr('instance_id'),
+  0x8c,
+]);
+const QUICK_TIME = Uint8Array.from([0x94, ...shortStr('last_shuffled'), 0x47]);
+const QUICK_PURGING = Uint8Array.from([...shortStr('purging'), 0x4b, 0x01]);
+const FLOAT = new Float64Array(1);
+const FLOAT_BYTES = new Uint8Array(FLOAT.buffer);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** PROTO, its number, FRAME and the frame's u64 length. */
+const FRAME_HEADER = 11;
+
+function bytesAt(value: Uint8Array, at: number, want: Uint8Array): boolean {
+  if (at + want.length > value.length) return false;
+  for (let i = 0; i < want.length; i++) if (value[at + i] !== want[i]) return false;
+  return true;
+}
+
+/**
+ * The common case without the general decoder: a record in exactly the layout the module and
+ * this codec write, with an instance id of ASCII digits (a RADOS global id) or empty. Anything
+ * else, however slightly different, returns undefined and takes the general path, which reads
+ * (or refuses) it in full. Loading 100,000 entries at start-up spent most of its time in the
+ * general decoder's per-record stack, memo and UTF-8 decoding; this path allocates only the
+ * record and the id.
+ */
+export function decodeDirMapRecordQuick(value: Uint8Array): DirMapRecord | undefined {
+  const n = value.length;
+  if (n < FRAME_HEADER || value[0] !== 0x80 || (value[1] !== 4 && value[1] !== 5)) return undefined;
+  if (value[2] !== 0x95) return undefined;
+  // The frame holds the rest of the pickle (a u64, little-endian; small here).
+  let frame = 0;
+  for (let i = 10; i >= 3; i--) frame = frame * 256 + (value[i] as number);
+  if (frame !== n - FRAME_HEADER) return undefined;
+  let at = FRAME_HEADER;
+  if (!bytesAt(value, at, QUICK_HEAD)) return undefined;
+  at += QUICK_HEAD.length;
+  const idLength = value[at++];
+  if (idLength === undefined || at + idLength > n) return undefined;
+  let instanceId = '';
+  for (let i = 0; i < idLength; i++) {
+    const c = value[at + i] as number;
+    if (c < 0x30 || c > 0x39) return undefined;
+    instanceId += String.fromCharCode(c);
+  }
+  at += idLength;
+  if (!bytesAt(value, at, QUICK_TIME)) return undefined;
+  at += QUICK_TIME.length;
+  if (at + 8 > n) return undefined;
+  // Big-endian on the wire; through one scratch array rather than a DataView per record.
+  for (let i = 0; i < 8; i++) FLOAT_BYTES[LITTLE_ENDIAN ? 7 - i : i] = value[at + i] as number;
+  const lastShuffled = FLOAT[0] as number;
+  if (!Number.isFinite(lastShuffled)) return undefined;
+  at += 8;
+  let purging = false;
+  if (bytesAt(value, at, QUICK_PURGING)) {
+    purging = true;
+    at += QUICK_PURGING.length;
+  }
+  if (at + 2 !== n || value[at] !== 0x75 || value[at + 1] !== 0x2e) return undefined;
+  const record: DirMapRecord = { version: 1, instanceId, lastShuffled };
+  if (purging) record.purging = true;
   return record;
 }
 
