@@ -1,5 +1,6 @@
 import type { DirectoryEvents } from './directory-events.js';
 import { Errno } from './errors.js';
+import type { HoldMarks } from './hold-marks.js';
 import type { DirectoryMessenger } from './messenger.js';
 import type { DirPath } from './paths.js';
 import { planActions } from './planner.js';
@@ -13,6 +14,8 @@ export interface DirectoryActionsOptions {
   records: DirectoryRecords;
   writes: DirMapWriteQueue;
   messenger: DirectoryMessenger;
+  /** Acquire marks: a directory's removal takes its mark along in the same op. */
+  marks: HoldMarks;
   events: DirectoryEvents;
   log: DriverLogger;
   /** False once the driver is stopping: results are no longer acted on. */
@@ -95,7 +98,17 @@ export class DirectoryActions {
     for (const { path } of plan.started) this.out.add(path);
     // Sets before removals, as the mgr module orders one update.
     for (const [path, record] of plan.dirMapSets) records.write(path, record, this.done);
-    for (const path of plan.dirMapRemovals) this.o.writes.remove(path, this.done);
+    for (const path of plan.dirMapRemovals) {
+      const withMark = this.o.marks.has(path);
+      this.o.writes.remove(
+        path,
+        (p, r) => {
+          if (withMark) this.o.marks.removedWithKey(p, r);
+          this.done(p, r);
+        },
+        withMark,
+      );
+    }
     for (const { path, instanceId, mode } of plan.notifies) {
       this.o.messenger.send(path, instanceId, mode, (r) => {
         if (r < 0) this.o.log.warn(`${mode} notify failed`, { path, instanceId, r });

@@ -5,7 +5,7 @@ import type { DirPath } from './paths.js';
 import type { DirectoryPolicy, DirectoryStatusWord, InstanceLoad } from './policy.js';
 import type { Blocklister, Clock, DirMapStore, DirectoryNotifier, DriverLogger } from './ports.js';
 import type { Tunables } from './tunables.js';
-import type { DirMapRecord, InstanceRecord } from './types.js';
+import type { DirMapRecord, HoldMark, InstanceRecord } from './types.js';
 
 export type { InstanceChange } from './instance-registry.js';
 
@@ -28,6 +28,11 @@ export interface InitialState {
   /** Dir-map entries by their key as stored (taken exactly, never re-validated). */
   directories: Iterable<readonly [string, DirMapRecord]>;
   instances: Iterable<readonly [string, InstanceRecord]>;
+  /**
+   * The operator's acquire marks by directory key (hold-marks.ts): a mapped directory whose mark
+   * matches its record, on an instance of the list, starts ASSOCIATED without any notify.
+   */
+  marks?: Iterable<readonly [string, HoldMark]>;
   /**
    * What an earlier engine of this process had handed out (see `holdings()`), when the map is
    * reloaded after it changed behind our back: a daemon holding a directory the new map gives

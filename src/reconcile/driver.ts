@@ -8,6 +8,7 @@ import {
 import { DirectoryActions } from './actions.js';
 import { DirectoryEvents } from './directory-events.js';
 import { DirectoryError } from './errors.js';
+import { HoldMarks } from './hold-marks.js';
 import { InstanceRegistry, type InstanceChange } from './instance-registry.js';
 import { DirectoryMessenger } from './messenger.js';
 import { normalizeDirectoryPath, storedDirectoryPath, type DirPath } from './paths.js';
@@ -16,7 +17,7 @@ import { silentLogger, systemClock, type Clock, type DriverLogger } from './port
 import { DirectoryRecords } from './records.js';
 import { TickTimer } from './tick-timer.js';
 import { resolveTunables, type Tunables } from './tunables.js';
-import type { InstanceInfo } from './types.js';
+import type { DirMapRecord, InstanceInfo } from './types.js';
 import { DirMapWriteQueue } from './write-queue.js';
 
 type RunState = 'new' | 'running' | 'stopping' | 'stopped';
@@ -43,6 +44,7 @@ export class FilesystemMirrorDriver {
   private readonly writes: DirMapWriteQueue;
   private readonly records: DirectoryRecords;
   private readonly messenger: DirectoryMessenger;
+  private readonly marks: HoldMarks;
   private readonly instances: InstanceRegistry;
 
   private runState: RunState = 'new';
@@ -81,8 +83,15 @@ export class FilesystemMirrorDriver {
       fingerprint: (path) => this.events.fingerprint(path),
       wake: () => this.armTimer(),
     });
+    this.marks = new HoldMarks(this.writes, () => this.armTimer());
     this.messenger = new DirectoryMessenger({
       notifier: options.notifier,
+      marks: this.marks,
+      markOf: (path, instanceId) => {
+        const look = this.policy.lookup(path);
+        if (!look || look.purging || look.instanceId !== instanceId) return undefined;
+        return { instanceId, lastShuffled: look.mappedTime ?? 0 };
+      },
       isTracked: (path) => this.policy.has(path),
       wake: () => this.armTimer(),
     });
@@ -105,6 +114,7 @@ export class FilesystemMirrorDriver {
       records: this.records,
       writes: this.writes,
       messenger: this.messenger,
+      marks: this.marks,
       events: this.events,
       log: this.log,
       running: () => this.runState === 'running',
@@ -124,29 +134,43 @@ export class FilesystemMirrorDriver {
   /**
    * Load the map read from RADOS and start ticking. As in the mgr module: directories with an
    * instance re-acquire there, those without are mapped, purging ones resume removal, and an
-   * instance named by a directory but missing from the instance list is dead at once. Keys are
-   * taken as stored: one the input rules now refuse is still driven, released and removable.
+   * instance named by a directory but missing from the instance list is dead at once. Not in
+   * the mgr module: a directory whose acquire mark proves its daemon holds it (hold-marks.ts)
+   * starts ASSOCIATED and gets no notify at all. Keys are taken as stored: one the input rules
+   * now refuse is still driven, released and removable.
    */
   start(initial: InitialState): void {
     if (this.runState !== 'new') throw new Error('driver already started');
     this.runState = 'running';
     this.lastProgressAt = this.clock.now();
-    const directories = [...initial.directories].map(
-      ([key, record]) => [storedDirectoryPath(key), record] as const,
+    const directories = new Map<DirPath, DirMapRecord>();
+    for (const [key, record] of initial.directories) {
+      const path = storedDirectoryPath(key);
+      if (!directories.has(path)) directories.set(path, record);
+    }
+    const instanceIds = this.instances.load(initial.instances);
+    const marks = this.marks.load(
+      [...(initial.marks ?? [])].map(([key, mark]) => [storedDirectoryPath(key), mark] as const),
+      directories,
+      new Set(instanceIds),
     );
-    this.policy.init(directories);
+    this.policy.init(directories, marks.certain);
     this.messenger.load(
       directories,
       [...(initial.previousHoldings ?? [])].map(([key, id]) => [storedDirectoryPath(key), id]),
+      marks.certain,
     );
-    this.policy.addInstancesInitial(this.instances.load(initial.instances));
+    this.marks.collect(marks.garbage);
+    this.policy.addInstancesInitial(instanceIds);
     this.instances.graceUnfenced(
       this.policy
         .instanceLoads()
         .filter((load) => load.dead)
         .map((load) => load.id),
     );
-    for (const path of this.policy.paths()) this.schedule(path);
+    for (const path of this.policy.paths()) {
+      if (!this.policy.isAssociated(path)) this.schedule(path);
+    }
     // Not in the mgr module: once start-up has settled, check the balance.
     this.rebalanceWhenQuiet = true;
     this.armTimer();

@@ -6,6 +6,7 @@ export type {
   ActionType,
   DirMapRecord,
   DirectoryStateName,
+  HoldMark,
   InstanceInfo,
   InstanceRecord,
   PolicyAction,

@@ -1,11 +1,19 @@
 import { DeliveryLedger } from './delivery-ledger.js';
 import { Errno } from './errors.js';
+import type { HoldMarks } from './hold-marks.js';
 import type { DirPath } from './paths.js';
 import type { DirectoryNotifier } from './ports.js';
-import type { DirMapRecord } from './types.js';
+import type { DirMapRecord, HoldMark } from './types.js';
 
 export interface MessengerOptions {
   notifier: DirectoryNotifier;
+  /** The durable acquire marks: written after an acked acquire, removed before any release. */
+  marks: HoldMarks;
+  /**
+   * The mark an acked acquire of `path` by `instanceId` earns: the record it was made under
+   * (undefined when the directory no longer maps there, or is being removed).
+   */
+  markOf: (path: DirPath, instanceId: string) => HoldMark | undefined;
   /** Whether the driver still tracks a directory (an untracked one's strays are orphans). */
   isTracked: (path: DirPath) => boolean;
   /** A background release finished: re-arm the timer. */
@@ -31,20 +39,24 @@ export class DirectoryMessenger {
   /**
    * What start-up knows of earlier deliveries. Whoever wrote the map (an earlier operator, the
    * mgr module) may have acquired each mapped directory already: a plain acquire could be its
-   * second one. `previous` is what an earlier engine of this process handed out.
+   * second one, unless its acquire mark makes it `certain` (hold-marks.ts). `previous` is what
+   * an earlier engine of this process handed out.
    */
   load(
     directories: Iterable<readonly [DirPath, DirMapRecord]>,
     previous: Iterable<readonly [DirPath, string]>,
+    certain: ReadonlySet<DirPath> = new Set(),
   ): void {
     const mapped = new Map<string, string>();
     for (const [path, record] of directories) {
       mapped.set(path, record.instanceId);
-      if (record.instanceId !== '') this.ledger.markUncertain(path, record.instanceId);
+      if (record.instanceId !== '' && !certain.has(path)) {
+        this.ledger.markUncertain(path, record.instanceId);
+      }
     }
     for (const [path, instanceId] of previous) {
-      if (mapped.get(path) === instanceId) this.ledger.markUncertain(path, instanceId);
-      else this.ledger.markStray(path, instanceId);
+      if (mapped.get(path) !== instanceId) this.ledger.markStray(path, instanceId);
+      else if (!certain.has(path)) this.ledger.markUncertain(path, instanceId);
     }
     this.orphanRetryDue = this.ledger.allStrays().length > 0;
   }
@@ -143,10 +155,19 @@ export class DirectoryMessenger {
     }
     const r = await this.notify(instanceId, path, 'acquire');
     this.ledger.acquired(path, instanceId, r);
+    if (r === 0) {
+      // Only now is the holding known: the mark follows the ack, never precedes it.
+      const mark = this.o.markOf(path, instanceId);
+      if (mark) this.o.marks.acquired(path, mark);
+    }
     return r;
   }
 
   private async release(path: DirPath, instanceId: string): Promise<number> {
+    // A mark must never outlive the holding it names: it goes, durably, before the release.
+    const cleared = await this.o.marks.beforeRelease(path);
+    // Not sent. A write's ENOENT must not read as the daemon's mailbox being gone.
+    if (cleared < 0) return cleared === -Errno.ENOENT ? -Errno.EIO : cleared;
     const r = await this.notify(instanceId, path, 'release');
     this.ledger.released(path, instanceId, r);
     return r;

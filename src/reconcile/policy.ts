@@ -120,10 +120,14 @@ export class DirectoryPolicy {
   /**
    * Load the directory map read at start-up. A directory with an instance goes INITIALIZING
    * (re-acquire on that instance), one without goes ASSOCIATING, and a purging one resumes
-   * removal (skipping the release when it has no instance). Returns nothing: the caller
-   * schedules every loaded directory.
+   * removal (skipping the release when it has no instance). A directory in `certain` (its
+   * daemon is known to hold it: an acquire mark, hold-marks.ts) starts ASSOCIATED, with nothing
+   * to do. Returns nothing: the caller schedules every loaded directory not ASSOCIATED.
    */
-  init(dirMap: Iterable<readonly [DirPath, DirMapRecord]>): void {
+  init(
+    dirMap: Iterable<readonly [DirPath, DirMapRecord]>,
+    certain: ReadonlySet<string> = new Set(),
+  ): void {
     for (const [path, record] of dirMap) {
       if (this.dirs.has(path)) continue;
       const instanceId = record.instanceId === '' ? null : record.instanceId;
@@ -131,6 +135,11 @@ export class DirectoryPolicy {
       if (instanceId !== null) this.indexAdd(instanceId, path);
       this.dirs.set(path, st);
       this.trie.insert(path);
+      if (instanceId !== null && !record.purging && certain.has(path)) {
+        // Held, known: idle at once, as after an acked acquire (no row leads into it).
+        st.state = 'ASSOCIATED';
+        continue;
+      }
       let state: DirectoryStateName = instanceId !== null ? 'INITIALIZING' : 'ASSOCIATING';
       if (record.purging) {
         st.purging = true;
@@ -293,6 +302,12 @@ export class DirectoryPolicy {
     const st = this.dirs.get(path);
     if (!st) return undefined;
     return { instanceId: st.instanceId, mappedTime: st.mappedTime, purging: st.purging };
+  }
+
+  /** Idle in ASSOCIATED: mapped and held, nothing to do. */
+  isAssociated(path: string): boolean {
+    const st = this.dirs.get(path);
+    return st !== undefined && st.state === 'ASSOCIATED' && st.nextState === null;
   }
 
   /** The current action of a directory (what start/finish are about), for the driver. */

@@ -3,7 +3,7 @@
  * tests use the in-memory versions in `testing.ts`. Results follow librados: 0 or a negative
  * errno. A rejected promise is treated as -EIO.
  */
-import type { DirMapRecord, InstanceRecord } from './types.js';
+import type { DirMapRecord, HoldMark, InstanceRecord } from './types.js';
 
 /**
  * One atomic omap write op on the `cephfs_mirror` object. Keys are given without their prefix
@@ -15,6 +15,14 @@ export interface DirMapWriteBatch {
   set: ReadonlyMap<string, DirMapRecord>;
   /** Directory paths whose `dir_map_<path>` key is removed. */
   remove: readonly string[];
+  /**
+   * The operator's acquire marks (HoldMark), in the same atomic op. Their keys never collide
+   * with `dir_map_`/`instance_` keys; each entry counts towards `maxKeysPerWrite` like the others.
+   */
+  marks?: {
+    set: ReadonlyMap<string, HoldMark>;
+    remove: readonly string[];
+  };
 }
 
 export interface InstanceMapWriteBatch {

@@ -18,7 +18,7 @@ import type {
   DirectoryNotifier,
   InstanceMapWriteBatch,
 } from './ports.js';
-import type { DirMapRecord, InstanceRecord } from './types.js';
+import type { DirMapRecord, HoldMark, InstanceRecord } from './types.js';
 
 interface FakeTimer {
   due: number;
@@ -88,6 +88,8 @@ export interface HeldCall<T> {
  */
 export class InMemoryDirMapStore implements DirMapStore {
   readonly dirMap = new Map<string, DirMapRecord>();
+  /** The operator's acquire marks (hold-marks.ts), by directory path. */
+  readonly marks = new Map<string, HoldMark>();
   readonly instances = new Map<string, InstanceRecord>();
   readonly instanceObjects = new Set<string>();
   /** Every dir-map op, in the order it was issued. */
@@ -106,6 +108,8 @@ export class InMemoryDirMapStore implements DirMapStore {
       if (r >= 0) {
         for (const [path, record] of batch.set) this.dirMap.set(path, { ...record });
         for (const path of batch.remove) this.dirMap.delete(path);
+        for (const [path, mark] of batch.marks?.set ?? []) this.marks.set(path, { ...mark });
+        for (const path of batch.marks?.remove ?? []) this.marks.delete(path);
       }
       return r;
     };

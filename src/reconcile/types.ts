@@ -27,6 +27,18 @@ export interface DirMapRecord {
   purging?: boolean;
 }
 
+/**
+ * The operator's own record that a daemon acked the acquire of a directory (stored beside the
+ * dir map under its own key prefix, see docs/ceph-layer.md "Restart without churn"). It names
+ * the instance and the `last_shuffled` of the dir-map record the acquire was made under: valid
+ * only while the directory's record still says exactly that, so a map rewritten by anyone else
+ * (the mgr module, a hand edit) invalidates it.
+ */
+export interface HoldMark {
+  instanceId: string;
+  lastShuffled: number;
+}
+
 /** Value of an omap key `instance_<id>`: pickle of `{'version': 1, 'addr': str}`. */
 export interface InstanceRecord {
   version: 1;

@@ -68,6 +68,7 @@ export function restartDriver(
   w.driver.start({
     directories: [...w.store.dirMap].map(([p, r]) => [p, { ...r }] as const),
     instances: [...w.store.instances],
+    marks: [...w.store.marks].map(([p, m]) => [p, { ...m }] as const),
     ...(previousHoldings ? { previousHoldings } : {}),
   });
 }
