@@ -110,3 +110,53 @@ export async function waitReady(
     throw new Error(`${(e as Error).message}; its conditions: ${seen}`);
   }
 }
+
+const GROUP = 'mirror.cephfs.io';
+
+interface OwnerRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * Deletes Secrets whose owners are gone, as Kubernetes' garbage collector would: the lab runs no
+ * kube-controller-manager, so a bootstrap token Secret owned by a deleted CephFSMirror stays,
+ * and a CephFSMirror of the same name created later (another uid) finds a Secret that is not
+ * its own (SecretNotOwned). Files that apply the samples call this first and after deleting them.
+ */
+export async function collectOrphanedSecrets(kube: KubeHandle, namespace: string): Promise<void> {
+  const secrets = await kubectlJson<{
+    items: Array<{ metadata: { name: string; ownerReferences?: OwnerRef[] } }>;
+  }>(kube, ['-n', namespace, 'get', 'secrets']);
+  for (const s of secrets.items) {
+    const refs = s.metadata.ownerReferences ?? [];
+    // Only Secrets owned by this project's kinds alone: others are not ours to judge.
+    if (refs.length === 0 || !refs.every((r) => r.apiVersion.startsWith(`${GROUP}/`))) continue;
+    const alive = await Promise.all(
+      refs.map(async (r) => {
+        const out = await kubectl(kube, [
+          '-n',
+          namespace,
+          'get',
+          `${r.kind.toLowerCase()}.${GROUP}/${r.name}`,
+          '--ignore-not-found',
+          '-o',
+          'jsonpath={.metadata.uid}',
+        ]).catch(() => '');
+        return out.trim() === r.uid;
+      }),
+    );
+    if (!alive.some(Boolean)) {
+      await kubectl(kube, [
+        '-n',
+        namespace,
+        'delete',
+        'secret',
+        s.metadata.name,
+        '--ignore-not-found',
+      ]);
+    }
+  }
+}

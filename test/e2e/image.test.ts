@@ -41,6 +41,7 @@ import {
   kubectlJson,
   useKube,
   waitReady,
+  collectOrphanedSecrets,
   type KubeHandle,
 } from '../../lab/harness/kube.js';
 import { useLab, type LabState } from '../../lab/harness/lab.js';
@@ -183,6 +184,8 @@ before(async () => {
     .map((s) => connectionSecretYaml(`ceph-${s.name}`, NS, s))
     .join('---\n');
   await kubectl(kube, ['apply', '-f', '-'], secrets);
+  // An earlier file's samples (same namespace, same lane) may have left their token Secret.
+  await collectOrphanedSecrets(kube, NS);
 });
 
 after(async () => {
@@ -334,6 +337,8 @@ test('deleting the samples through the image operator undoes them in Ceph', asyn
   const fs = findFilesystem(await fetchFsMap(a), 'a');
   assert.equal(fs?.mirrorInfo.enabled, false, 'mirroring disabled on filesystem a');
   assert.deepEqual(Object.keys(fs?.mirrorInfo.peers ?? {}), []);
+  // The token Secret goes with its owner through the garbage collector, which the lab lacks.
+  await collectOrphanedSecrets(kube, NS);
 });
 
 test('no cephfs-mirror daemon aborted', () => {

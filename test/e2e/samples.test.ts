@@ -18,6 +18,7 @@ import {
   kubectlJson,
   useKube,
   waitReady,
+  collectOrphanedSecrets,
   type KubeHandle,
 } from '../../lab/harness/kube.js';
 import { useLab, type LabState } from '../../lab/harness/lab.js';
@@ -47,6 +48,8 @@ before(async () => {
     .map((s) => connectionSecretYaml(`ceph-${s.name}`, NS, s))
     .join('---\n');
   await kubectl(kube, ['apply', '-f', '-'], secrets);
+  // An earlier file's samples (same namespace, same lane) may have left their token Secret.
+  await collectOrphanedSecrets(kube, NS);
   operator = startOperator(kube, [], {}, 'built');
 });
 
@@ -161,4 +164,6 @@ test('deleting each object undoes it in Ceph before the object goes', async () =
   );
   await kubectl(kube, ['-n', NS, 'delete', 'cephfsmirror/site-b', '--wait=true', '--timeout=120s']);
   assert.equal(findFilesystem(await fetchFsMap(b), 'b')?.mirrorInfo.enabled, false);
+  // The token Secret goes with its owner through the garbage collector, which the lab lacks.
+  await collectOrphanedSecrets(kube, NS);
 });
