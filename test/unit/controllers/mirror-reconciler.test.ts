@@ -2,7 +2,7 @@
 // writes and status helpers against the in-memory API server and Ceph (test/support/fake-*.ts).
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { FINALIZER, KINDS, type MirroredDirectory } from '../../../src/api/resources.js';
 import { adoptedName } from '../../../src/controllers/mirror-reconciler.js';
 import { decodeBootstrapToken } from '../../../src/ceph/bootstrap-token.js';
@@ -360,6 +360,61 @@ describe('MirrorReconciler (in-process)', () => {
     assert.equal(secret.metadata?.ownerReferences?.[0]?.name, 'm');
     assert.ok((await h.eventsOf('m')).some((e) => e.reason === 'BootstrapTokenPublished'));
     assert.ok(h.getMirror(key));
+  });
+
+  describe('a token Secret that exists already', () => {
+    const EARLIER: V1OwnerReference = {
+      apiVersion: 'mirror.cephfs.io/v1alpha1',
+      kind: 'CephFSMirror',
+      name: 'm',
+      uid: 'uid-of-a-deleted-m',
+    };
+    const OLD = Buffer.from('old').toString('base64');
+
+    async function seedAndReconcile(ownerReferences: V1OwnerReference[]): Promise<string> {
+      await h.kube.create('secrets', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'token-a', namespace: NS, ownerReferences },
+        data: { token: OLD },
+      });
+      await h.clusterSecret();
+      await h.cluster.fs('cephfs').addDaemon('4100');
+      const key = await h.mirror('m', { bootstrapTokenSecret: { name: 'token-a' } });
+      await h.mirrors.reconcile(key);
+      return key;
+    }
+
+    it('written by an earlier mirror of the same name: waited for until collected, then ours', async () => {
+      const key = await seedAndReconcile([EARLIER]);
+      const conditions = h.getMirror(key)?.status?.conditions;
+      assert.equal(ready(conditions)?.reason, 'WaitingForGarbageCollection');
+      assert.notEqual(condition(conditions, 'Stalled')?.status, 'True', 'not a refusal');
+      assert.equal(condition(conditions, 'Reconciling')?.status, 'True');
+      assert.equal(h.kube.get<V1Secret>('secrets', NS, 'token-a')?.data?.token, OLD);
+      // The garbage collector deletes it: the next reconcile writes this mirror's own token.
+      await h.kube.delete('secrets', NS, 'token-a');
+      await h.mirrors.reconcile(key);
+      assert.equal(ready(h.getMirror(key)?.status?.conditions)?.status, 'True');
+      const mine = h.kube.get<V1Secret>('secrets', NS, 'token-a');
+      assert.equal(mine?.metadata?.ownerReferences?.[0]?.uid, h.getMirror(key)?.metadata.uid);
+      assert.notEqual(mine?.data?.token, OLD);
+    });
+
+    for (const [what, refs] of [
+      ['owned by a mirror of another name', [{ ...EARLIER, name: 'other' }]],
+      ['owned by another kind', [{ ...EARLIER, kind: 'Deployment', apiVersion: 'apps/v1' }]],
+      ['with a second owner', [EARLIER, { ...EARLIER, name: 'other', uid: 'u2' }]],
+      ['owned by nobody', []],
+    ] as const) {
+      it(`${what}: SecretNotOwned, unchanged`, async () => {
+        const key = await seedAndReconcile([...refs]);
+        const conditions = h.getMirror(key)?.status?.conditions;
+        assert.equal(ready(conditions)?.reason, 'SecretNotOwned');
+        assert.equal(condition(conditions, 'Stalled')?.status, 'True');
+        assert.equal(h.kube.get<V1Secret>('secrets', NS, 'token-a')?.data?.token, OLD);
+      });
+    }
   });
 
   it('unmanagedDirectories Prune removes undeclared entries; Adopt creates objects for them', async () => {
