@@ -68,7 +68,7 @@ const COUNTS = process.env['BENCH_COUNTS']
 const WITH_MODULE = process.env['BENCH_MODULE'] !== '0';
 const CONCURRENCY = 32;
 /** How long the operator gets to make N objects Ready before the run is reported as unfinished. */
-const OPERATOR_CAP_MS = SMALL ? 120_000 : 300_000;
+const OPERATOR_CAP_MS = Number(process.env['BENCH_CAP_SECONDS'] ?? (SMALL ? 120 : 300)) * 1000;
 /** The module's run stops adding/polling after this long and reports how far it got. */
 const MODULE_CAP_MS = SMALL ? 120_000 : 240_000;
 const DAEMONS = ['bench-op1', 'bench-op2'];
@@ -212,13 +212,32 @@ interface ReconcileStats {
   count: number;
   seconds: number;
   errors: number;
+  /** The operator's writes to MirroredDirectory objects (POST, PUT, PATCH; status included). */
+  writes: number;
+  /** Of those, status writes. */
+  statusWrites: number;
 }
 
-/** Directory reconciles so far (each one ends in at most one status write). */
+/** Sum of cephfs_mirror_kube_requests_total over the series whose labels pass `keep`. */
+function requestCount(text: string, keep: (labels: Record<string, string>) => boolean): number {
+  let sum = 0;
+  for (const m of text.matchAll(/^cephfs_mirror_kube_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels: Record<string, string> = {};
+    for (const l of (m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1] ?? ''] = l[2] ?? '';
+    if (keep(labels)) sum += Number(m[2]);
+  }
+  return sum;
+}
+
+/** Directory reconciles and the operator's writes to MirroredDirectory objects so far. */
 async function reconcileStats(port: number): Promise<ReconcileStats> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
+  const directoryWrite = (l: Record<string, string>): boolean =>
+    l['resource'] === KINDS.directory.plural && ['POST', 'PUT', 'PATCH'].includes(l['verb'] ?? '');
   return {
+    writes: requestCount(text, directoryWrite),
+    statusWrites: requestCount(text, (l) => directoryWrite(l) && l['subresource'] === 'status'),
     count: value(
       /^cephfs_mirror_reconcile_duration_seconds_count\{kind="MirroredDirectory"\} (\S+)/m,
     ),
@@ -229,11 +248,19 @@ async function reconcileStats(port: number): Promise<ReconcileStats> {
   };
 }
 
+/** The 1-minute load average (the machine is shared: said beside each run). */
+function load1(): string {
+  return (readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?').trim();
+}
+
 interface OperatorResult {
   n: number;
   createdMs: number;
   /** First create until every object is Ready (undefined: not within the cap). */
   readyMs: number | undefined;
+  /** Load average (1 min) when the run started and when all were Ready. */
+  loadBefore: string;
+  loadAfter: string;
   readyCount: number;
   /** First create until the daemons' own status reports holding all n. */
   daemonsMs: number | undefined;
@@ -253,6 +280,7 @@ async function operatorRun(
   cleanUp: boolean,
 ): Promise<OperatorResult> {
   const before = await reconcileStats(port);
+  const loadBefore = load1();
   const bodies: MirroredDirectory[] = paths(n).map((p, i) => ({
     apiVersion: `${GROUP}/${VERSION}`,
     kind: KINDS.directory.kind,
@@ -306,10 +334,14 @@ async function operatorRun(
     daemonsMs,
     // When half of all n were Ready (not the median of those that made it).
     halfMs: readyTimes[Math.ceil(n / 2) - 1],
+    loadBefore,
+    loadAfter: load1(),
     reconciles: {
       count: after.count - before.count,
       seconds: after.seconds - before.seconds,
       errors: after.errors - before.errors,
+      writes: after.writes - before.writes,
+      statusWrites: after.statusWrites - before.statusWrites,
     },
     memory,
     deleteMs: undefined,
@@ -480,6 +512,18 @@ async function main(): Promise<void> {
           : `> ${(m.ms / r.readyMs).toFixed(1)}x`
         : '';
     console.log(`| ${count(r.n)} | ${op} | ${mod} | ${ratio} |`);
+  }
+  console.log('');
+  console.log(
+    '| directories | all created | all Ready after the last create | directory reconciles per directory | API writes per directory (status) | load average (1 min) at start, end |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    const per = (x: number): string => (x / r.n).toFixed(2);
+    console.log(
+      `| ${count(r.n)} | ${secs(r.createdMs)} | ${r.readyMs === undefined ? 'not reached' : secs(r.readyMs - r.createdMs)} | ` +
+        `${per(r.reconciles.count)} | ${per(r.reconciles.writes)} (${per(r.reconciles.statusWrites)}) | ${r.loadBefore}, ${r.loadAfter} |`,
+    );
   }
   console.log('');
   console.log(

@@ -36,6 +36,13 @@ export class OperatorMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
     registers: [this.registry],
   });
+  /** Requests to the Kubernetes API server (not watches), by verb, resource and outcome. */
+  readonly kubeRequests = new Counter({
+    name: 'cephfs_mirror_kube_requests_total',
+    help: 'Requests to the Kubernetes API server (watches not included)',
+    labelNames: ['verb', 'resource', 'subresource', 'result'] as const,
+    registers: [this.registry],
+  });
   /** Out-of-band changes in Ceph the operator found and set back (`kind`: the resource kind). */
   readonly driftCorrections = new Counter({
     name: 'cephfs_mirror_drift_corrections_total',

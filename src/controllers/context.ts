@@ -53,6 +53,12 @@ export interface ControllerContext {
   enqueue: Enqueue;
   /** Keys of the MirroredDirectory objects of a mirror that declare `path` (normalised). */
   declaredBy(mirrorKey: string, path: string): string[];
+  /**
+   * Awaits `wait` without holding the directory reconcile's worker slot (the manager's
+   * WorkQueue.outsideSlot). Unset where reconciles are called directly (unit tests): a reconcile
+   * that would wait asks to be requeued instead.
+   */
+  waitOutsideSlot?: <T>(wait: Promise<T>) => Promise<T>;
 }
 
 /** The key of the CephFSMirror an object refers to (same namespace). */

@@ -27,7 +27,7 @@
 import {
   DirectoryError,
   normalizeDirectoryPath,
-  type DirectoryStatusWord,
+  type DirectoryStatus,
 } from '../reconcile/index.js';
 import type { WorkResult } from '../kube/work-queue.js';
 import type { ControllerContext } from './context.js';
@@ -40,6 +40,7 @@ import {
 import { resolveSource } from './directory-resolve.js';
 import { SCHEDULE_CHECK_TTL_MS, ScheduledSnapshots } from './directory-snapshots.js';
 import { sourceKindOf, type Resolved } from './directory-source.js';
+import { DirectorySettling, PASSING, engineFingerprint } from './directory-settling.js';
 import { DirectoryStatusWriter, standingOf, type Standing } from './directory-status.js';
 import type { MirrorRuntime } from './mirror-runtimes.js';
 import { reconcileWith } from './reconcile-skeleton.js';
@@ -65,15 +66,9 @@ export interface DirectoryOptions {
  * A directory passes through mapping/resolving on its way to mapped within a tick or two. Its
  * status is written once it settles, or after this long in a passing state, so that thousands of
  * new directories cost one status write each rather than two (the last state is never skipped:
- * the object is looked at again when this runs out).
+ * the reconcile waits for it, directory-settling.ts, or is run again when this runs out).
  */
 const SETTLE_MS = 3000;
-const PASSING: ReadonlySet<DirectoryStatusWord> = new Set([
-  'mapping',
-  'resolving',
-  'shuffling',
-  'unmapping',
-]);
 
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
@@ -84,6 +79,8 @@ export class DirectoryReconciler {
   private readonly status: DirectoryStatusWriter;
   /** Which object owns a path; releasing entries; deletion. */
   private readonly entries: DirectoryEntries;
+  /** Engine states reported, reconciles waiting for a passing state to settle. */
+  private readonly settling = new DirectorySettling();
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -92,9 +89,34 @@ export class DirectoryReconciler {
     this.snapshots = new ScheduledSnapshots(ctx, options.minSnapshotIntervalMs ?? 60_000);
     this.status = new DirectoryStatusWriter(ctx, options.lagMetrics ?? true);
     this.entries = new DirectoryEntries(ctx, this.status);
+    ctx.runtimes.onDirectoryChanged((mirrorKey, path) =>
+      this.settling.changed(mirrorKey, path, ctx.runtimes.get(mirrorKey)?.engine.status(path)),
+    );
   }
 
-  reconcile(key: string): Promise<WorkResult> {
+  /**
+   * Whether an engine change of the object's path (now at `status`) needs a reconcile: not when
+   * its status already says it, or the reconcile in flight is about to (directory-settling.ts).
+   */
+  wantsEngineChange(key: string, status: DirectoryStatus | undefined): boolean {
+    return this.settling.wants(key, status);
+  }
+
+  /** The object changed (it is queued again): a reconcile waiting on the engine stops waiting. */
+  objectChanged(key: string): void {
+    this.settling.interrupt(key);
+  }
+
+  async reconcile(key: string): Promise<WorkResult> {
+    this.settling.begin(key);
+    try {
+      return await this.reconcileOnce(key);
+    } finally {
+      this.settling.end(key);
+    }
+  }
+
+  private reconcileOnce(key: string): Promise<WorkResult> {
     return reconcileWith<MirroredDirectory, Admitted>(key, {
       api: this.ctx.api,
       kind: KINDS.directory,
@@ -102,6 +124,7 @@ export class DirectoryReconciler {
       gone: (k) => {
         const { namespace, name } = splitKey(k);
         this.passingSince.delete(k);
+        this.settling.forget(k);
         this.status.dropLagSeries(namespace, name);
       },
       prepare: (dir) => {
@@ -213,6 +236,8 @@ export class DirectoryReconciler {
       });
       return { requeueAfterMs: REMOVAL_POLL_MS };
     }
+    // From here the engine's changes of this path are this reconcile's to report.
+    this.settling.willRead(key);
     if (!status) {
       const source = await runtime.syncViews.source(path);
       if (source.state === 'missing') {
@@ -258,10 +283,23 @@ export class DirectoryReconciler {
       const now = Date.now();
       const since = this.passingSince.get(key) ?? now;
       this.passingSince.set(key, since);
-      if (now - since < SETTLE_MS) return { requeueAfterMs: SETTLE_MS - (now - since) };
-    } else {
-      this.passingSince.delete(key);
+      const left = SETTLE_MS - (now - since);
+      if (left > 0) {
+        // Wait for the state worth reporting (usually mapped, a few early ticks away) without
+        // holding a worker: one reconcile and one status write for a new directory. A caller
+        // that cannot wait outside its slot (tests calling reconcile directly) is requeued.
+        const outside = this.ctx.waitOutsideSlot;
+        if (!outside) return { requeueAfterMs: left };
+        const how = await outside(this.settling.settle(key, mirrorKey, path, left));
+        // The object changed meanwhile: the queue runs it again with what it is now.
+        if (how === 'interrupted') return;
+        status = runtime.engine.status(path);
+        if (!status) return { requeueAfterMs: REMOVAL_POLL_MS };
+      }
     }
+    if (!PASSING.has(status.state)) this.passingSince.delete(key);
+    const fingerprint = engineFingerprint(status);
+    this.settling.writing(key, fingerprint);
     const snapshots = plan ? await this.snapshots.take(dir, path, plan, runtime) : undefined;
     const { peers, sourceMissing } = await this.status.report(
       dir,
@@ -271,6 +309,7 @@ export class DirectoryReconciler {
       runtime,
       snapshots,
     );
+    this.settling.written(key, fingerprint);
     const waits: number[] = [];
     if (sourceMissing) waits.push(SOURCE_RECHECK_MS);
     if (snapshots) waits.push(snapshots.nextMs);

@@ -104,15 +104,21 @@ export class Manager {
   private readonly indexedAs = new Map<string, string>();
   /** What the watches' map functions remember between events (watches.ts). */
   private readonly watchState = new WatchState();
-  /** Directories whose engine state changed, flushed to the queue every CHANGE_COALESCE_MS. */
-  private readonly changed = new Set<string>();
+  /**
+   * Directories whose engine state changed (object key → mirror key and path), flushed to the
+   * queue every CHANGE_COALESCE_MS.
+   */
+  private readonly changed = new Map<string, [string, string]>();
+  private readonly directories: DirectoryReconciler;
   private changedFlush: NodeJS.Timeout | undefined;
   private synced = false;
   private leading = false;
   private stopping = false;
 
   constructor(private readonly o: ManagerOptions) {
-    this.api = new KubeApi(o.kc);
+    this.api = new KubeApi(o.kc, {
+      onRequest: (outcome) => o.metrics.kubeRequests.inc({ ...outcome }),
+    });
     this.log = o.log;
     const namespaces = o.namespaces && o.namespaces.length > 0 ? o.namespaces : undefined;
     const watch = <T extends Resource<unknown, unknown>>(kind: KindInfo): CachedWatch<T> =>
@@ -152,10 +158,12 @@ export class Manager {
         directory: (key, afterMs) => this.enqueue(this.queues.directory, key, afterMs),
       },
       declaredBy: (mirrorKey, path) => this.pathIndex.get(`${mirrorKey}\0${path}`),
+      waitOutsideSlot: (wait) => this.queues.directory.outsideSlot(wait),
     };
     const mirrors = new MirrorReconciler(this.ctx);
     const peers = new PeerReconciler(this.ctx);
     const directories = new DirectoryReconciler(this.ctx, o.directories);
+    this.directories = directories;
     const c = o.concurrency ?? {};
     this.queues = {
       mirror: this.queue('CephFSMirror', (k) => mirrors.reconcile(k), c.mirror ?? 2),
@@ -187,11 +195,18 @@ export class Manager {
         )
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
-      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`)) this.changed.add(key);
-      // A directory passes through several states within a tick or two: one reconcile per burst.
+      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`)) {
+        this.changed.set(key, [mirrorKey, path]);
+      }
+      // A directory passes through several states within a tick or two: one reconcile per burst,
+      // and none when its status already says (or its reconcile in flight is about to say) the
+      // state it is in by then.
       this.changedFlush ??= setTimeout(() => {
         this.changedFlush = undefined;
-        for (const key of this.changed) this.queues.directory.add(key, true);
+        for (const [key, [m, p]] of this.changed) {
+          const status = this.runtimes.get(m)?.engine.status(p);
+          if (this.directories.wantsEngineChange(key, status)) this.queues.directory.add(key, true);
+        }
         this.changed.clear();
       }, CHANGE_COALESCE_MS);
       // Mirror status (counts, instances) follows, coalesced.
@@ -264,7 +279,11 @@ export class Manager {
           const map = pick(w);
           if (!map) continue;
           const queue = this.queues[w.kind];
-          for (const key of map(obj, type)) queue.add(key);
+          for (const key of map(obj, type)) {
+            // Its reconcile may be waiting on the engine: it stops, and runs again for this.
+            if (w.kind === 'directory') this.directories.objectChanged(key);
+            queue.add(key);
+          }
         }
       };
     this.watches.mirrors.on(route((w) => w.mirrors));

@@ -3,7 +3,7 @@
 // finalizer. Both use the object's resourceVersion, so a concurrent change gives 409 and we
 // re-read and retry instead of overwriting it.
 import type { CoreV1Event, KubeConfig, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import { KubeHttp } from './kube-http.js';
+import { KubeHttp, type RequestObserver } from './kube-http.js';
 import { listAllPages, type PageFetcher } from './pagination.js';
 import { GROUP, VERSION, type KindInfo, type Resource } from '../api/resources.js';
 
@@ -112,8 +112,9 @@ export interface Lease {
 export class KubeApi {
   readonly http: KubeHttp;
 
-  constructor(kc: KubeConfig) {
-    this.http = new KubeHttp(kc);
+  /** `onRequest` hears of every request (the operator counts them by verb and resource). */
+  constructor(kc: KubeConfig, options: { onRequest?: RequestObserver } = {}) {
+    this.http = new KubeHttp(kc, options.onRequest);
   }
 
   async get<T extends AnyResource>(

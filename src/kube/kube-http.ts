@@ -36,6 +36,31 @@ function statusMessage(body: unknown): string {
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** What one request was about, for the request counter (src/metrics.ts kubeRequests). */
+export interface RequestOutcome {
+  verb: HttpMethod;
+  /** The resource's plural name (`mirroreddirectories`, `secrets`, `leases`, ...). */
+  resource: string;
+  /** `status` for a status write; empty for the object itself. */
+  subresource: string;
+  /** `ok`, the HTTP code of an error answer (`409`), or `error` when no answer came. */
+  result: string;
+}
+
+/** Told of every request once it is answered or failed (retries of a stale socket not counted). */
+export type RequestObserver = (outcome: RequestOutcome) => void;
+
+/**
+ * The resource and subresource a request path names: `/apis/<group>/<version>/namespaces/<ns>/
+ * <plural>/<name>/<sub>` or `/api/v1/...` (namespaced or not).
+ */
+export function resourceOfPath(path: string): { resource: string; subresource: string } {
+  const segments = (path.split('?')[0] ?? '').split('/').filter((s) => s !== '');
+  let rest = segments.slice(segments[0] === 'api' ? 2 : 3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  return { resource: rest[0] ?? '', subresource: rest[2] ?? '' };
+}
+
 /** Credentials are re-read this often (a rotated token file, an exec plugin's new token). */
 const CREDENTIALS_TTL_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -58,7 +83,10 @@ export class KubeHttp {
   private agent: Agent | undefined;
   private credentials: Credentials | undefined;
 
-  constructor(private readonly kc: KubeConfig) {
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly observer?: RequestObserver,
+  ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig names no current cluster');
     this.server = new URL(cluster.server);
@@ -76,9 +104,12 @@ export class KubeHttp {
     for (let attempt = 0; ; attempt++) {
       const options = await this.options(method, path, payload);
       try {
-        return (await send(options, payload)) as T;
+        const answer = (await send(options, payload)) as T;
+        this.observe(method, path, 'ok');
+        return answer;
       } catch (e) {
         if (e instanceof KubeApiError) {
+          this.observe(method, path, String(e.code));
           // A token may have expired between two reads of the credentials: read them again once.
           if (e.code === 401 && !refreshed) {
             refreshed = true;
@@ -86,11 +117,18 @@ export class KubeHttp {
             continue;
           }
         } else if (attempt === 0 && isStaleSocket(e)) {
+          // Nothing reached the server: sent again, counted once.
           continue;
+        } else {
+          this.observe(method, path, 'error');
         }
         throw e;
       }
     }
+  }
+
+  private observe(verb: HttpMethod, path: string, result: string): void {
+    if (this.observer) this.observer({ verb, ...resourceOfPath(path), result });
   }
 
   /** Closes the idle connections (at shutdown, so the process can exit at once). */

@@ -46,6 +46,10 @@ export class WorkQueue {
   private readonly maxDelayMs: number;
   private readonly concurrency: number;
   private running = 0;
+  /** Reconciles waiting outside their slot (outsideSlot): still in flight, holding no slot. */
+  private parked = 0;
+  /** Parked reconciles whose wait ended, waiting for a slot to carry on (served first). */
+  private readonly resuming: Array<() => void> = [];
   private shuttingDown = false;
   private readonly deadlineMs: number;
   /** When a reconcile last finished (or the queue last had nothing to do): for /healthz. */
@@ -67,7 +71,7 @@ export class WorkQueue {
    * queue (every worker stuck in a call that never returns) grows this without bound.
    */
   stalledForMs(now = Date.now()): number {
-    if (this.length === 0 && this.running === 0) {
+    if (this.length === 0 && this.running === 0 && this.parked === 0) {
       this.lastProgressAt = now;
       return 0;
     }
@@ -118,6 +122,28 @@ export class WorkQueue {
     this.timers.set(key, { handle, due });
   }
 
+  /**
+   * Awaits `wait` without holding the calling worker's slot: another key runs meanwhile, and the
+   * caller gets a slot back (before any queued key) to carry on. For a reconcile that waits for
+   * something that costs nothing while it waits (an engine finishing what the reconcile started),
+   * so that thousands of such waits do not hold up every other key. The key stays in flight: an
+   * add meanwhile runs it again afterwards, as for any reconcile. Only for calls from a worker.
+   */
+  async outsideSlot<T>(wait: Promise<T>): Promise<T> {
+    this.running--;
+    this.parked++;
+    this.pump();
+    try {
+      return await wait;
+    } finally {
+      await new Promise<void>((resume) => {
+        this.resuming.push(resume);
+        this.pump();
+      });
+      this.parked--;
+    }
+  }
+
   /** Backoff for the next retry of `key`: base · 2^failures, capped. */
   backoffFor(key: string): number {
     const n = this.failures.get(key) ?? 0;
@@ -158,10 +184,14 @@ export class WorkQueue {
   }
 
   private isIdle(): boolean {
-    return this.length === 0 && this.running === 0 && this.timers.size === 0;
+    return this.length === 0 && this.running === 0 && this.parked === 0 && this.timers.size === 0;
   }
 
   private pump(): void {
+    while (this.running < this.concurrency && this.resuming.length > 0) {
+      this.running++;
+      (this.resuming.shift() as () => void)();
+    }
     while (this.running < this.concurrency && this.length > 0) {
       const key = (this.urgent.length > 0 ? this.urgent.shift() : this.queue.shift()) as string;
       this.queued.delete(key);

@@ -46,16 +46,24 @@ export class DirectoryActions {
   private readonly out = new Set<DirPath>();
   /** Scheduled while in flight: look again when the action ends. */
   private readonly recheck = new Set<DirPath>();
+  /** Something scheduled follows a step that succeeded: its next step need not wait a tick. */
+  private soon = false;
 
   constructor(private readonly o: DirectoryActionsOptions) {}
 
-  schedule(path: DirPath): void {
+  /** `soon`: the previous step succeeded, so the next may start early (driver armTimer). */
+  schedule(path: DirPath, soon = false): void {
     this.pending.add(path);
+    if (soon) this.soon = true;
     this.o.wake();
   }
 
   get hasPending(): boolean {
     return this.pending.size > 0;
+  }
+
+  get hasSoon(): boolean {
+    return this.soon && this.pending.size > 0;
   }
 
   /** Some action is out. */
@@ -83,6 +91,7 @@ export class DirectoryActions {
       else due.push(path);
     }
     this.pending = new Set();
+    this.soon = false;
     this.start(due, now);
   }
 
@@ -134,7 +143,7 @@ export class DirectoryActions {
       this.o.forgotten();
     } else {
       if (events.watched && before !== events.fingerprint(path)) events.emit(path);
-      if (this.recheck.delete(path) || more) this.schedule(path);
+      if (this.recheck.delete(path) || more) this.schedule(path, r >= 0);
     }
     this.o.wake();
   };

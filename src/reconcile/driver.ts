@@ -22,6 +22,9 @@ import { DirMapWriteQueue } from './write-queue.js';
 
 type RunState = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** How soon after a successful step the next one of the same directory starts (seconds). */
+const EARLY_TICK_S = 0.02;
+
 /**
  * Drives the policy of one mirrored filesystem (the mgr module's FSPolicy, for an event
  * loop). Scheduled work accumulates; every tick turns it into dir-map writes (through one
@@ -78,7 +81,8 @@ export class FilesystemMirrorDriver {
       log: this.log,
       running: () => this.runState === 'running',
       progress: () => void (this.lastProgressAt = this.clock.now()),
-      schedule: (path) => this.schedule(path),
+      // Its key (or purge mark) is written: the next step need not wait for a whole tick.
+      schedule: (path) => this.actions.schedule(path, true),
       emit: (path) => this.events.emit(path),
       fingerprint: (path) => this.events.fingerprint(path),
       wake: () => this.armTimer(),
@@ -424,7 +428,9 @@ export class FilesystemMirrorDriver {
       this.messenger.retryDue ||
       this.quietForRebalance()
     ) {
-      due = tickAt;
+      // A step that just succeeded leads straight to the next (coalesced over EARLY_TICK_S);
+      // retries and everything else keep the tick.
+      due = this.actions.hasSoon ? Math.min(tickAt, now + EARLY_TICK_S) : tickAt;
     } else if (this.rebalanceAt !== null) {
       due = Math.max(this.rebalanceAt, now);
     }

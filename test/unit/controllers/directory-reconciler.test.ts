@@ -41,6 +41,45 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.ok((await h.eventsOf('d')).some((e) => e.reason === 'Acquired'));
   });
 
+  it('with a queue that parks: one reconcile, the finalizer and one status write (Ready)', async () => {
+    h.ctx.waitOutsideSlot = (wait) => wait;
+    const d = await h.directory('d', '/a');
+    const before = h.kube.requests.length;
+    assert.equal(await h.withClock(h.directories.reconcile(d)), undefined);
+    const writes = h.kube.requests
+      .slice(before)
+      .filter((r) => r.method !== 'GET' && r.path.includes('/mirroreddirectories/'))
+      .map((r) => `${r.method} ${r.path.endsWith('/status') ? 'status' : 'object'}`);
+    assert.deepEqual(writes, ['PUT object', 'PUT status']);
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.reason, 'Mirrored');
+    assert.equal(dir?.status?.state, 'Associated');
+    // The engine's changes on the way there are what the status already says: no reconcile.
+    const status = h.runtimes.get(mirrorKey)?.engine.status('/a');
+    assert.equal(status?.state, 'mapped');
+    assert.equal(h.directories.wantsEngineChange(d, status), false);
+    assert.equal(h.directories.wantsEngineChange(d, undefined), true);
+  });
+
+  it('with a queue that parks: a state that lasts is written after SETTLE_MS, its end wanted', async () => {
+    h.ctx.waitOutsideSlot = (wait) => wait;
+    fs().notifier.manual = true;
+    const d = await h.directory('d', '/a');
+    assert.equal(await h.withClock(h.directories.reconcile(d)), undefined);
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.reason, 'Associating');
+    assert.equal(condition(dir?.status?.conditions, 'Reconciling')?.status, 'True');
+    const engine = h.runtimes.get(mirrorKey)?.engine;
+    assert.equal(h.directories.wantsEngineChange(d, engine?.status('/a')), false);
+    fs().notifier.manual = false;
+    while (fs().notifier.heldNotifies.length > 0) fs().notifier.settleNotify(0, 0);
+    await h.ceph.run(1);
+    assert.equal(engine?.status('/a')?.state, 'mapped');
+    assert.equal(h.directories.wantsEngineChange(d, engine?.status('/a')), true);
+    await h.withClock(h.directories.reconcile(d));
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'Mirrored');
+  });
+
   it('a passing state is written once it lasts (Associating while the daemon has not answered)', async () => {
     mock.timers.enable({ apis: ['Date'], now: Date.now() });
     fs().notifier.manual = true;

@@ -179,3 +179,83 @@ describe('WorkQueue deadlines and progress', () => {
     assert.equal(q.stalledForMs(Date.now() + 60_000), 0);
   });
 });
+
+describe('WorkQueue.outsideSlot', () => {
+  it('a parked reconcile holds no slot, stays in flight, and gets a slot back before the backlog', async () => {
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const parked = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    const q: WorkQueue = new WorkQueue(
+      async (k) => {
+        order.push(`start ${k}`);
+        if (k === 'waits') {
+          runs++;
+          await q.outsideSlot(parked);
+          order.push('waits resumed');
+        } else {
+          await sleep(5);
+        }
+        order.push(`end ${k}`);
+      },
+      () => undefined,
+      { concurrency: 1 },
+    );
+    q.add('waits');
+    q.add('b');
+    await sleep(20);
+    // The one slot served `b` while `waits` was parked.
+    assert.deepEqual(order, ['start waits', 'start b', 'end b']);
+    // Still in flight: an add marks it to run again afterwards, not concurrently.
+    q.add('waits');
+    q.add('c');
+    q.add('d');
+    await sleep(1);
+    assert.equal(order.at(-1), 'start c');
+    release();
+    await q.idle();
+    // `waits` carried on as soon as `c` freed the slot, before `d`; then ran once more (as an
+    // urgent key), parking again while `d` ran.
+    assert.deepEqual(order.slice(3), [
+      'start c',
+      'end c',
+      'waits resumed',
+      'end waits',
+      'start waits',
+      'start d',
+      'end d',
+      'waits resumed',
+      'end waits',
+    ]);
+    assert.equal(runs, 2);
+  });
+
+  it('idle() waits for parked reconciles, and a failed wait still returns its slot', async () => {
+    let failWait: (e: Error) => void = () => undefined;
+    const errors: string[] = [];
+    const q: WorkQueue = new WorkQueue(
+      async () => {
+        await q.outsideSlot(new Promise<void>((_, reject) => (failWait = reject)));
+      },
+      (key) => void errors.push(key),
+      { concurrency: 1, baseDelayMs: 60_000 },
+    );
+    q.add('k');
+    await sleep(5);
+    let idle = false;
+    void q.idle().then(() => (idle = true));
+    await sleep(5);
+    assert.equal(idle, false, 'parked work is not idle');
+    assert.ok(q.stalledForMs(Date.now() + 1000) > 0);
+    failWait(new Error('boom'));
+    await sleep(5);
+    assert.deepEqual(errors, ['k'], 'the failed wait is the reconcile failing');
+    // The slot came back: another key runs (and parks in turn).
+    q.add('other');
+    await sleep(5);
+    failWait(new Error('boom'));
+    await sleep(5);
+    assert.deepEqual(errors, ['k', 'other']);
+    await q.shutdown();
+  });
+});

@@ -20,7 +20,7 @@ import {
 const reason = (r: string) => (e: unknown) => e instanceof DirectoryError && e.reason === r;
 
 describe('FilesystemMirrorDriver: directories', () => {
-  it('adds: writes the new key, resolves, then maps and acquires on the next tick', async () => {
+  it('adds: writes the new key, resolves, then maps and acquires, each step early after the last', async () => {
     const w = makeWorld({ manual: true, start: { instances: [instanceRecord('i1')] } });
     let resolved = '';
     const added = w.driver.addDirectory('/d1/').then((p) => (resolved = p));
@@ -35,7 +35,8 @@ describe('FilesystemMirrorDriver: directories', () => {
     await added;
     assert.equal(resolved, '/d1', 'resolves with the normalised path');
 
-    w.clock.advance(1);
+    // A step that succeeded leads to the next one early (EARLY_TICK_S), not a whole tick later.
+    w.clock.advance(0.02);
     await settle();
     const t1 = w.clock.now();
     assert.deepEqual(w.store.heldDirMapWrites[0]?.request.set.get('/d1'), {
@@ -45,8 +46,8 @@ describe('FilesystemMirrorDriver: directories', () => {
     });
     w.store.settleDirMapWrite(0);
     await settle();
-    assert.equal(w.notifier.heldNotifies.length, 0, 'acquire waits for the next tick');
-    w.clock.advance(1);
+    assert.equal(w.notifier.heldNotifies.length, 0, 'acquire waits for the early tick');
+    w.clock.advance(0.02);
     await settle();
     assert.deepEqual(w.notifier.heldNotifies[0]?.request, {
       instanceId: 'i1',
