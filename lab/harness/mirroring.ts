@@ -12,6 +12,7 @@ import {
   MIRROR_OBJECT_NAME,
 } from '../../src/ceph/dir-map-codec.js';
 import { disableMirroring, enableMirroring } from '../../src/ceph/filesystem.js';
+import { HOLD_MARK_PREFIX } from '../../src/ceph/hold-mark-codec.js';
 import type { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { removePeer } from '../../src/ceph/peers.js';
 import { useLab, type LabState } from './lab.js';
@@ -122,11 +123,13 @@ export async function mirrorOmap(rados: Rados, pool: string): Promise<Array<[str
   });
 }
 
-/** Removes every directory and instance record from the dir map (test cleanup only). */
+/** Removes every directory and instance record, and the operator's acquire marks (test cleanup only). */
 export async function clearDirMap(rados: Rados, pool: string): Promise<number> {
   const keys = (await mirrorOmap(rados, pool))
     .map(([k]) => k)
-    .filter((k) => k.startsWith(DIR_MAP_PREFIX) || k.startsWith(INSTANCE_PREFIX));
+    .filter((k) =>
+      [DIR_MAP_PREFIX, INSTANCE_PREFIX, HOLD_MARK_PREFIX].some((p) => k.startsWith(p)),
+    );
   await withIoCtx(rados, pool, async (io) => {
     for (let i = 0; i < keys.length; i += 256)
       await io.omapWrite(MIRROR_OBJECT_NAME, { remove: keys.slice(i, i + 256) });

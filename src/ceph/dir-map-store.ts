@@ -6,6 +6,7 @@ import type {
   DirMapRecord,
   DirMapStore,
   DirMapWriteBatch,
+  HoldMark,
   InitialState,
   InstanceMapWriteBatch,
   InstanceRecord,
@@ -25,6 +26,13 @@ import {
   instanceIdFromKey,
 } from './dir-map-codec.js';
 import { ERRNO } from './errors.js';
+import {
+  HOLD_MARK_PREFIX,
+  decodeHoldMark,
+  encodeHoldMark,
+  holdMarkKey,
+  pathFromHoldMarkKey,
+} from './hold-mark-codec.js';
 import type { MirrorObjectFence } from './mirror-fence.js';
 import { returnCodeOf } from './return-code.js';
 
@@ -39,6 +47,11 @@ export interface UnreadableEntry {
 export interface LoadedDirMap extends InitialState {
   directories: Array<[string, DirMapRecord]>;
   instances: Array<[string, InstanceRecord]>;
+  /**
+   * The operator's acquire marks (hold-mark-codec.ts). One that cannot be decoded is listed
+   * with an empty instance id: it proves nothing, and the driver deletes it at start-up.
+   */
+  marks: Array<[string, HoldMark]>;
   /** Entries that could not be decoded: left in place, untouched, and reported. */
   unreadable: UnreadableEntry[];
   /** The `cephfs_mirror` object's user version that every page was read at. */
@@ -68,14 +81,18 @@ export class RadosDirMapStore implements DirMapStore {
       const versions = new Set<bigint>();
       const dirs = await this.readAll(DIR_MAP_PREFIX, versions);
       const insts = await this.readAll(INSTANCE_PREFIX, versions);
+      const marks = await this.readAll(HOLD_MARK_PREFIX, versions);
       if (versions.size === 1 || attempt === LOAD_ATTEMPTS) {
         // After the last attempt the newest version is adopted: a write in between is then
         // refused as foreign, and the engine restarts with a fresh load.
-        return this.decode(
-          dirs,
-          insts,
-          [...versions].reduce((a, b) => (a > b ? a : b), 0n),
-        );
+        return {
+          ...this.decode(
+            dirs,
+            insts,
+            [...versions].reduce((a, b) => (a > b ? a : b), 0n),
+          ),
+          marks: decodeMarks(marks),
+        };
       }
     }
   }
@@ -84,7 +101,7 @@ export class RadosDirMapStore implements DirMapStore {
     dirs: Array<[string, Buffer]>,
     insts: Array<[string, Buffer]>,
     version: bigint,
-  ): LoadedDirMap {
+  ): Omit<LoadedDirMap, 'marks'> {
     const unreadable: UnreadableEntry[] = [];
     const directories: Array<[string, DirMapRecord]> = [];
     const instances: Array<[string, InstanceRecord]> = [];
@@ -108,7 +125,13 @@ export class RadosDirMapStore implements DirMapStore {
   writeDirMap(batch: DirMapWriteBatch): Promise<number> {
     const set: Array<[string, Buffer]> = [];
     for (const [path, record] of batch.set) set.push([dirMapKey(path), encodeDirMapRecord(record)]);
-    return this.write(set, batch.remove.map(dirMapKey));
+    const remove = batch.remove.map(dirMapKey);
+    // The acquire marks of the same tick ride in the same op (the driver counted them).
+    for (const [path, mark] of batch.marks?.set ?? []) {
+      set.push([holdMarkKey(path), encodeHoldMark(mark)]);
+    }
+    for (const path of batch.marks?.remove ?? []) remove.push(holdMarkKey(path));
+    return this.write(set, remove);
   }
 
   writeInstances(batch: InstanceMapWriteBatch): Promise<number> {
@@ -161,4 +184,19 @@ export class RadosDirMapStore implements DirMapStore {
     }
     return 0;
   }
+}
+
+/** Marks as read; an undecodable one is kept with an empty instance id (deleted at start-up). */
+function decodeMarks(entries: Array<[string, Buffer]>): Array<[string, HoldMark]> {
+  const out: Array<[string, HoldMark]> = [];
+  for (const [key, value] of entries) {
+    let mark: HoldMark;
+    try {
+      mark = decodeHoldMark(key, value);
+    } catch {
+      mark = { instanceId: '', lastShuffled: 0 };
+    }
+    out.push([pathFromHoldMarkKey(key), mark]);
+  }
+  return out;
 }
