@@ -301,7 +301,7 @@ export class DirectoryReconciler {
     const fingerprint = engineFingerprint(status);
     this.settling.writing(key, fingerprint);
     const snapshots = plan ? await this.snapshots.take(dir, path, plan, runtime) : undefined;
-    const { peers, sourceMissing } = await this.status.report(
+    const { sourceMissing } = await this.status.report(
       dir,
       standing,
       path,
@@ -314,15 +314,12 @@ export class DirectoryReconciler {
     if (sourceMissing) waits.push(SOURCE_RECHECK_MS);
     if (snapshots) waits.push(snapshots.nextMs);
     if (kind !== 'path') waits.push(SOURCE_RESOLVE_MS);
-    // A mirrored directory looks again now and then so its sync view follows new snapshots; with
-    // no peer there is nothing to follow (a peer's arrival re-enqueues every directory of the
-    // mirror), and 10,000 directories then cost no timers and no periodic reconciles. An RPO is
+    // The sync view follows new snapshots by itself and re-enqueues the object when it changes
+    // (sync-views.ts, FollowOptions): 10,000 directories cost no periodic reconciles. An RPO is
     // looked at more often than it is long.
     const rpo = dir.spec.rpoSeconds;
     if (rpo !== undefined) {
       waits.push(Math.min(SYNC_VIEW_REFRESH_MS, Math.max(5000, (rpo * 1000) / 3)));
-    } else if (status.state === 'mapped' && peers.length > 0) {
-      waits.push(SYNC_VIEW_REFRESH_MS);
     }
     return waits.length > 0 ? { requeueAfterMs: Math.max(0, Math.min(...waits)) } : undefined;
   }

@@ -30,6 +30,45 @@ interface SourceCheck {
 export const SOURCE_PRESENT_TTL_MS = 30_000;
 export const SOURCE_ABSENT_TTL_MS = 5_000;
 
+/**
+ * How the cache follows a directory by itself, so that no periodic reconcile is needed for it
+ * (10,000 directories re-reconciled every 30 s cost most of a core). A view is refreshed again
+ * `activeMs` after it changed; each refresh that finds it unchanged doubles the wait, up to
+ * `maxMs`. Listing `.snap` costs the MDS four requests (three getattr and one lssnap: the
+ * snapdir inode has no caps to answer from, Client::opendir and Client::_readdir_r in
+ * src/client/Client.cc), so a directory at rest costs 4 requests per `maxMs` on each site: 0.8
+ * per minute with 300 s. A present source is stat'ed every `sourceSweepMs` (free for the MDS
+ * while the mount holds the directory's caps: a removal revokes them, and the stat then asks),
+ * a missing one every SOURCE_ABSENT_TTL_MS; a changed answer re-enqueues the object at once.
+ */
+export interface FollowOptions {
+  /** How often the cache looks for due work (0: never by itself; tests call sweep()). */
+  tickMs?: number;
+  activeMs?: number;
+  maxMs?: number;
+  sourceSweepMs?: number;
+}
+
+export const FOLLOW_DEFAULTS: Required<FollowOptions> = {
+  tickMs: 1_000,
+  activeMs: 30_000,
+  maxMs: 300_000,
+  sourceSweepMs: 60_000,
+};
+
+interface Followed {
+  onDone: () => void;
+  /** The wait before the next refresh (doubled while the view stays the same: FollowOptions). */
+  periodMs: number;
+  /** When the view is next refreshed. */
+  dueAt: number;
+}
+
+/** ±10%, so that directories added together do not stay in step. */
+function jittered(ms: number): number {
+  return Math.round(ms * (0.9 + Math.random() * 0.2));
+}
+
 /** The status form of a view (no field for what is not known). */
 export function toPeerStatus(p: PeerSyncView): PeerSyncStatus {
   return {
@@ -89,17 +128,29 @@ export class SyncViewCache {
    * peer has been missing a snapshot, and the peer's newest snapshot at the time.
    */
   private readonly pendingSince = new Map<string, Map<string, PendingSince>>();
+  /** Paths whose views the cache keeps fresh by itself (asked for through refreshIfStale). */
+  private readonly followed = new Map<string, Followed>();
+  private readonly follow: Required<FollowOptions>;
+  private readonly timer: NodeJS.Timeout | undefined;
   private sourceActive = 0;
   private active = 0;
   private closed = false;
 
   constructor(
     private readonly viewer: SyncViewer,
+    /** A reconcile's refreshIfStale refreshes a view older than this. */
     private readonly ttlMs = 15_000,
     private readonly maxConcurrent = 4,
     /** Source stats in flight at once (each holds a libuv thread while the MDS answers). */
     private readonly maxSourceChecks = 4,
-  ) {}
+    follow: FollowOptions = {},
+  ) {
+    this.follow = { ...FOLLOW_DEFAULTS, ...follow };
+    if (this.follow.tickMs > 0) {
+      this.timer = setInterval(() => this.sweep(), this.follow.tickMs);
+      this.timer.unref();
+    }
+  }
 
   get(path: string): PeerSyncStatus[] | undefined {
     return this.views.get(path)?.peers;
@@ -112,6 +163,7 @@ export class SyncViewCache {
   }
 
   forget(path: string): void {
+    this.followed.delete(path);
     this.views.delete(path);
     this.pending.delete(path);
     this.sources.delete(path);
@@ -169,6 +221,11 @@ export class SyncViewCache {
       const ttl = cached.state.state === 'present' ? SOURCE_PRESENT_TTL_MS : SOURCE_ABSENT_TTL_MS;
       if (Date.now() - cached.at < ttl) return Promise.resolve(cached.state);
     }
+    return this.recheckSource(path);
+  }
+
+  /** One stat of `path` now, shared with a check already in flight. */
+  private recheckSource(path: string): Promise<SourceDirectoryState> {
     const inFlight = this.sourceChecks.get(path);
     if (inFlight) return inFlight;
     const check = this.checkSource(path).finally(() => this.sourceChecks.delete(path));
@@ -176,17 +233,61 @@ export class SyncViewCache {
     return check;
   }
 
-  /** Schedules a refresh when the cached view is missing or old; `onDone` runs when it lands. */
+  /**
+   * Schedules a refresh when the cached view is missing or older than `ttlMs`; `onDone` runs
+   * when a view that says something new lands. From then on the cache follows the path by itself
+   * (FollowOptions) until forget(): `onDone` also runs when a later refresh finds the view
+   * changed, or a source check finds the directory gone or back.
+   */
   refreshIfStale(path: string, onDone: () => void): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const followed = this.followed.get(path);
+    if (followed) followed.onDone = onDone;
+    else this.followed.set(path, { onDone, periodMs: this.follow.activeMs, dueAt: now });
     const cached = this.views.get(path);
-    if (this.closed || this.pending.has(path) || this.running.has(path)) return;
-    if (cached && Date.now() - cached.at < this.ttlMs) return;
+    if (this.pending.has(path) || this.running.has(path)) return;
+    if (cached && now - cached.at < this.ttlMs) return;
     this.pending.set(path, onDone);
     this.pump();
   }
 
+  /**
+   * The cache's own round (every `tickMs`): refreshes the followed views that are due and
+   * checks the sources whose answer is older than the sweep allows.
+   */
+  sweep(now = Date.now()): void {
+    if (this.closed) return;
+    for (const [path, f] of this.followed) {
+      if (f.dueAt <= now && !this.pending.has(path) && !this.running.has(path)) {
+        this.pending.set(path, f.onDone);
+      }
+      const known = this.sources.get(path);
+      const age = known ? now - known.at : Infinity;
+      const limit =
+        known?.state.state === 'present' ? this.follow.sourceSweepMs : SOURCE_ABSENT_TTL_MS;
+      if (age >= limit && !this.sourceChecks.has(path)) this.sweepSource(path, known?.state);
+    }
+    this.pump();
+  }
+
+  /** One source check of the sweep: a directory gone or back is news for its object and view. */
+  private sweepSource(path: string, before: SourceDirectoryState | undefined): void {
+    void this.recheckSource(path).then((after) => {
+      const f = this.followed.get(path);
+      if (!f || this.closed || before === undefined || after.state === 'unknown') return;
+      if (before.state === 'unknown' || after.state === before.state) return;
+      f.dueAt = 0;
+      f.periodMs = this.follow.activeMs;
+      f.onDone();
+      this.sweep();
+    });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.followed.clear();
     this.pending.clear();
     for (const wake of this.sourceWaiters.splice(0)) wake();
     await this.viewer.close();
@@ -231,10 +332,22 @@ export class SyncViewCache {
           },
         )
         .finally(() => {
-          this.views.set(path, { at: Date.now(), peers: after });
+          const now = Date.now();
+          this.views.set(path, { at: now, peers: after });
           this.active--;
           this.running.delete(path);
           // Only a view that says something new is worth another reconcile of the directory.
+          const changed = before === undefined || !isDeepStrictEqual(before, after);
+          const f = this.followed.get(path);
+          if (f && f.dueAt === 0 && !this.closed) {
+            // The source changed while this refresh ran (sweepSource): look again at once.
+            this.pending.set(path, f.onDone);
+          } else if (f) {
+            f.periodMs = changed
+              ? this.follow.activeMs
+              : Math.min(this.follow.maxMs, f.periodMs * 2);
+            f.dueAt = now + jittered(changed ? this.follow.activeMs : f.periodMs);
+          }
           if (!this.closed && !isDeepStrictEqual(before ?? [], after)) onDone();
           this.pump();
         });
