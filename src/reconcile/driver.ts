@@ -158,12 +158,16 @@ export class FilesystemMirrorDriver {
       directories,
       new Set(instanceIds),
     );
-    this.policy.init(directories, marks.certain);
-    this.messenger.load(
-      directories,
-      [...(initial.previousHoldings ?? [])].map(([key, id]) => [storedDirectoryPath(key), id]),
-      marks.certain,
+    const previous = [...(initial.previousHoldings ?? [])].map(
+      ([key, id]) => [storedDirectoryPath(key), id] as const,
     );
+    // A directory another daemon may still hold (a stray) must go through an acquire, which
+    // releases the stray first: it is not certain, whatever its mark says.
+    for (const [path, id] of previous) {
+      if (directories.get(path)?.instanceId !== id) marks.certain.delete(path);
+    }
+    this.policy.init(directories, marks.certain);
+    this.messenger.load(directories, previous, marks.certain);
     this.marks.collect(marks.garbage);
     this.policy.addInstancesInitial(instanceIds);
     this.instances.graceUnfenced(

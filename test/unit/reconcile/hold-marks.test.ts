@@ -254,6 +254,24 @@ describe('acquire marks: a restart without churn', () => {
     assert.deepEqual(w.notifier.duplicateAcquires, []);
   });
 
+  it('a directory another daemon may still hold (a stray after a reload) is not certain: the stray lets go first', async () => {
+    const w = await mappedWorld();
+    const holder = w.driver.status('/a')?.instanceId;
+    assert.ok(holder);
+    await w.driver.stop();
+    // The previous engine's view: a third daemon may hold /a too (an unacked release to it).
+    w.notifier.held.set('i3', new Set(['/a']));
+    const sent = w.notifier.sent.length;
+    restartDriver(w, undefined, [['/a', 'i3']]);
+    await runUntilQuiet(w);
+    assert.deepEqual(sentSince(w, sent), [
+      '/a:release@i3',
+      `/a:release@${holder}`,
+      `/a:acquire@${holder}`,
+    ]);
+    assertEachHeldOnce(w);
+  });
+
   it('a purging record is never certain: the removal resumes', async () => {
     const w = await mappedWorld();
     await w.driver.stop();
