@@ -1,13 +1,13 @@
 // Failover after a cephfs-mirror daemon dies, and the absence of failover when one is only
 // paused, on the lab with real daemons (issue 13 item 3). With the default instance timeout
 // (30 s) and tick (1 s):
-// - engine, fast signal: SIGKILL one of 2 daemons holding half of N directories; time until
-//   every directory is mapped on the survivor, with the monitor-session lookup supplied
-//   (InstanceWatcherOptions.monSessions, through the CLI here: see lab/harness/mon-sessions.ts);
-// - engine, timeout only: the same without the lookup (what production does until rados-js can
-//   send `tell mon.<id> sessions`);
+// - engine as in production: SIGKILL one of 2 daemons holding half of N directories; time until
+//   every directory is mapped on the survivor. The fast signal of death is on by default: the
+//   engine's own monitor-session lookup (src/ceph/mon-sessions.ts, `sessions` on each monitor
+//   through rados_mon_command_target);
+// - engine, timeout only: the same with the lookup off (`monSessions: false`), as the mgr module;
 // - the Pacific mgr module, the same kill, its dir map polled;
-// - engine, fast signal: SIGSTOP one daemon for 20 s, then SIGCONT: did any directory move?
+// - engine as in production: SIGSTOP one daemon for 20 s, then SIGCONT: did any directory move?
 //
 //   npm run bench failover     (or npx tsx bench/failover.ts; CEPH_LAB_ROOT if set, else a lab)
 import type { Rados } from 'rados-js';
@@ -30,7 +30,6 @@ import {
   tearDownMirroring,
   type MirroredSites,
 } from '../lab/harness/mirroring.js';
-import { labMonSessions } from '../lab/harness/mon-sessions.js';
 import { waitFor } from '../lab/harness/wait.js';
 import { MirrorEngine } from '../src/ceph/mirror-engine.js';
 import { printRunHeader, secs } from './machine.js';
@@ -73,7 +72,7 @@ async function engineWithDirectories(fast: boolean): Promise<{
   const engine = await MirrorEngine.start({
     rados: a,
     fsName: site.fsName,
-    ...(fast ? { monSessions: () => labMonSessions(site.confPath) } : {}),
+    ...(fast ? {} : { monSessions: false as const }),
     logger: {
       warn: (_m, detail) => {
         if (detail?.['reason'] === 'MonSessionGone') confirmedAt ??= performance.now();
@@ -182,14 +181,14 @@ async function main(): Promise<void> {
   const rows: Array<[string, string]> = [];
   try {
     const what = `SIGKILL one of 2 daemons holding ${N / 2} of ${N} directories, until all mapped on the survivor`;
-    rows.push([`failover, engine with the fast signal: ${what}`, await engineKill(true)]);
+    rows.push([`failover, engine (production: fast signal on): ${what}`, await engineKill(true)]);
     console.error(rows.at(-1));
     rows.push([`failover, engine on the instance timeout only: ${what}`, await engineKill(false)]);
     console.error(rows.at(-1));
     rows.push([`failover, Pacific mgr module: ${what}`, await moduleKill()]);
     console.error(rows.at(-1));
     rows.push([
-      'no failover, engine with the fast signal: SIGSTOP one of 2 daemons for 20 s (timeout 30 s)',
+      'no failover, engine (production: fast signal on): SIGSTOP one of 2 daemons for 20 s (timeout 30 s)',
       await engineStop20(),
     ]);
     console.error(rows.at(-1));

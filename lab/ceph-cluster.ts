@@ -137,7 +137,8 @@ export const OPERATOR_CLIENT_ID = 'cephfs-mirror-operator';
  * - mon: read the maps; write only what the mds service owns (Pacific checks `fs mirror
  *   enable/disable/peer_add/peer_remove` against a write grant for the filesystem, and a grant
  *   limited to the mds service is the narrowest that passes); config-key only under the peer
- *   credentials' prefix; blocklist dead daemons and fenced operators; create the bootstrap peer
+ *   credentials' prefix; blocklist dead daemons and fenced operators; list each monitor's
+ *   sessions (`sessions`, the fast signal of a dead daemon); create the bootstrap peer
  *   user of this filesystem and read only `client.mirror_*` users; switch the mgr `mirroring`
  *   module and no other; create the users of the cephfs-mirror daemons it runs
  *   (`client.cephfs-mirror.*`, only with the daemon caps Ceph documents) and remove them.
@@ -159,6 +160,9 @@ export function operatorCaps(fsName: string, metadataPool: string): string[] {
     'allow command "config-key rm" with key prefix cephfs/mirror/peer/',
     'allow command "config-key ls"',
     'allow command "osd blocklist"',
+    // `tell mon.<id> sessions` (the fast signal of death, src/ceph/mon-sessions.ts): a tell
+    // command needs r, w and x for its prefix (Monitor::handle_tell_command); this grants it alone.
+    'allow command "sessions"',
     `allow command "fs authorize" with filesystem=${fsName}`,
     'allow command "auth get" with entity prefix client.mirror_',
     'allow command "mgr module disable" with module=mirroring',

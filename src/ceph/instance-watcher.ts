@@ -27,8 +27,8 @@ export interface InstanceWatcherOptions {
    * before and after each round's notify. It must cover EVERY monitor (a client holds a session
    * on one of them) and resolve undefined when it could not, never a partial set: an id missing
    * from a partial lookup would look dead. Without it only the instance timeout removes a daemon.
-   * Needs a command sent to each monitor by name (`tell mon.<id> sessions`, through
-   * rados_mon_command_target), which rados-js does not expose yet; tests supply it.
+   * Production: MonSessionLookup (mon-sessions.ts, `sessions` on each monitor by name through
+   * rados_mon_command_target), which MirrorEngine passes by default.
    */
   monSessions?: () => Promise<ReadonlySet<string> | undefined>;
   /** Instances removed on the fast signal (not the timeout), before the change is applied. */

@@ -20,6 +20,7 @@ import { MirrorObjectFence } from './mirror-fence.js';
 import { requireMirrored, type CephFilesystem } from './fsmap.js';
 import { InstanceWatcher } from './instance-watcher.js';
 import { fetchFsMap } from './mon.js';
+import { MonSessionLookup } from './mon-sessions.js';
 import { RadosDirectoryNotifier, type NotifyObserver } from './notifier.js';
 
 /**
@@ -70,8 +71,25 @@ export interface MirrorEngineOptions {
    * for a directory release it before anyone acquires it.
    */
   previousHoldings?: Iterable<readonly [string, string]>;
-  /** The fast signal of death for the instance watcher (see InstanceWatcherOptions.monSessions). */
-  monSessions?: () => Promise<ReadonlySet<string> | undefined>;
+  /**
+   * The fast signal of death for the instance watcher (see InstanceWatcherOptions.monSessions).
+   * Default: every monitor's `sessions` through `rados` (MonSessionLookup); `false` turns it off
+   * (the instance timeout alone decides, as in the mgr module).
+   */
+  monSessions?: (() => Promise<ReadonlySet<string> | undefined>) | false;
+}
+
+/** The production session lookup; says once when it stops working (and when it works again). */
+function monSessionsOf(o: MirrorEngineOptions): () => Promise<ReadonlySet<string> | undefined> {
+  return new MonSessionLookup(o.rados, {
+    onAvailabilityChange: (problem) =>
+      problem
+        ? o.logger?.warn(
+            'monitor session lookup failed: dead cephfs-mirror daemons are failed over on the instance timeout only',
+            { reason: problem.reason, message: problem.message },
+          )
+        : o.logger?.warn('monitor session lookup works again: fast failover is back on'),
+  }).lookup;
 }
 
 /** Tests and tools without an owner: one identity per process, so a restart in-process takes over. */
@@ -151,7 +169,7 @@ export class MirrorEngine {
         intervalSeconds: driver.tunables.tickSeconds,
         onChange: (change) => driver.updateInstances(change),
         onError: (e) => o.logger?.warn('instance discovery notify failed', { error: String(e) }),
-        ...(o.monSessions ? { monSessions: o.monSessions } : {}),
+        ...(o.monSessions === false ? {} : { monSessions: o.monSessions ?? monSessionsOf(o) }),
         onConfirmedDead: (instances) =>
           o.logger?.warn('cephfs-mirror daemon confirmed dead before the instance timeout', {
             reason: 'MonSessionGone',

@@ -111,6 +111,14 @@ describe('rados-js', () => {
     await assert.rejects(io.stat(`${oid}\0`), nulRefused('oid'));
     await assert.rejects(io.omapGetVals(oid, { prefix: 'a\0b', max: 1 }), nulRefused('prefix'));
     await assert.rejects(rados.monCommand('{"prefix": "fsid"}\0junk'), nulRefused('cmd'));
+    await assert.rejects(
+      rados.monCommandTarget('a\0b', '{"prefix": "sessions"}'),
+      nulRefused('mon'),
+    );
+    await assert.rejects(
+      rados.monCommandTarget('a', '{"prefix": "sessions"}\0'),
+      nulRefused('cmd'),
+    );
     await assert.rejects(rados.poolLookup('a\0b'), nulRefused('name'));
     await assert.rejects(
       Rados.connect({ confPath: lab.sites.a.confPath, conf: { log_file: '/tmp/x\0y' } }),

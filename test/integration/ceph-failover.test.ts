@@ -1,13 +1,19 @@
 // Failover on the confirmed fast signal of death (issue 13 item 3), on the real lab with the
-// default instance timeout (30 s): a daemon SIGSTOPped for 20 s keeps its directories; a
-// SIGKILLed daemon is confirmed dead on the MonSessionGone path and its directories should reach
-// the survivor well before the timeout (a todo: the survivor hangs, see the comment there). The monitor-session lookup is supplied here through the ceph CLI (`tell mon.*
-// sessions`): rados-js has no command to a named monitor yet (docs/ceph-layer.md, Liveness).
+// default instance timeout (30 s) and the engine's production monitor-session lookup
+// (src/ceph/mon-sessions.ts, `sessions` on each monitor through rados_mon_command_target),
+// connected as the operator's least-privilege user: a daemon SIGSTOPped for 20 s keeps its
+// directories; a SIGKILLed daemon is confirmed dead on the MonSessionGone path and its
+// directories are acked by the survivor well before the timeout.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { CephFS } from 'cephfs-js';
 import type { Rados } from 'rados-js';
-import { mirrorDaemonPid, startMirrorDaemon, stopMirrorDaemon } from '../../lab/ceph-cluster.js';
+import {
+  mirrorDaemonPid,
+  OPERATOR_CLIENT_ID,
+  startMirrorDaemon,
+  stopMirrorDaemon,
+} from '../../lab/ceph-cluster.js';
 import type { LabState } from '../../lab/harness/lab.js';
 import {
   liveInstances,
@@ -16,23 +22,34 @@ import {
   tearDownMirroring,
   type MirroredSites,
 } from '../../lab/harness/mirroring.js';
-import { labMonSessions } from '../../lab/harness/mon-sessions.js';
 import { waitFor } from '../../lab/harness/wait.js';
+import { connectSecure } from '../../src/ceph/connect.js';
 import { MirrorEngine } from '../../src/ceph/mirror-engine.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
 
 let sites: MirroredSites | undefined;
 let lab: LabState;
 let a: Rados;
+/** The engine's connection: the operator's own user (its caps must allow the lookup). */
+let operator: Rados | undefined;
 let fsA: CephFS;
 
 before(async () => {
   sites = await setUpMirroring();
   ({ lab, a } = sites);
   ({ fsA } = mounts(sites));
+  const key = lab.sites.a.operatorKey;
+  assert.ok(key, 'the lab has the operator user');
+  operator = await connectSecure({
+    monHost: lab.sites.a.monHost,
+    clientId: OPERATOR_CLIENT_ID,
+    key,
+    timeoutMs: 20_000,
+  });
 });
 
 after(async () => {
+  await operator?.shutdown();
   await stopMirrorDaemon(lab.sites.a, 'fo1').catch(() => false);
   await stopMirrorDaemon(lab.sites.a, 'fo2').catch(() => false);
   await tearDownMirroring(sites);
@@ -55,9 +72,8 @@ async function engineWithTwoDaemons(): Promise<{
 }> {
   const logged: Logged[] = [];
   const engine = await MirrorEngine.start({
-    rados: a,
+    rados: operator ?? a,
     fsName: lab.sites.a.fsName,
-    monSessions: () => labMonSessions(lab.sites.a.confPath),
     logger: { warn: (message, detail) => logged.push({ at: Date.now(), message, detail }) },
   });
   try {
@@ -134,56 +150,70 @@ test('a daemon SIGSTOPped for 20 s (timeout 30 s) keeps its session, so nothing 
       false,
       'no daemon confirmed dead',
     );
+    assert.equal(
+      logged.find((l) => l.message.startsWith('monitor session lookup failed')),
+      undefined,
+      "the operator user may list the monitors' sessions",
+    );
   } finally {
     await cleanUp(engine);
   }
 });
 
-// Known failure (docs/ceph-layer.md, Liveness): with a peer, the survivor's replayer thread
-// blocks in PeerReplayer::try_lock_directory on the remote MDS (the killed daemon's session still
-// holds the directory) while holding the replayer's lock, so its notify handler blocks in
-// add_directory and it stops acking; it is then itself removed on the timeout.
-test(
-  'a killed daemon is confirmed dead on the fast path and its directories move to the survivor',
-  { todo: 'the survivor hangs in try_lock_directory until the dead session goes (see docs)' },
-  async () => {
-    const { engine, logged, ids, holder } = await engineWithTwoDaemons();
-    try {
-      const pid = mirrorDaemonPid(lab.sites.a, 'fo1');
-      assert.ok(pid);
-      const killedAt = Date.now();
-      process.kill(pid, 'SIGKILL');
-      const survivor = await waitFor(
-        'every directory on the survivor',
-        () => {
-          const holders = new Set(DIRS.map(holder));
-          const [only] = holders;
-          return holders.size === 1 && only !== undefined && ids.includes(only) ? only : undefined;
-        },
-        45_000,
-        100,
-      ).catch((e: unknown) => {
-        console.log('engine warnings:', JSON.stringify(logged));
-        throw e;
-      });
-      const movedAt = Date.now();
-      const victim = ids.find((id) => id !== survivor) as string;
-      const fast = fastPath(logged, victim);
+// Below the instance timeout: only the fast path can have moved them by then. No assertion on
+// the peer's sync: the killed daemon's CephFS session on site-b outlives both paths (the MDS drops
+// it 55 s to more than 200 s after the kill), and what a survivor's replayer does meanwhile is the
+// daemon's business. The survivor must still ack the acquires: a survivor that hangs in
+// PeerReplayer::try_lock_directory on that remote session (seen in an earlier session, not in this
+// one's runs; docs/ceph-layer.md, "Liveness") fails here, with the engine's log.
+const FAST_FAILOVER_BOUND_MS = 25_000;
+
+test('a killed daemon is confirmed dead on the fast path and its directories move to the survivor', async () => {
+  const { engine, logged, ids, holder } = await engineWithTwoDaemons();
+  try {
+    const pid = mirrorDaemonPid(lab.sites.a, 'fo1');
+    assert.ok(pid);
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const survivor = await waitFor(
+      'every directory on the survivor',
+      () => {
+        const holders = new Set(DIRS.map(holder));
+        const [only] = holders;
+        return holders.size === 1 && only !== undefined && ids.includes(only) ? only : undefined;
+      },
+      FAST_FAILOVER_BOUND_MS,
+      100,
+    ).catch((e: unknown) => {
       console.log(
-        `failover: SIGKILL -> confirmed dead ${fast ? ((fast.at - killedAt) / 1000).toFixed(1) : '?'} s,` +
-          ` all directories on the survivor ${((movedAt - killedAt) / 1000).toFixed(1)} s`,
+        'engine warnings:',
+        JSON.stringify(logged),
+        'live:',
+        liveInstances(engine).join(' '),
+        'holders:',
+        DIRS.map((d) => `${d}=${engine.status(d)?.state}@${engine.status(d)?.instanceId}`).join(
+          ' ',
+        ),
       );
-      assert.ok(fast, 'the victim was declared dead on the fast path (MonSessionGone)');
-      assert.ok(
-        fast.at >= killedAt && fast.at <= movedAt,
-        'declared dead, then its directories moved',
-      );
-      assert.equal(fastPath(logged, survivor), undefined);
-    } finally {
-      await cleanUp(engine);
-    }
-  },
-);
+      throw e;
+    });
+    const movedAt = Date.now();
+    const victim = ids.find((id) => id !== survivor) as string;
+    const fast = fastPath(logged, victim);
+    console.log(
+      `failover: SIGKILL -> confirmed dead ${fast ? ((fast.at - killedAt) / 1000).toFixed(1) : '?'} s,` +
+        ` all directories on the survivor ${((movedAt - killedAt) / 1000).toFixed(1)} s`,
+    );
+    assert.ok(fast, 'the victim was declared dead on the fast path (MonSessionGone)');
+    assert.ok(
+      fast.at >= killedAt && fast.at <= movedAt,
+      'declared dead, then its directories moved',
+    );
+    assert.equal(fastPath(logged, survivor), undefined);
+  } finally {
+    await cleanUp(engine);
+  }
+});
 
 test('no cephfs-mirror daemon aborted', () => {
   assertNoDaemonAborted(lab);

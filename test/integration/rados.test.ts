@@ -168,6 +168,41 @@ describe('commands and pools', () => {
     assert.ok(unknown.rc < 0);
   });
 
+  test('monCommandTarget sends a tell command to one monitor, by name or by rank', async () => {
+    // `sessions` is answered only by the monitor asked (through monCommand it is unrecognized);
+    // this client's own session is in the list, under its global id.
+    const me = (await rados.instanceId()).toString();
+    const ids = (r: { outbuf: Buffer }): string[] =>
+      (JSON.parse(r.outbuf.toString()) as Array<{ global_id: number }>).map((s) =>
+        String(s.global_id),
+      );
+    const byName = checkCommand(
+      await rados.monCommandTarget('a', { prefix: 'sessions', format: 'json' }),
+      'sessions',
+    );
+    assert.ok(ids(byName).includes(me), `${me} in ${ids(byName).join(' ')}`);
+    const byRank = checkCommand(
+      await rados.monCommandTarget(0, '{"prefix": "sessions", "format": "json"}'),
+      'sessions',
+    );
+    assert.ok(ids(byRank).includes(me));
+    assert.ok((await rados.monCommand({ prefix: 'sessions', format: 'json' })).rc < 0);
+
+    // Unknown monitors resolve with rc, as any refused command.
+    const noName = await rados.monCommandTarget('no-such-mon', { prefix: 'sessions' });
+    assert.equal(noName.rc, -2);
+    assert.match(noName.outs, /dne/);
+    assert.equal((await rados.monCommandTarget(9, { prefix: 'sessions' })).rc, -2);
+    const unknown = await rados.monCommandTarget('a', { prefix: 'no such tell command' });
+    assert.ok(unknown.rc < 0);
+
+    // An all-digits name would be read as a rank by librados: refused, as are bad ranks.
+    await assert.rejects(rados.monCommandTarget('0', { prefix: 'sessions' }), TypeError);
+    await assert.rejects(rados.monCommandTarget('', { prefix: 'sessions' }), TypeError);
+    await assert.rejects(rados.monCommandTarget(-1, { prefix: 'sessions' }), RangeError);
+    await assert.rejects(rados.monCommandTarget(1.5, { prefix: 'sessions' }), RangeError);
+  });
+
   test('pool lookups, both ways, and unknown pools', async () => {
     const id = await rados.poolLookup(site.metadataPool);
     assert.equal(await rados.poolReverseLookup(id), site.metadataPool);
@@ -366,6 +401,10 @@ describe('handle life cycle', () => {
     await r.shutdown(); // idempotent
     await assert.rejects(r.fsid(), radosError('ESHUTDOWN', 'fsid'));
     await assert.rejects(r.monCommand({ prefix: 'fsid' }), radosError('ESHUTDOWN', 'monCommand'));
+    await assert.rejects(
+      r.monCommandTarget('a', { prefix: 'sessions' }),
+      radosError('ESHUTDOWN', 'monCommandTarget'),
+    );
     await assert.rejects(r.openIoCtx(site.metadataPool), radosError('ESHUTDOWN', 'openIoCtx'));
     await assert.rejects(r.poolLookup(site.metadataPool), radosError('ESHUTDOWN'));
     await assert.rejects(r.instanceId(), radosError('ESHUTDOWN'));

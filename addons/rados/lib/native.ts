@@ -47,6 +47,11 @@ export interface NativeRadosHandle {
   getAddrs(): string;
   monCommand(cmd: string, input: Buffer | undefined): Promise<NativeCommandResult>;
   mgrCommand(cmd: string, input: Buffer | undefined): Promise<NativeCommandResult>;
+  monCommandTarget(
+    mon: string | number,
+    cmd: string,
+    input: Buffer | undefined,
+  ): Promise<NativeCommandResult>;
   poolLookup(name: string): Promise<number>;
   poolReverseLookup(poolId: number): Promise<string>;
   openIoCtx(pool: number | string): Promise<NativeIoCtxHandle>;

@@ -141,6 +141,34 @@ export class Rados {
     return this.#handle.mgrCommand(commandText(cmd), input);
   }
 
+  /**
+   * Sends a command to ONE monitor, by name (as in the mon map: `a` for mon.a) or by rank: a
+   * "tell" command only that monitor answers, e.g. `{ prefix: 'sessions' }`
+   * (`ceph tell mon.a sessions`; through monCommand it is "unrecognized"). librados opens a
+   * connection of its own to that monitor; `timeoutMs` (rados_mon_op_timeout) bounds it, and a
+   * name not in the client's mon map resolves with rc -ENOENT. Resolves whatever its rc (see
+   * checkCommand). A name made only of digits is refused (librados would read it as a rank):
+   * pass the rank as a number.
+   */
+  async monCommandTarget(
+    mon: string | number,
+    cmd: object | string,
+    input?: Buffer,
+  ): Promise<CommandResult> {
+    if (typeof mon === 'number') {
+      if (!Number.isInteger(mon) || mon < 0 || mon > 65535) {
+        throw new RangeError('mon rank must be an integer in [0, 65535]');
+      }
+    } else if (typeof mon !== 'string' || mon === '') {
+      throw new TypeError('mon must be a monitor name or a rank');
+    } else if (/^[0-9]+$/.test(mon)) {
+      throw new TypeError(
+        `mon "${mon}" is all digits, which librados reads as a rank: pass a number`,
+      );
+    }
+    return this.#handle.monCommandTarget(mon, commandText(cmd), input);
+  }
+
   /** A pool's id; rejects with ENOENT if there is no such pool. */
   async poolLookup(name: string): Promise<number> {
     return this.#handle.poolLookup(name);

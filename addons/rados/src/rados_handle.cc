@@ -106,12 +106,18 @@ class ConnectWorker : public PromiseWorker {
   rados_t cluster_ = nullptr;
 };
 
+// Where a command goes: the monitors (any one in quorum answers, or forwards), the active mgr,
+// or one named monitor (a "tell" command such as `sessions`, which only that monitor can answer).
+enum class CommandTarget { kMon, kMgr, kNamedMon };
+
 class CommandWorker : public PromiseWorker {
  public:
-  CommandWorker(Napi::Env env, rados_t cluster, bool mgr, std::string cmd, std::string input)
-      : PromiseWorker(env, CallSite{mgr ? "mgrCommand" : "monCommand"}),
+  CommandWorker(Napi::Env env, rados_t cluster, CommandTarget target, std::string monName,
+                std::string cmd, std::string input)
+      : PromiseWorker(env, SiteOf(target, monName)),
         cluster_(cluster),
-        mgr_(mgr),
+        target_(target),
+        monName_(std::move(monName)),
         cmd_(std::move(cmd)),
         input_(std::move(input)) {}
 
@@ -121,8 +127,21 @@ class CommandWorker : public PromiseWorker {
     char* outs = nullptr;
     size_t outbufLen = 0;
     size_t outsLen = 0;
-    auto fn = mgr_ ? rados_mgr_command : rados_mon_command;
-    rc_ = fn(cluster_, cmds, 1, input_.data(), input_.size(), &outbuf, &outbufLen, &outs, &outsLen);
+    switch (target_) {
+      case CommandTarget::kMon:
+        rc_ = rados_mon_command(cluster_, cmds, 1, input_.data(), input_.size(), &outbuf,
+                                &outbufLen, &outs, &outsLen);
+        break;
+      case CommandTarget::kMgr:
+        rc_ = rados_mgr_command(cluster_, cmds, 1, input_.data(), input_.size(), &outbuf,
+                                &outbufLen, &outs, &outsLen);
+        break;
+      case CommandTarget::kNamedMon:
+        // An all-digits name is a rank to librados (MonCommandTarget only lets ranks be digits).
+        rc_ = rados_mon_command_target(cluster_, monName_.c_str(), cmds, 1, input_.data(),
+                                       input_.size(), &outbuf, &outbufLen, &outs, &outsLen);
+        break;
+    }
     if (outbuf != nullptr) {
       outbuf_.assign(outbuf, outbufLen);
       rados_buffer_free(outbuf);
@@ -144,8 +163,21 @@ class CommandWorker : public PromiseWorker {
   }
 
  private:
+  static CallSite SiteOf(CommandTarget target, const std::string& monName) {
+    switch (target) {
+      case CommandTarget::kMgr:
+        return CallSite{"mgrCommand"};
+      case CommandTarget::kNamedMon:
+        return CallSite{"monCommandTarget", monName};
+      case CommandTarget::kMon:
+        break;
+    }
+    return CallSite{"monCommand"};
+  }
+
   rados_t cluster_;
-  bool mgr_;
+  CommandTarget target_;
+  std::string monName_;
   std::string cmd_;
   std::string input_;
   int rc_ = 0;
@@ -318,6 +350,7 @@ Napi::Function RadosHandle::Init(Napi::Env env) {
                          InstanceMethod<&RadosHandle::GetAddrs>("getAddrs"),
                          InstanceMethod<&RadosHandle::MonCommand>("monCommand"),
                          InstanceMethod<&RadosHandle::MgrCommand>("mgrCommand"),
+                         InstanceMethod<&RadosHandle::MonCommandTarget>("monCommandTarget"),
                          InstanceMethod<&RadosHandle::PoolLookup>("poolLookup"),
                          InstanceMethod<&RadosHandle::PoolReverseLookup>("poolReverseLookup"),
                          InstanceMethod<&RadosHandle::OpenIoCtx>("openIoCtx"),
@@ -478,13 +511,42 @@ Napi::Value RadosHandle::Command(const Napi::CallbackInfo& info, bool mgr) {
   std::string cmd = StringArg(info, 0, "cmd");
   std::string input = BufferArg(info, 1, "input");
   CheckUsable(env, mgr ? "mgrCommand" : "monCommand");
-  auto* worker = new CommandWorker(env, cluster_, mgr, std::move(cmd), std::move(input));
+  auto* worker = new CommandWorker(env, cluster_, mgr ? CommandTarget::kMgr : CommandTarget::kMon,
+                                   "", std::move(cmd), std::move(input));
   worker->SetHold(InflightHold(this));
   return worker->Start();
 }
 
 Napi::Value RadosHandle::MonCommand(const Napi::CallbackInfo& info) { return Command(info, false); }
 Napi::Value RadosHandle::MgrCommand(const Napi::CallbackInfo& info) { return Command(info, true); }
+
+Napi::Value RadosHandle::MonCommandTarget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  // A monitor by name, or by rank (a number). rados_mon_command_target reads a name made only of
+  // digits as a rank, so such a name is refused: the caller passes the rank instead.
+  std::string monName;
+  if (info[0].IsNumber()) {
+    const double rank = NumberArg(info, 0, "mon");
+    if (!(rank >= 0 && rank <= 65535 && rank == static_cast<double>(static_cast<int>(rank)))) {
+      throw Napi::RangeError::New(env, "mon rank must be an integer in [0, 65535]");
+    }
+    monName = std::to_string(static_cast<int>(rank));
+  } else {
+    monName = StringArg(info, 0, "mon");
+    if (monName.empty()) throw Napi::TypeError::New(env, "mon must not be empty");
+    if (monName.find_first_not_of("0123456789") == std::string::npos) {
+      throw Napi::TypeError::New(
+          env, "mon is all digits, which librados reads as a rank: pass a number");
+    }
+  }
+  std::string cmd = StringArg(info, 1, "cmd");
+  std::string input = BufferArg(info, 2, "input");
+  CheckUsable(env, "monCommandTarget");
+  auto* worker = new CommandWorker(env, cluster_, CommandTarget::kNamedMon, std::move(monName),
+                                   std::move(cmd), std::move(input));
+  worker->SetHold(InflightHold(this));
+  return worker->Start();
+}
 
 Napi::Value RadosHandle::PoolLookup(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

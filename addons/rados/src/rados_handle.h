@@ -46,6 +46,7 @@ class RadosHandle : public Napi::ObjectWrap<RadosHandle> {
   Napi::Value GetAddrs(const Napi::CallbackInfo& info);
   Napi::Value MonCommand(const Napi::CallbackInfo& info);
   Napi::Value MgrCommand(const Napi::CallbackInfo& info);
+  Napi::Value MonCommandTarget(const Napi::CallbackInfo& info);
   Napi::Value PoolLookup(const Napi::CallbackInfo& info);
   Napi::Value PoolReverseLookup(const Napi::CallbackInfo& info);
   Napi::Value OpenIoCtx(const Napi::CallbackInfo& info);
