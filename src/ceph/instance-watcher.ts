@@ -24,7 +24,7 @@ export interface InstanceWatcherOptions {
   onError?: (error: unknown) => void;
   /**
    * The fast signal of death: the RADOS global ids holding a session on the monitors, looked up
-   * before and after each round's notify. It must cover EVERY monitor (a client holds a session
+   * only while a known daemon leaves a round's notify unanswered (see evidenceFor). It must cover EVERY monitor (a client holds a session
    * on one of them) and resolve undefined when it could not, never a partial set: an id missing
    * from a partial lookup would look dead. Without it only the instance timeout removes a daemon.
    * Production: MonSessionLookup (mon-sessions.ts, `sessions` on each monitor by name through
@@ -110,30 +110,52 @@ export class InstanceWatcher {
   }
 
   /**
-   * The lookups for the policy, once the notify completed. A daemon killed between the first
-   * lookup and the notify is silent and missing from the second lookup only: rather than wait a
-   * whole round (the notify timeout again) for a second missing lookup, a third is taken one
-   * tick later, and the two taken after the unanswered notify are the evidence.
+   * The session lookups for the policy, taken only when a known daemon leaves the notify
+   * unanswered: a healthy round's notify completes in milliseconds, and only a silent daemon makes
+   * it wait (up to the notify timeout). So the first lookup is taken one tick into a notify still
+   * waiting (`early`) and the second once it completes: both after the daemon went silent, about
+   * the notify timeout apart, at no cost in confirmation time. When the notify completed at once
+   * although a daemon was silent (its watch had already lapsed on the OSD), the two lookups are
+   * taken on completion and a tick later. Both missing, with the unanswered notify, is the
+   * evidence (CONFIRMING_LOOKUPS). A round every daemon answered costs no lookup at all: each
+   * `sessions` call opens a monitor connection and writes audit lines to the monitor's log.
    */
-  private async evidenceAfter(
-    before: ReadonlySet<string>,
+  private async evidenceFor(
     acks: readonly InstanceInfo[],
+    early: Promise<ReadonlySet<string> | undefined> | undefined,
   ): Promise<SessionEvidence | undefined> {
-    const after = await this.lookupSessions();
-    if (!after) return undefined;
+    if (!this.o.monSessions) return undefined;
     const acked = new Set(acks.map((i) => i.id));
-    const justLost = this.liveness
-      .known()
-      .some(({ id }) => !acked.has(id) && before.has(id) && !after.has(id));
-    if (!justLost || this.stopped) return { lookups: [before, after] };
+    const silent = this.liveness.known().filter(({ id }) => !acked.has(id));
+    const first = await early;
+    if (silent.length === 0 || this.stopped) return undefined;
+    const missing = (sessions: ReadonlySet<string>): boolean =>
+      silent.some(({ id }) => !sessions.has(id));
+    if (early) {
+      if (!first) return undefined;
+      // Every silent daemon held its session a tick into the wait (paused, or slow): no more.
+      if (!missing(first)) return { lookups: [first] };
+      const second = await this.lookupSessions();
+      return second ? { lookups: [first, second] } : undefined;
+    }
+    const onCompletion = await this.lookupSessions();
+    if (!onCompletion || this.stopped) return undefined;
+    if (!missing(onCompletion)) return { lookups: [onCompletion] };
     await new Promise<void>((resolve) => this.o.clock.setTimer(resolve, this.interval));
-    const again = await this.lookupSessions();
-    return again ? { lookups: [after, again] } : undefined;
+    if (this.stopped) return undefined;
+    const later = await this.lookupSessions();
+    return later ? { lookups: [onCompletion, later] } : undefined;
   }
 
   private async runRound(): Promise<void> {
     let acks: InstanceInfo[];
-    const before = await this.lookupSessions();
+    let early: Promise<ReadonlySet<string> | undefined> | undefined;
+    let waiting = true;
+    const earlyTimer = this.o.monSessions
+      ? this.o.clock.setTimer(() => {
+          if (waiting && !this.stopped) early = this.lookupSessions();
+        }, this.interval)
+      : undefined;
     try {
       const result = await this.o.ioctx.notify(
         MIRROR_OBJECT_NAME,
@@ -145,10 +167,14 @@ export class InstanceWatcher {
       // Our own notify failed: that says nothing about the daemons, so this round ages no one.
       this.o.onError?.(e);
       this.liveness.roundFailed(this.o.clock.now());
+      await early;
       return;
+    } finally {
+      waiting = false;
+      earlyTimer?.cancel();
     }
     if (this.stopped) return;
-    const evidence = before ? await this.evidenceAfter(before, acks) : undefined;
+    const evidence = await this.evidenceFor(acks, early);
     if (this.stopped) return;
     const change = this.liveness.observe(acks, this.o.clock.now(), false, evidence);
     if (change.confirmedDead) {

@@ -18,10 +18,11 @@ export interface LivenessChange {
 
 /**
  * Evidence of death gathered in the same round as the acks: which RADOS global ids held a client
- * session on a monitor, looked up once before the round's notify went out and once after it
- * completed. A SIGKILLed daemon's sockets are closed by the kernel at once and the monitor drops
- * its session on the reset (Monitor::ms_handle_reset -> remove_session); a SIGSTOPped daemon
- * keeps its sockets, so its session stays (until mon_session_timeout, 300 s).
+ * session on a monitor, looked up after a notify that a daemon left unanswered (so it had the
+ * whole notify timeout to answer) and once more a tick later. A SIGKILLed daemon's sockets are
+ * closed by the kernel at once and the monitor drops its session on the reset
+ * (Monitor::ms_handle_reset -> remove_session); a SIGSTOPped daemon keeps its sockets, so its
+ * session stays (until mon_session_timeout, 300 s).
  */
 export interface SessionEvidence {
   /** Each lookup: global ids (decimal strings) with an open monitor session. */
@@ -30,10 +31,9 @@ export interface SessionEvidence {
 
 /**
  * Lookups an instance must be missing from, in one round in which it also did not ack, before it
- * is declared dead without waiting for the timeout. Two, taken on both sides of the notify (which
- * waits the notify timeout for a silent daemon): one lookup racing a daemon's reconnect to another
- * monitor (MonClient hunting closes the old session before the new one opens) is never enough,
- * and the daemon had the whole notify timeout in between to answer or come back.
+ * is declared dead without waiting for the timeout. Two, a tick apart: one lookup racing a
+ * daemon's reconnect to another monitor (MonClient hunting closes the old session before the new
+ * one opens) is never enough.
  */
 export const CONFIRMING_LOOKUPS = 2;
 

@@ -1,5 +1,5 @@
-// InstanceWatcher gathers the fast signal of death: session lookups around each discovery notify,
-// and a third lookup one tick later for a daemon lost between the first lookup and the notify.
+// InstanceWatcher gathers the fast signal of death: session lookups only after a discovery notify
+// that a known daemon left unanswered, one right after it and a second one tick later.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { IoCtx, NotifyAck, NotifyResult } from 'rados-js';
@@ -26,6 +26,12 @@ interface World {
   lookups: number;
   /** Every second lookup rejects. */
   failEveryOther?: boolean;
+  /**
+   * Daemons whose watch is still registered on the OSD: while one of them does not ack, the
+   * notify waits this many seconds (the notify timeout) before it completes, as on the OSD.
+   */
+  watching?: Set<InstanceInfo>;
+  notifyTimeoutSeconds?: number;
 }
 
 function start(world: World) {
@@ -33,8 +39,14 @@ function start(world: World) {
   const changes: InstanceChange[] = [];
   const confirmed: string[] = [];
   const ioctx = {
-    notify: (): Promise<NotifyResult> =>
-      Promise.resolve({ rc: 0, acks: [...world.acking].map(ack), timeouts: [] } as NotifyResult),
+    notify: (): Promise<NotifyResult> => {
+      const result = { rc: 0, acks: [...world.acking].map(ack), timeouts: [] } as NotifyResult;
+      const waits = [...(world.watching ?? [])].some((i) => !world.acking.has(i));
+      if (!waits) return Promise.resolve(result);
+      return new Promise((resolve) =>
+        clock.setTimer(() => resolve(result), world.notifyTimeoutSeconds ?? 5),
+      );
+    },
   } as unknown as IoCtx;
   const watcher = new InstanceWatcher({
     ioctx,
@@ -63,7 +75,21 @@ function start(world: World) {
   return { watcher, changes, confirmed, tick };
 }
 
-it('a daemon killed between the first lookup and the notify is confirmed one tick later', async () => {
+it('rounds every daemon answers cost no session lookup', async () => {
+  const world: World = {
+    acking: new Set([A, B]),
+    queued: [],
+    sessions: new Set([A.id, B.id]),
+    lookups: 0,
+  };
+  const w = start(world);
+  for (let i = 0; i < 10; i++) await w.tick();
+  assert.deepEqual(w.changes, [{ added: [A, B], removed: [] }]);
+  assert.equal(world.lookups, 0);
+  w.watcher.stop().catch(() => undefined);
+});
+
+it('a killed daemon (silent, missing from two lookups a tick apart) is confirmed dead', async () => {
   const world: World = {
     acking: new Set([A, B]),
     queued: [],
@@ -72,16 +98,76 @@ it('a daemon killed between the first lookup and the notify is confirmed one tic
   };
   const w = start(world);
   await w.tick();
-  assert.deepEqual(w.changes, [{ added: [A, B], removed: [] }]);
-  // Killed right after the next round's first lookup (still listing it).
   world.acking = new Set([B]);
   world.sessions = new Set([B.id]);
-  world.queued = [new Set([A.id, B.id])];
   await w.tick();
+  assert.equal(world.lookups, 1, 'one lookup right after the unanswered notify');
   assert.deepEqual(w.confirmed, [], 'one lookup without it is not enough');
   await w.tick();
+  assert.equal(world.lookups, 2);
   assert.deepEqual(w.confirmed, [A.id]);
   assert.deepEqual(w.changes.at(-1), { added: [], removed: [A], confirmedDead: [A.id] });
+  w.watcher.stop().catch(() => undefined);
+});
+
+it('a daemon silent through a waiting notify: looked up a tick into the wait and on completion', async () => {
+  const world: World = {
+    acking: new Set([A, B]),
+    queued: [],
+    sessions: new Set([A.id, B.id]),
+    lookups: 0,
+    watching: new Set([A, B]),
+  };
+  const w = start(world);
+  await w.tick();
+  assert.equal(world.lookups, 0);
+  // SIGKILLed: its session is gone at once, its watch lingers on the OSD (the notify waits 5 s).
+  world.acking = new Set([B]);
+  world.sessions = new Set([B.id]);
+  await w.tick(); // the round starts, its notify waits
+  await w.tick(); // one tick into the wait: the first lookup
+  assert.equal(world.lookups, 1);
+  for (let i = 0; i < 3; i++) await w.tick();
+  assert.deepEqual(w.confirmed, [], 'not before the notify completes');
+  await w.tick(); // the notify times out: the second lookup, and the verdict in the same round
+  assert.equal(world.lookups, 2);
+  assert.deepEqual(w.confirmed, [A.id]);
+  w.watcher.stop().catch(() => undefined);
+});
+
+it('a paused daemon through a waiting notify: one lookup a round, never confirmed', async () => {
+  const world: World = {
+    acking: new Set([A, B]),
+    queued: [],
+    sessions: new Set([A.id, B.id]),
+    lookups: 0,
+    watching: new Set([A, B]),
+  };
+  const w = start(world);
+  await w.tick();
+  world.acking = new Set([B]);
+  for (let i = 0; i < 24; i++) await w.tick();
+  assert.deepEqual(w.confirmed, []);
+  assert.equal(world.lookups, 4, 'one lookup in each of the four 6 s rounds');
+  w.watcher.stop().catch(() => undefined);
+});
+
+it('a daemon back in the second lookup (reconnected to another monitor) is not confirmed', async () => {
+  const world: World = {
+    acking: new Set([A, B]),
+    queued: [],
+    sessions: new Set([A.id, B.id]),
+    lookups: 0,
+  };
+  const w = start(world);
+  await w.tick();
+  world.acking = new Set([B]);
+  world.queued = [new Set([B.id])];
+  await w.tick();
+  await w.tick();
+  assert.equal(world.lookups, 2);
+  assert.deepEqual(w.confirmed, []);
+  assert.equal(w.changes.length, 1, 'nothing removed');
   w.watcher.stop().catch(() => undefined);
 });
 
@@ -98,7 +184,8 @@ it('a paused daemon (session kept, no ack) is never confirmed dead, and goes onl
   for (let i = 0; i < 29; i++) await w.tick();
   assert.deepEqual(w.confirmed, []);
   assert.equal(w.changes.length, 1, 'nothing removed within the timeout');
-  assert.ok(world.lookups >= 2 * 29);
+  // One lookup a round while it is silent: its session is there, so no second one.
+  assert.ok(world.lookups >= 28 && world.lookups <= 29, `${world.lookups} lookups`);
   for (let i = 0; i < 3; i++) await w.tick();
   assert.deepEqual(w.confirmed, []);
   assert.deepEqual(w.changes.at(-1)?.removed, [A], 'removed on the timeout');
