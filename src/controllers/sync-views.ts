@@ -37,9 +37,13 @@ export const SOURCE_ABSENT_TTL_MS = 5_000;
  * `maxMs`. Listing `.snap` costs the MDS four requests (three getattr and one lssnap: the
  * snapdir inode has no caps to answer from, Client::opendir and Client::_readdir_r in
  * src/client/Client.cc), so a directory at rest costs 4 requests per `maxMs` on each site: 0.8
- * per minute with 300 s. A present source is stat'ed every `sourceSweepMs` (free for the MDS
- * while the mount holds the directory's caps: a removal revokes them, and the stat then asks),
- * a missing one every SOURCE_ABSENT_TTL_MS; a changed answer re-enqueues the object at once.
+ * per minute with 300 s. A present source is stat'ed when nothing looked at it for
+ * `sourceSweepMs` (a view refresh, at most `maxMs` ± 10% apart, reads the local `.snap`, which tells as much, so a directory with
+ * a peer costs no stat of its own at rest; without a peer, one stat each time), a missing one
+ * every SOURCE_ABSENT_TTL_MS; a changed answer re-enqueues the object at once. Measured with
+ * 10,000 directories (docs/benchmarks.md, Scale): a stat costs the MDS a lookup at that scale
+ * (the client no longer holds every dentry), so a 60 s sweep alone was 1 request per directory
+ * per minute.
  */
 export interface FollowOptions {
   /** How often the cache looks for due work (0: never by itself; tests call sweep()). */
@@ -53,7 +57,7 @@ export const FOLLOW_DEFAULTS: Required<FollowOptions> = {
   tickMs: 1_000,
   activeMs: 30_000,
   maxMs: 300_000,
-  sourceSweepMs: 60_000,
+  sourceSweepMs: 360_000,
 };
 
 interface Followed {

@@ -1,6 +1,6 @@
 // The sync-view cache follows a directory by itself once asked: a view that stays the same is
 // refreshed less and less often (30 s doubling to 300 s), one that changes at 30 s again and
-// re-enqueues its object; a present source is stat'ed once a minute and a directory gone or back
+// re-enqueues its object; a present source nothing looked at for 360 s is stat'ed, and a directory gone or back
 // re-enqueues its object and refreshes its view at once.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -92,7 +92,7 @@ test('a view that changes re-enqueues its object and is looked at again soon', a
   await cache.close();
 });
 
-test('a followed source is stat-ed once a minute; a directory gone is news at once', async () => {
+test('a followed source is stat-ed when nothing looked at it; a directory gone is news at once', async () => {
   const { viewer, cache, done } = setUp();
   await answer(viewer, inSync('s1'));
   const first = cache.source('/d');
@@ -127,11 +127,11 @@ test('an unchanged source, a failed check and a forgotten path re-enqueue nothin
   viewer.stats.shift()?.answer({ state: 'present' });
   await first;
   const before = done();
-  cache.sweep(Date.now() + 61_000);
+  cache.sweep(Date.now() + FOLLOW_DEFAULTS.sourceSweepMs + 1_000);
   await tick();
   viewer.stats.shift()?.answer({ state: 'present' });
   await answer(viewer, inSync('s1'));
-  cache.sweep(Date.now() + 200_000);
+  cache.sweep(Date.now() + 2 * FOLLOW_DEFAULTS.sourceSweepMs + 2_000);
   await tick();
   viewer.stats.shift()?.answer({ state: 'unknown', message: 'stat: ETIMEDOUT' });
   await answer(viewer, inSync('s1'));
