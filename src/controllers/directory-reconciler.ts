@@ -60,6 +60,8 @@ export interface DirectoryOptions {
   minSnapshotIntervalMs?: number;
   /** A cephfs_mirror_directory_lag_seconds series per directory (default true). */
   lagMetrics?: boolean;
+  /** How long after start a Ready directory waits for its mirror's first verdict (60 s). */
+  startupGraceMs?: number;
 }
 
 /**
@@ -69,6 +71,10 @@ export interface DirectoryOptions {
  * the reconcile waits for it, directory-settling.ts, or is run again when this runs out).
  */
 const SETTLE_MS = 3000;
+
+function isReadyTrue(dir: MirroredDirectory): boolean {
+  return dir.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
 
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
@@ -81,11 +87,14 @@ export class DirectoryReconciler {
   private readonly entries: DirectoryEntries;
   /** Engine states reported, reconciles waiting for a passing state to settle. */
   private readonly settling = new DirectorySettling();
+  /** Until when a Ready directory whose mirror has no verdict yet keeps its status. */
+  private readonly startupGraceEndsAt: number;
 
   constructor(
     private readonly ctx: ControllerContext,
     options: DirectoryOptions = {},
   ) {
+    this.startupGraceEndsAt = Date.now() + (options.startupGraceMs ?? 60_000);
     this.snapshots = new ScheduledSnapshots(ctx, options.minSnapshotIntervalMs ?? 60_000);
     this.status = new DirectoryStatusWriter(ctx, options.lagMetrics ?? true);
     this.entries = new DirectoryEntries(ctx, this.status);
@@ -191,6 +200,13 @@ export class DirectoryReconciler {
       // Say why the mirror has no engine (it is refused, the mgr module holds the filesystem,
       // ...), not only that it has none.
       const why = this.ctx.runtimes.whyNotRunning(mirrorKey);
+      if (!why && Date.now() < this.startupGraceEndsAt && isReadyTrue(dir)) {
+        // Just after an operator start the mirror's engine is often not started yet, with no
+        // verdict on it either. A directory that was Ready keeps its status meanwhile rather than
+        // every object flipping to MirrorNotReady and back: the mirror reconciler enqueues its
+        // directories once its engine runs (or says why not, and then this reports it).
+        return { requeueAfterMs: MIRROR_NOT_READY_RETRY_MS };
+      }
       await this.status.notReady(dir, standing, {
         reason: 'MirrorNotReady',
         message:

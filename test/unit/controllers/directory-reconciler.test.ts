@@ -4,6 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import { FINALIZER, KINDS } from '../../../src/api/resources.js';
+import { DirectoryReconciler } from '../../../src/controllers/directory-reconciler.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
 describe('DirectoryReconciler (in-process)', () => {
@@ -122,6 +123,26 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.equal(r?.reason, 'MirrorNotReady');
     assert.match(r?.message ?? '', /MgrModuleEnabled/);
     assert.equal(condition(h.getDirectory(d)?.status?.conditions, 'Reconciling')?.status, 'True');
+  });
+
+  it('after a start, a Ready directory keeps its status until its mirror has a verdict', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.status, 'True');
+    // As after an operator restart: the mirror's engine not started, nothing said about it yet.
+    await h.runtimes.stop(mirrorKey);
+    h.runtimes.setNotRunning(mirrorKey, undefined);
+    const writes = (): number =>
+      h.kube.requests.filter((r) => r.method !== 'GET' && r.path.includes('mirroreddirectories'))
+        .length;
+    const before = writes();
+    assert.deepEqual(await h.directories.reconcile(d), { requeueAfterMs: 3000 });
+    assert.equal(writes(), before, 'no status write');
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.status, 'True');
+    // Past the grace (a reconciler started long ago), the same state is said.
+    const late = new DirectoryReconciler(h.ctx, { startupGraceMs: 0 });
+    await late.reconcile(d);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'MirrorNotReady');
   });
 
   for (const [path, reason] of [
