@@ -34,6 +34,17 @@ interface World {
   notifyTimeoutSeconds?: number;
 }
 
+/** Both daemons acking, both with a monitor session. */
+function bothAlive(extra: Partial<World> = {}): World {
+  return {
+    acking: new Set([A, B]),
+    queued: [],
+    sessions: new Set([A.id, B.id]),
+    lookups: 0,
+    ...extra,
+  };
+}
+
 function start(world: World) {
   const clock = new FakeClock();
   const changes: InstanceChange[] = [];
@@ -76,12 +87,7 @@ function start(world: World) {
 }
 
 it('rounds every daemon answers cost no session lookup', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-  };
+  const world = bothAlive();
   const w = start(world);
   for (let i = 0; i < 10; i++) await w.tick();
   assert.deepEqual(w.changes, [{ added: [A, B], removed: [] }]);
@@ -90,12 +96,7 @@ it('rounds every daemon answers cost no session lookup', async () => {
 });
 
 it('a killed daemon (silent, missing from two lookups a tick apart) is confirmed dead', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-  };
+  const world = bothAlive();
   const w = start(world);
   await w.tick();
   world.acking = new Set([B]);
@@ -111,13 +112,7 @@ it('a killed daemon (silent, missing from two lookups a tick apart) is confirmed
 });
 
 it('a daemon silent through a waiting notify: looked up a tick into the wait and on completion', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-    watching: new Set([A, B]),
-  };
+  const world = bothAlive({ watching: new Set([A, B]) });
   const w = start(world);
   await w.tick();
   assert.equal(world.lookups, 0);
@@ -136,13 +131,7 @@ it('a daemon silent through a waiting notify: looked up a tick into the wait and
 });
 
 it('a paused daemon through a waiting notify: one lookup a round, never confirmed', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-    watching: new Set([A, B]),
-  };
+  const world = bothAlive({ watching: new Set([A, B]) });
   const w = start(world);
   await w.tick();
   world.acking = new Set([B]);
@@ -153,12 +142,7 @@ it('a paused daemon through a waiting notify: one lookup a round, never confirme
 });
 
 it('a daemon back in the second lookup (reconnected to another monitor) is not confirmed', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-  };
+  const world = bothAlive();
   const w = start(world);
   await w.tick();
   world.acking = new Set([B]);
@@ -172,12 +156,7 @@ it('a daemon back in the second lookup (reconnected to another monitor) is not c
 });
 
 it('a paused daemon (session kept, no ack) is never confirmed dead, and goes only on the timeout', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-  };
+  const world = bothAlive();
   const w = start(world);
   await w.tick();
   world.acking = new Set([B]);
@@ -193,12 +172,7 @@ it('a paused daemon (session kept, no ack) is never confirmed dead, and goes onl
 });
 
 it('a failed lookup is no evidence', async () => {
-  const world: World = {
-    acking: new Set([A, B]),
-    queued: [],
-    sessions: new Set([A.id, B.id]),
-    lookups: 0,
-  };
+  const world = bothAlive();
   const w = start(world);
   await w.tick();
   world.acking = new Set([B]);
