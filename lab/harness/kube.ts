@@ -79,38 +79,6 @@ export async function kubectlJson<T>(kube: KubeHandle, args: string[]): Promise<
   return JSON.parse(await kubectl(kube, [...args, '-o', 'json'])) as T;
 }
 
-/**
- * Waits for `kind/name` to have Ready=True; on timeout the error carries the object's conditions
- * (type, status, reason, message), so a failure says why rather than only that it timed out.
- */
-export async function waitReady(
-  kube: KubeHandle,
-  namespace: string,
-  object: string,
-  timeoutSeconds = 180,
-): Promise<void> {
-  const args = ['-n', namespace, 'wait', '--for=condition=Ready', object];
-  try {
-    await kubectl(
-      kube,
-      [...args, `--timeout=${timeoutSeconds}s`],
-      undefined,
-      20_000 + timeoutSeconds * 1000,
-    );
-  } catch (e) {
-    const seen = await kubectlJson<{ status?: { conditions?: unknown[] } }>(kube, [
-      '-n',
-      namespace,
-      'get',
-      object,
-    ]).then(
-      (o) => JSON.stringify(o.status?.conditions ?? []),
-      (g: unknown) => `(unreadable: ${g instanceof Error ? g.message : String(g)})`,
-    );
-    throw new Error(`${(e as Error).message}; its conditions: ${seen}`);
-  }
-}
-
 const GROUP = 'mirror.cephfs.io';
 
 interface OwnerRef {

@@ -32,6 +32,7 @@ import {
 import type { WorkResult } from '../kube/work-queue.js';
 import type { ControllerContext } from './context.js';
 import { admittedMirrorOf, mirrorRefChange, overlapOf } from './directory-claims.js';
+import { readyOf } from './directory-conditions.js';
 import {
   DirectoryEntries,
   MIRROR_NOT_READY_RETRY_MS,
@@ -71,10 +72,6 @@ export interface DirectoryOptions {
  * the reconcile waits for it, directory-settling.ts, or is run again when this runs out).
  */
 const SETTLE_MS = 3000;
-
-function isReadyTrue(dir: MirroredDirectory): boolean {
-  return dir.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
 
 export class DirectoryReconciler {
   /** Object key → when it was first seen in a passing state (for SETTLE_MS). */
@@ -200,7 +197,11 @@ export class DirectoryReconciler {
       // Say why the mirror has no engine (it is refused, the mgr module holds the filesystem,
       // ...), not only that it has none.
       const why = this.ctx.runtimes.whyNotRunning(mirrorKey);
-      if (!why && Date.now() < this.startupGraceEndsAt && isReadyTrue(dir)) {
+      if (
+        !why &&
+        Date.now() < this.startupGraceEndsAt &&
+        readyOf(dir.status?.conditions)?.status === 'True'
+      ) {
         // Just after an operator start the mirror's engine is often not started yet, with no
         // verdict on it either. A directory that was Ready keeps its status meanwhile rather than
         // every object flipping to MirrorNotReady and back: the mirror reconciler enqueues its

@@ -40,7 +40,6 @@ import {
   kubectl,
   kubectlJson,
   useKube,
-  waitReady,
   collectOrphanedSecrets,
   type KubeHandle,
 } from '../../lab/harness/kube.js';
@@ -50,6 +49,7 @@ import { findFilesystem } from '../../src/ceph/fsmap.js';
 import { fetchFsMap } from '../../src/ceph/mon.js';
 import type { MirroredDirectory } from '../../src/api/resources.js';
 import { assertNoDaemonAborted } from '../support/daemon-logs.js';
+import { waitForReady } from '../support/e2e.js';
 
 const NS = 'cephfs-mirror-demo';
 const DAEMON = 'image';
@@ -306,7 +306,7 @@ test('the entrypoint in a chroot of the image reconciles the samples to Ready', 
     'mirrorpeer/site-b',
     'mirroreddirectory/projects',
   ]) {
-    await Promise.race([waitReady(kube, NS, obj), exited]);
+    await Promise.race([waitForReady(kube, NS, obj, { status: 'True' }, 180_000), exited]);
   }
   const dir = await kubectlJson<MirroredDirectory>(kube, [
     '-n',

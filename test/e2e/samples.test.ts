@@ -17,13 +17,13 @@ import {
   kubectl,
   kubectlJson,
   useKube,
-  waitReady,
   collectOrphanedSecrets,
   type KubeHandle,
 } from '../../lab/harness/kube.js';
 import { useLab, type LabState } from '../../lab/harness/lab.js';
 import { startOperator, type OperatorProcess } from '../../lab/harness/operator.js';
 import { waitFor } from '../../lab/harness/wait.js';
+import { waitForReady } from '../support/e2e.js';
 
 const NS = 'cephfs-mirror-demo';
 let lab: LabState;
@@ -77,7 +77,7 @@ test('the samples become Ready and a snapshot reaches site-b', async () => {
     'mirrorpeer/site-b',
     'mirroreddirectory/projects',
   ]) {
-    await waitReady(kube, NS, obj);
+    await waitForReady(kube, NS, obj, { status: 'True' }, 180_000);
   }
   const dir = await kubectlJson<MirroredDirectory>(kube, [
     '-n',

@@ -212,7 +212,10 @@ export function conditionOf(obj: Conditioned, type = 'Ready'): Condition | undef
   return obj.status?.conditions?.find((c) => c.type === type);
 }
 
-/** Waits until `kind/name` has a Ready condition with this status (and reason, when given). */
+/**
+ * Waits until `kind/name` has a Ready condition with this status (and reason, when given). On a
+ * timeout the error carries the object's conditions as last seen, so a failure says why.
+ */
 export async function waitForReady<T extends Conditioned>(
   kube: KubeHandle,
   namespace: string,
@@ -220,10 +223,12 @@ export async function waitForReady<T extends Conditioned>(
   expect: { status: 'True' | 'False'; reason?: string },
   timeoutMs = 60_000,
 ): Promise<T> {
+  let seen: Condition[] | undefined;
   return waitFor(
     `${object} Ready=${expect.status}${expect.reason ? ` (${expect.reason})` : ''}`,
     async () => {
       const obj = await kubectlJson<T>(kube, ['-n', namespace, 'get', object]);
+      seen = obj.status?.conditions;
       const c = conditionOf(obj);
       const observed = c?.observedGeneration === obj.metadata.generation;
       return observed &&
@@ -234,7 +239,9 @@ export async function waitForReady<T extends Conditioned>(
     },
     timeoutMs,
     500,
-  );
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}; its conditions: ${JSON.stringify(seen ?? [])}`);
+  });
 }
 
 /** The operator's JSON log lines. */
