@@ -43,6 +43,13 @@ export class OperatorMetrics {
     labelNames: ['verb', 'resource', 'subresource', 'result'] as const,
     registers: [this.registry],
   });
+  /** Normal Events not sent because the process-wide Event budget was spent (src/kube/events.ts). */
+  readonly eventsDropped = new Counter({
+    name: 'cephfs_mirror_events_dropped_total',
+    help: 'Normal Events dropped because too many were recorded at once',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   /** Out-of-band changes in Ceph the operator found and set back (`kind`: the resource kind). */
   readonly driftCorrections = new Counter({
     name: 'cephfs_mirror_drift_corrections_total',

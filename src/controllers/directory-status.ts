@@ -122,17 +122,26 @@ export class DirectoryStatusWriter {
       ...(snapshots ? { snapshots: snapshots.status } : {}),
       conditions,
     };
-    // Acquired: on becoming Ready after association, or on moving to another daemon while
-    // Ready. (A status written while associating already names the instance, so the instance
-    // alone does not tell; a source directory that comes back was not acquired again.)
+    // Acquired: on becoming Ready again after association (a failover, a daemon back), or on
+    // moving to another daemon while Ready (a rebalance); a status written while associating
+    // already names the instance, so the instance alone does not tell. Not when the status named
+    // no daemon yet: a new directory's first acquire is said by its Ready condition, instanceID
+    // and mappedTime, and an Event each would add a write to the API server for every directory
+    // created (docs/operator.md, "The create path"). Normal Events share a budget (events.ts).
+    const previous = dir.status?.instanceID;
     const wasReady = readyOf(dir.status?.conditions)?.status === 'True';
-    const moved = dir.status?.instanceID !== s.instanceId;
-    if (ready && (moved || (!wasReady && dir.status?.state !== 'Associated'))) {
+    const moved = previous !== s.instanceId;
+    if (
+      ready &&
+      previous !== undefined &&
+      (moved || (!wasReady && dir.status?.state !== 'Associated'))
+    ) {
       this.ctx.events.record(
         dir,
         'Normal',
         'Acquired',
-        `${path} acquired by cephfs-mirror instance ${s.instanceId}`,
+        `${path} acquired by cephfs-mirror instance ${s.instanceId}` +
+          (moved ? ` (was ${previous})` : ''),
       );
     }
     recordTransition(this.ctx.events, dir, reason, message);

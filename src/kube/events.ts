@@ -1,5 +1,8 @@
 // Kubernetes Events for notable transitions. The same (object, reason, message) is recorded at
-// most once per ten minutes, so a retried failure does not flood `kubectl describe`.
+// most once per ten minutes, so a retried failure does not flood `kubectl describe`; Normal
+// Events share one process-wide budget, so that a failover or rebalance moving thousands of
+// directories does not become thousands of writes to the API server at once (client-go's
+// recorder drops under pressure too). Warnings are rare and always go.
 import type { Logger } from '../log.js';
 import type { KubeApi } from './kube-api.js';
 import type { Resource } from '../api/resources.js';
@@ -9,20 +12,48 @@ const COMPONENT = 'cephfs-mirror-operator';
 
 export type EventType = 'Normal' | 'Warning';
 
+export interface EventBudget {
+  /** Normal Events that may go at once (default 100). */
+  burst: number;
+  /** Normal Events a second the budget refills by (default 10). */
+  perSecond: number;
+}
+
+export interface EventRecorderOptions {
+  budget?: EventBudget;
+  /** A Normal Event was dropped for the budget (for a metric). */
+  dropped?: (reason: string) => void;
+  now?: () => number;
+}
+
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
+  private readonly budget: EventBudget;
+  private readonly now: () => number;
+  private tokens: number;
+  private refilledAt: number;
 
   constructor(
     private readonly api: KubeApi,
     private readonly log: Logger,
     private readonly host: string,
-  ) {}
+    private readonly options: EventRecorderOptions = {},
+  ) {
+    this.budget = options.budget ?? { burst: 100, perSecond: 10 };
+    this.now = options.now ?? Date.now;
+    this.tokens = this.budget.burst;
+    this.refilledAt = this.now();
+  }
 
   record(obj: Resource<unknown, unknown>, type: EventType, reason: string, message: string): void {
     const key = `${obj.metadata.uid ?? obj.metadata.name}|${reason}|${message}`;
-    const now = Date.now();
+    const now = this.now();
     const last = this.recent.get(key);
     if (last !== undefined && now - last < REPEAT_AFTER_MS) return;
+    if (type === 'Normal' && !this.take(now)) {
+      this.options.dropped?.(reason);
+      return;
+    }
     this.recent.set(key, now);
     if (this.recent.size > 10_000) this.prune(now);
     const time = new Date(now);
@@ -55,6 +86,16 @@ export class EventRecorder {
       .catch((e: unknown) =>
         this.log.debug('could not record event', { reason, error: (e as Error).message }),
       );
+  }
+
+  /** One Normal Event's worth of the budget, if there is one. */
+  private take(now: number): boolean {
+    const { burst, perSecond } = this.budget;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) / 1000) * perSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   private prune(now: number): void {

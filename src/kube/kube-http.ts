@@ -65,11 +65,14 @@ export function resourceOfPath(path: string): { resource: string; subresource: s
 const CREDENTIALS_TTL_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /**
- * Connections: as many as reconciles run at once (32 for directories), a few kept when idle, and
- * those closed after a minute unused; each open TLS connection costs memory on both sides.
+ * Connections: as many as reconciles run at once (32 for directories), all kept while in use and
+ * closed after a minute unused. Keeping only a few idle ones made every burst of writes (a status
+ * per directory, thousands at a time) open new TLS connections, each a handshake on both sides
+ * (a CPU profile of 10,000 new directories showed the operator's share of it; docs/benchmarks.md,
+ * "The API floor").
  */
 const MAX_SOCKETS = 32;
-const MAX_FREE_SOCKETS = 8;
+const MAX_FREE_SOCKETS = MAX_SOCKETS;
 const IDLE_SOCKET_TIMEOUT_MS = 60_000;
 
 interface Credentials {

@@ -769,10 +769,6 @@ test('the operator, run as the ServiceAccount with the chart arguments, takes th
     recent.some((e) => e.reason === 'MirroringEnabled' && e.involvedObject.name === 'site-a'),
     'a MirroringEnabled Event',
   );
-  assert.ok(
-    recent.some((e) => e.reason === 'Acquired'),
-    'an Acquired Event',
-  );
 
   // Deletion goes through the finalizers, i.e. the ServiceAccount's updates.
   await deleteAllAndWait(kube, NS);

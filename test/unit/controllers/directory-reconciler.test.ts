@@ -39,7 +39,28 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.equal(fs().store.dirMap.get('/a')?.instanceId, '4100');
     assert.ok(fs().notifier.holdings('4100').has('/a'));
     assert.deepEqual(fs().notifier.duplicateAcquires, []);
-    assert.ok((await h.eventsOf('d')).some((e) => e.reason === 'Acquired'));
+    // A new directory's first acquire is said by its status alone (no Event per directory).
+    assert.ok(!(await h.eventsOf('d')).some((e) => e.reason === 'Acquired'));
+  });
+
+  it('a directory taken over by another daemon gets an Acquired Event naming both', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    await fs().addDaemon('4200');
+    await fs().removeDaemon('4100');
+    // The engine moves it within a few ticks; each engine change reconciles the object again.
+    for (let i = 0; i < 10 && h.getDirectory(d)?.status?.instanceID !== '4200'; i++) {
+      await h.ceph.run(1);
+      await h.withClock(h.directories.reconcile(d));
+    }
+    const dir = h.getDirectory(d);
+    assert.equal(ready(dir?.status?.conditions)?.status, 'True');
+    assert.equal(dir?.status?.instanceID, '4200');
+    const acquired = (await h.eventsOf('d')).filter((e) => e.reason === 'Acquired');
+    assert.deepEqual(
+      acquired.map((e) => e.message),
+      ['/a acquired by cephfs-mirror instance 4200 (was 4100)'],
+    );
   });
 
   it('with a queue that parks: one reconcile, the finalizer and one status write (Ready)', async () => {
