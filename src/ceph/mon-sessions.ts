@@ -14,6 +14,7 @@
  * alone decides) unless every monitor of the map answered in time, and never a partial set.
  */
 import type { Rados } from 'rados-js';
+import { raceDeadline } from '../deadline.js';
 import { errnoCode } from './errors.js';
 
 /** How long one lookup (the mon map, then every monitor) may take before it counts as unknown. */
@@ -137,21 +138,13 @@ export class MonSessionLookup {
     void settled.then(() => {
       if (this.outstanding === settled) this.outstanding = undefined;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new LookupFailure(
-              'MonSessionsTimeout',
-              `the monitors did not all answer 'sessions' within ${this.timeoutMs} ms`,
-            ),
-          ),
-        this.timeoutMs,
-      );
-    });
     try {
-      const ids = await Promise.race([calls, deadline]);
+      const ids = await raceDeadline(calls, this.timeoutMs, () => {
+        throw new LookupFailure(
+          'MonSessionsTimeout',
+          `the monitors did not all answer 'sessions' within ${this.timeoutMs} ms`,
+        );
+      });
       this.settle(undefined);
       return ids;
     } catch (e) {
@@ -161,8 +154,6 @@ export class MonSessionLookup {
           : { reason: 'MonSessionsFailed', message: e instanceof Error ? e.message : String(e) },
       );
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   };
 

@@ -8,6 +8,7 @@
 // directories, and a directory created later starts syncing up to a minute late. So the operator
 // looks first: one stat on the mirror's own libcephfs mount.
 import type { CephStat } from 'cephfs-js';
+import { raceDeadline } from '../deadline.js';
 
 export type SourceDirectoryState =
   | { state: 'present' }
@@ -36,7 +37,10 @@ function messageOf(e: unknown): string {
 /**
  * One stat of `path` (already normalised) on the source filesystem `fsName`. Never throws: a
  * failed stat is `unknown`, with why. `timeoutMs` bounds the wait (the stat itself may go on in
- * its libuv thread; its late answer is ignored).
+ * its libuv thread; its late answer is ignored). The operator's one caller
+ * (SyncViewer.sourceDirectory) passes a mount whose stat an FsCallGuard already bounds, mount
+ * wait included, one second sooner: there this deadline is only a backstop that does not fire;
+ * it is what bounds a mount given without a guard.
  */
 export async function checkSourceDirectory(
   mount: StatMount | Promise<StatMount>,
@@ -44,15 +48,14 @@ export async function checkSourceDirectory(
   path: string,
   timeoutMs = 10_000,
 ): Promise<SourceDirectoryState> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(Object.assign(new Error(`stat ${path} timed out`), { code: 'ETIMEDOUT' })),
-      timeoutMs,
-    );
-  });
   try {
-    const st = await Promise.race([Promise.resolve(mount).then((m) => m.stat(path)), deadline]);
+    const st = await raceDeadline(
+      Promise.resolve(mount).then((m) => m.stat(path)),
+      timeoutMs,
+      () => {
+        throw Object.assign(new Error(`stat ${path} timed out`), { code: 'ETIMEDOUT' });
+      },
+    );
     if (st.isDirectory) return SOURCE_PRESENT;
     return {
       state: 'missing',
@@ -70,7 +73,5 @@ export async function checkSourceDirectory(
       state: 'unknown',
       message: `could not check ${path} on filesystem ${fsName}: ${messageOf(e)}`,
     };
-  } finally {
-    clearTimeout(timer);
   }
 }

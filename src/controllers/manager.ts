@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
+import { raceDeadline } from '../deadline.js';
 import { declaredPathOf } from './directory-claims.js';
 import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler, type DirectoryOptions } from './directory-reconciler.js';
@@ -303,12 +304,12 @@ export class Manager {
     this.log.error('lost leadership: stopping every engine before anything else');
     // Every engine is told to stop at once (nothing new is written or notified from then on);
     // waiting for the writes already in flight is bounded, so that the process still exits.
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ENGINE_STOP_BOUND_MS);
-    });
     try {
-      const outcome = await Promise.race([this.runtimes.close(), bound]);
+      const outcome = await raceDeadline(
+        this.runtimes.close(),
+        ENGINE_STOP_BOUND_MS,
+        () => 'timeout' as const,
+      );
       if (outcome === 'timeout') {
         this.log.error('engines still finishing their last writes; exiting anyway', {
           afterMs: ENGINE_STOP_BOUND_MS,
@@ -318,8 +319,6 @@ export class Manager {
       this.log.error('stopping the engines after losing leadership failed', {
         error: (e as Error).message,
       });
-    } finally {
-      clearTimeout(timer);
     }
     onLostLeadership();
   }

@@ -32,6 +32,7 @@ import { SyncViewCache } from './sync-views.js';
 import { describeIdentity, identityKey, type FilesystemIdentity } from './ownership.js';
 import type { Problem } from './status-helpers.js';
 import type { Logger } from '../log.js';
+import { raceDeadline } from '../deadline.js';
 
 export interface ConnectionSettings {
   monHost: string;
@@ -175,14 +176,6 @@ function applyTunables(entry: Entry, tunables: Partial<Tunables>, log: Logger): 
   entry.tunables = wanted;
   log.info('mirror engine tunables updated', { mirror: entry.key, tunables });
   return entry;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export class MirrorRuntimes {
@@ -374,9 +367,11 @@ export class MirrorRuntimes {
     // A foreign write is most likely the mgr module, enabled behind our back: say so, as the
     // next start would (unless a takeover was asked for: then the next start takes over again).
     if (!entry.takeOverFromMgrModule) {
-      const enabled = await withTimeout(
+      // Unknown (undefined) when the probe fails or does not answer in time.
+      const enabled = await raceDeadline(
         mgrMirroringModuleEnabled(entry.rados).catch(() => undefined),
         FAILURE_PROBE_TIMEOUT_MS,
+        () => undefined,
       );
       if (enabled === true) problem = mgrModuleProblem(failure.message);
     }

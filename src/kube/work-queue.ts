@@ -1,6 +1,7 @@
 // A keyed work queue in the style of client-go's rate-limited workqueue: a key is queued at most
 // once, is never processed by two workers at once (a key re-added while in flight runs again after
 // it finishes), and a failing key is retried with per-key exponential backoff.
+import { raceDeadline } from '../deadline.js';
 
 export interface BackoffOptions {
   baseDelayMs: number;
@@ -174,13 +175,11 @@ export class WorkQueue {
 
   private withDeadline(key: string, work: Promise<WorkResult>): Promise<WorkResult> {
     if (this.deadlineMs <= 0) return work;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DeadlineExceeded(key, this.deadlineMs)), this.deadlineMs);
+    // The abandoned call's own failure, if it ever comes, has nobody left to hear it: raceDeadline
+    // drops it.
+    return raceDeadline(work, this.deadlineMs, () => {
+      throw new DeadlineExceeded(key, this.deadlineMs);
     });
-    // The abandoned call's own failure, if it ever comes, has nobody left to hear it.
-    work.catch(() => undefined);
-    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
   }
 
   private isIdle(): boolean {
