@@ -150,7 +150,9 @@ export class Manager {
       directories: new TypedCache<MirroredDirectory>(this.watches.directories),
       secrets: this.secrets,
       runtimes: this.runtimes,
-      events: new EventRecorder(this.api, o.log, identity),
+      events: new EventRecorder(this.api, o.log, identity, {
+        dropped: (reason) => o.metrics.eventsDropped.inc({ reason }),
+      }),
       log: o.log,
       metrics: o.metrics,
       enqueue: {
