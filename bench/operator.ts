@@ -9,13 +9,25 @@
 // image runs it (launcher + bundle, lab/harness/operator.ts `built`). Everything it started is
 // stopped at the end.
 //
+// Two more measurements ride on the same run. The restart (item 4 end to end): after the last
+// count the operator is stopped and started again, and for 90 s the benchmark's watch records any
+// object leaving Ready and the new process's /metrics its writes and notifies (BENCH_RESTART=0
+// skips it). The API floor: the same objects, in a namespace the operator does not watch, made
+// Ready by bench/api-floor-controller.ts, which only writes the finalizer and the status: what
+// the API server alone costs on this machine (BENCH_FLOOR=0 skips it). For each, CPU seconds by
+// process from /proc (bench/process-cpu.ts) show where the machine's time went.
+//
 // BENCH_SCALE=small runs 100 and 500 directories instead of 1,000 and 10,000; BENCH_COUNTS=10000
 // (comma-separated) names the counts; BENCH_MODULE=0 skips the mgr module side (for trying
-// operator changes; the published numbers come from a full run); BENCH_HOLD_SECONDS=N keeps the
-// operator running N seconds after the last run, to look at it (e.g. a heap snapshot through
-// NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, which the operator inherits).
+// operator changes; the published numbers come from a full run), BENCH_OPERATOR=0 the operator;
+// BENCH_HOLD_SECONDS=N keeps the operator running N seconds after the last run, to look at it
+// (e.g. a heap snapshot through BENCH_OPERATOR_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, given
+// to the operator alone); BENCH_FLOOR_WORKERS sets the floor controller's writes in flight.
 import { printRunHeader, secs } from './machine.js';
+import { cpuByName, cpuSnapshot } from './process-cpu.js';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ADD,
@@ -66,6 +78,13 @@ const COUNTS = process.env['BENCH_COUNTS']
     ? [100, 500]
     : [1_000, 10_000];
 const WITH_MODULE = process.env['BENCH_MODULE'] !== '0';
+/** BENCH_OPERATOR=0: no operator runs (to try the API floor or the module alone). */
+const WITH_OPERATOR = process.env['BENCH_OPERATOR'] !== '0';
+/** The operator restarted after the last run (item 4 end to end); BENCH_RESTART=0 skips it. */
+const WITH_RESTART = process.env['BENCH_RESTART'] !== '0';
+/** The API floor (bench/api-floor-controller.ts) beside the operator; BENCH_FLOOR=0 skips it. */
+const WITH_FLOOR = process.env['BENCH_FLOOR'] !== '0';
+const FLOOR_NS = 'bench-floor';
 const CONCURRENCY = 32;
 /** How long the operator gets to make N objects Ready before the run is reported as unfinished. */
 const OPERATOR_CAP_MS = Number(process.env['BENCH_CAP_SECONDS'] ?? (SMALL ? 120 : 300)) * 1000;
@@ -95,24 +114,32 @@ function isReady(d: MirroredDirectory): boolean {
 
 /** The benchmark's own view of the objects, from a watch: when each was first seen Ready. */
 class ReadyTracker {
+  constructor(private readonly namespace: string) {}
+
   readonly present = new Set<string>();
   readonly readyAt = new Map<string, number>();
+  /** Objects seen with Ready other than True after having been Ready. */
+  readonly leftReady = new Set<string>();
   private informer: (Informer<KubernetesObject> & ObjectCache<KubernetesObject>) | undefined;
   private stopped = false;
 
   async start(kc: KubeConfig): Promise<void> {
-    const path = `/apis/${GROUP}/${VERSION}/namespaces/${NS}/${KINDS.directory.plural}`;
+    const path = `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${KINDS.directory.plural}`;
     // client-node's object type declares dates as Date; ours keeps the wire's strings.
     const informer = makeInformer<KubernetesObject>(
       kc,
       path,
-      () => api.list(KINDS.directory, NS) as Promise<{ items: KubernetesObject[] }>,
+      () => api.list(KINDS.directory, this.namespace) as Promise<{ items: KubernetesObject[] }>,
     );
     const seen = (o: KubernetesObject): void => {
       const d = o as unknown as MirroredDirectory;
       this.present.add(d.metadata.name);
-      if (isReady(d) && !this.readyAt.has(d.metadata.name)) {
-        this.readyAt.set(d.metadata.name, performance.now());
+      if (isReady(d)) {
+        if (!this.readyAt.has(d.metadata.name)) {
+          this.readyAt.set(d.metadata.name, performance.now());
+        }
+      } else if (this.readyAt.has(d.metadata.name)) {
+        this.leftReady.add(d.metadata.name);
       }
     };
     informer.on(ADD, seen);
@@ -218,6 +245,8 @@ interface ReconcileStats {
   statusWrites: number;
   /** Events the operator created (in the bench's namespace: the directories' own). */
   events: number;
+  /** Acquire and release notifies the operator sent to the daemons. */
+  notifies: number;
 }
 
 /** Sum of cephfs_mirror_kube_requests_total over the series whose labels pass `keep`. */
@@ -241,6 +270,9 @@ async function reconcileStats(port: number): Promise<ReconcileStats> {
     writes: requestCount(text, directoryWrite),
     statusWrites: requestCount(text, (l) => directoryWrite(l) && l['subresource'] === 'status'),
     events: requestCount(text, (l) => l['resource'] === 'events' && l['verb'] === 'POST'),
+    notifies: [
+      ...text.matchAll(/^cephfs_mirror_notify_duration_seconds_count\{[^}]*\} (\S+)$/gm),
+    ].reduce((sum, m) => sum + Number(m[1]), 0),
     count: value(
       /^cephfs_mirror_reconcile_duration_seconds_count\{kind="MirroredDirectory"\} (\S+)/m,
     ),
@@ -273,38 +305,48 @@ interface OperatorResult {
   memory: MemoryUse;
   /** Deleting all n until the objects are gone (finalizers: released, dir-map keys removed). */
   deleteMs: number | undefined;
+  /** CPU seconds from the first create until all were Ready, by process (the largest few). */
+  cpu: [string, number][];
 }
 
-async function operatorRun(
+/** N objects created (CONCURRENCY in flight) and timed until each is seen Ready. */
+interface TimedCreates {
+  names: string[];
+  createdMs: number;
+  /** First create until every object is Ready (undefined: not within the cap). */
+  readyMs: number | undefined;
+  /** When each Ready object was first seen Ready, from the first create, sorted. */
+  readyTimes: number[];
+  /** CPU seconds from the first create until all were Ready, by process (the largest few). */
+  cpu: [string, number][];
+}
+
+/**
+ * Creates n MirroredDirectory objects in `namespace` and waits (up to OPERATOR_CAP_MS) until
+ * `tracker` has seen each Ready. `controller` names the process that makes them Ready (for the
+ * CPU table); `alongside` runs from the first create (`creating` says whether creates are out).
+ */
+async function createAndTime(
   n: number,
-  op: OperatorProcess,
-  port: number,
+  namespace: string,
   tracker: ReadyTracker,
-  cleanUp: boolean,
-): Promise<OperatorResult> {
-  const before = await reconcileStats(port);
-  const loadBefore = load1();
+  controller: { label: string; pid: number },
+  alongside: (started: number, creating: () => boolean) => Promise<void> = async () => undefined,
+): Promise<TimedCreates> {
   const bodies: MirroredDirectory[] = paths(n).map((p, i) => ({
     apiVersion: `${GROUP}/${VERSION}`,
     kind: KINDS.directory.kind,
-    metadata: { name: `d${n}-${String(i).padStart(5, '0')}`, namespace: NS },
+    metadata: { name: `d${n}-${String(i).padStart(5, '0')}`, namespace },
     spec: { mirrorRef: { name: MIRROR }, path: p },
   }));
+  const cpuBefore = cpuSnapshot();
   const started = performance.now();
-  let daemonsMs: number | undefined;
   let creating = true;
   const created = pool(bodies, CONCURRENCY, createWithRetry).finally(() => (creating = false));
-  // Watch the daemons' own report alongside (not what Ready waits for: it lags the acks).
-  const daemonWatch = (async () => {
-    while (daemonsMs === undefined && performance.now() - started < OPERATOR_CAP_MS) {
-      if (!creating && (await daemonsHold().catch(() => 0)) >= n) {
-        daemonsMs = performance.now() - started;
-      } else await sleep(1000);
-    }
-  })();
+  const beside = alongside(started, () => creating);
   await created;
   const createdMs = performance.now() - started;
-  console.error(`operator ${n}: created in ${secs(createdMs)}`);
+  console.error(`${controller.label} ${n}: created in ${secs(createdMs)}`);
   const names = bodies.map((b) => b.metadata.name);
   let readyMs: number | undefined;
   const deadline = started + OPERATOR_CAP_MS;
@@ -317,7 +359,9 @@ async function operatorRun(
     }
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
-      console.error(`operator ${n}: ${ready} Ready after ${secs(performance.now() - started)}`);
+      console.error(
+        `${controller.label} ${n}: ${ready} Ready after ${secs(performance.now() - started)}`,
+      );
     }
     await sleep(200);
   }
@@ -326,7 +370,40 @@ async function operatorRun(
     .filter((t): t is number => t !== undefined)
     .map((t) => t - started)
     .sort((x, y) => x - y);
-  await daemonWatch;
+  const cpuNames = new Map([
+    [controller.pid, controller.label],
+    [process.pid, 'benchmark'],
+  ]);
+  const cpu = cpuByName(cpuBefore, cpuSnapshot(), cpuNames).slice(0, 8);
+  await beside;
+  return { names, createdMs, readyMs, readyTimes, cpu };
+}
+
+async function operatorRun(
+  n: number,
+  op: OperatorProcess,
+  port: number,
+  tracker: ReadyTracker,
+  cleanUp: boolean,
+): Promise<OperatorResult> {
+  const before = await reconcileStats(port);
+  const loadBefore = load1();
+  let daemonsMs: number | undefined;
+  // Watch the daemons' own report alongside (not what Ready waits for: it lags the acks).
+  const daemonWatch = async (started: number, creating: () => boolean): Promise<void> => {
+    while (daemonsMs === undefined && performance.now() - started < OPERATOR_CAP_MS) {
+      if (!creating() && (await daemonsHold().catch(() => 0)) >= n) {
+        daemonsMs = performance.now() - started;
+      } else await sleep(1000);
+    }
+  };
+  const { names, createdMs, readyMs, readyTimes, cpu } = await createAndTime(
+    n,
+    NS,
+    tracker,
+    { label: 'operator', pid: op.pid },
+    daemonWatch,
+  );
   const memory = await memoryOf(op.pid, port);
   const after = await reconcileStats(port);
   const result: OperatorResult = {
@@ -346,9 +423,11 @@ async function operatorRun(
       writes: after.writes - before.writes,
       statusWrites: after.statusWrites - before.statusWrites,
       events: after.events - before.events,
+      notifies: after.notifies - before.notifies,
     },
     memory,
     deleteMs: undefined,
+    cpu,
   };
   if (cleanUp) {
     const t0 = performance.now();
@@ -366,6 +445,51 @@ async function operatorRun(
     }
   }
   return result;
+}
+
+interface FloorResult {
+  n: number;
+  createdMs: number;
+  readyMs: number | undefined;
+  readyCount: number;
+  cpu: [string, number][];
+}
+
+/**
+ * The same n objects made Ready by the API floor controller instead of the operator (which is
+ * stopped by then): the API server's own cost of the create path on this machine.
+ */
+async function floorRun(n: number, kc: KubeConfig): Promise<FloorResult> {
+  await kubectl(
+    kube,
+    ['apply', '-f', '-'],
+    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${FLOOR_NS}\n`,
+  );
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/api-floor-controller.ts', kube.kubeconfigPath, FLOOR_NS],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const tracker = new ReadyTracker(FLOOR_NS);
+  try {
+    const lines = createInterface({ input: child.stdout });
+    await new Promise<void>((resolve, reject) => {
+      lines.on('line', (l) => l === 'floor controller ready' && resolve());
+      child.once('exit', (code) => reject(new Error(`the floor controller exited (${code})`)));
+    });
+    await tracker.start(kc);
+    const t = await createAndTime(n, FLOOR_NS, tracker, { label: 'floor', pid: child.pid ?? -1 });
+    return {
+      n,
+      createdMs: t.createdMs,
+      readyMs: t.readyMs,
+      readyCount: t.readyTimes.length,
+      cpu: t.cpu,
+    };
+  } finally {
+    await tracker.stop();
+    child.kill('SIGKILL');
+  }
 }
 
 /**
@@ -403,6 +527,57 @@ async function moduleRun(
   }
 }
 
+/**
+ * The operator as shipped (the bundle, no TypeScript loader in the process), built from the
+ * current sources by startOperator. BENCH_OPERATOR_NODE_OPTIONS reaches the operator alone (e.g.
+ * --heapsnapshot-signal=SIGUSR2).
+ */
+function launchOperator(): OperatorProcess {
+  const nodeOptions = process.env['BENCH_OPERATOR_NODE_OPTIONS'];
+  return startOperator(
+    kube,
+    ['--log-level', 'info', '--namespace', NS],
+    nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
+    'built',
+  );
+}
+
+/** How long the restarted operator is watched: past its 60 s start-up hold. */
+const RESTART_WATCH_MS = 90_000;
+
+interface RestartResult {
+  n: number;
+  /** SIGTERM until the old process exited. */
+  stopMs: number;
+  /** Objects seen with Ready other than True at any time after the restart. */
+  leftReady: number;
+  /** What the new operator did in its first RESTART_WATCH_MS. */
+  stats: ReconcileStats;
+}
+
+/**
+ * Issue 13 item 4 end to end: with the last run's n directories Ready, the operator is stopped
+ * (SIGTERM, as a rolling update does) and started again; for RESTART_WATCH_MS the benchmark's
+ * watch records any object that leaves Ready, and the new process's /metrics its writes,
+ * reconciles and notifies.
+ */
+async function restartRun(
+  n: number,
+  old: OperatorProcess,
+  tracker: ReadyTracker,
+): Promise<{ result: RestartResult; op: OperatorProcess }> {
+  const leftBefore = new Set(tracker.leftReady);
+  const t0 = performance.now();
+  await old.stop();
+  const stopMs = performance.now() - t0;
+  const op = launchOperator();
+  const port = await metricsPort(op);
+  await sleep(RESTART_WATCH_MS);
+  const stats = await reconcileStats(port);
+  const leftReady = [...tracker.leftReady].filter((x) => !leftBefore.has(x)).length;
+  return { result: { n, stopMs, leftReady, stats }, op };
+}
+
 async function setUpOperatorSide(): Promise<OperatorProcess> {
   await kubectl(
     kube,
@@ -421,9 +596,7 @@ async function setUpOperatorSide(): Promise<OperatorProcess> {
     },
   };
   await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(mirror));
-  // The operator as shipped (the bundle, no TypeScript loader in the process), built from the
-  // current sources by startOperator.
-  const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS], {}, 'built');
+  const op = launchOperator();
   await kubectl(
     kube,
     ['-n', NS, 'wait', '--for=condition=Ready', `cephfsmirror/${MIRROR}`, '--timeout=120s'],
@@ -453,32 +626,48 @@ async function main(): Promise<void> {
   rados = await Rados.connect({ confPath: site.confPath, timeoutMs: 20_000 });
   const results: OperatorResult[] = [];
   const moduleResults = new Map<number, Awaited<ReturnType<typeof moduleRun>>>();
+  const floorResults = new Map<number, FloorResult>();
+  let restart: RestartResult | undefined;
   let op: OperatorProcess | undefined;
-  const tracker = new ReadyTracker();
+  const tracker = new ReadyTracker(NS);
   try {
     await clearDirMap(rados, site.metadataPool);
     // The operator tracks a path once it exists on the source (SourceDirectoryMissing before);
     // paths(n) of a smaller n is a prefix of the largest one's.
     await createSourceDirs(rados, site.fsName, paths(Math.max(...COUNTS)));
     for (const d of DAEMONS) await startMirrorDaemon(site, d);
-    op = await setUpOperatorSide();
-    const port = await metricsPort(op);
-    await tracker.start(kc);
-    for (const [i, n] of COUNTS.entries()) {
-      const r = await operatorRun(n, op, port, tracker, i < COUNTS.length - 1);
-      console.error(`operator ${n}: ${JSON.stringify(r)}`);
-      results.push(r);
+    if (WITH_OPERATOR) {
+      op = await setUpOperatorSide();
+      const port = await metricsPort(op);
+      await tracker.start(kc);
+      for (const [i, n] of COUNTS.entries()) {
+        const r = await operatorRun(n, op, port, tracker, i < COUNTS.length - 1);
+        console.error(`operator ${n}: ${JSON.stringify(r)}`);
+        results.push(r);
+      }
+      const last = COUNTS[COUNTS.length - 1];
+      if (WITH_RESTART && last !== undefined) {
+        const r = await restartRun(last, op, tracker);
+        op = r.op;
+        restart = r.result;
+        console.error(`restart ${last}: ${JSON.stringify(restart)}`);
+      }
+      await tracker.stop();
+      const holdSeconds = Number(process.env['BENCH_HOLD_SECONDS'] ?? 0);
+      if (holdSeconds > 0) {
+        console.error(`holding the operator (pid ${op.pid}) for ${holdSeconds} s`);
+        await sleep(holdSeconds * 1000);
+      }
+      // The last run's objects stay (their finalizers would need the operator); the operator goes
+      // and the Ceph side is reset directly, as between the module's runs.
+      await op.stop();
+      op = undefined;
     }
-    await tracker.stop();
-    const holdSeconds = Number(process.env['BENCH_HOLD_SECONDS'] ?? 0);
-    if (holdSeconds > 0) {
-      console.error(`holding the operator (pid ${op.pid}) for ${holdSeconds} s`);
-      await sleep(holdSeconds * 1000);
+    for (const n of WITH_FLOOR ? COUNTS : []) {
+      const f = await floorRun(n, kc);
+      console.error(`floor ${n}: ${JSON.stringify(f)}`);
+      floorResults.set(n, f);
     }
-    // The last run's objects stay (their finalizers would need the operator); the operator goes
-    // and the Ceph side is reset directly, as between the module's runs.
-    await op.stop();
-    op = undefined;
     await enableMirroring(rados, site.fsName);
     for (const n of WITH_MODULE ? COUNTS : []) {
       const m = await moduleRun(n);
@@ -534,6 +723,37 @@ async function main(): Promise<void> {
     );
   }
   console.log('');
+  const cpuText = (cpu: [string, number][]): string =>
+    cpu.map(([name, s]) => `${name} ${s.toFixed(1)}`).join(', ');
+  const lag = (x: { createdMs: number; readyMs: number | undefined }): string =>
+    x.readyMs === undefined ? 'not reached' : secs(x.readyMs - x.createdMs);
+  console.log(
+    '| directories | made Ready by | all created | all Ready | all Ready after the last create | CPU seconds from the first create until all Ready, by process |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const n of COUNTS) {
+    const r = results.find((x) => x.n === n);
+    const f = floorResults.get(n);
+    const rows: [
+      string,
+      {
+        createdMs: number;
+        readyMs: number | undefined;
+        readyCount: number;
+        cpu: [string, number][];
+      },
+    ][] = [];
+    if (r) rows.push(['the operator', r]);
+    if (f) rows.push(['the API floor (finalizer and status only)', f]);
+    for (const [who, x] of rows) {
+      const all =
+        x.readyMs === undefined ? `not reached (${count(x.readyCount)} Ready)` : secs(x.readyMs);
+      console.log(
+        `| ${count(n)} | ${who} | ${secs(x.createdMs)} | ${all} | ${lag(x)} | ${cpuText(x.cpu)} |`,
+      );
+    }
+  }
+  console.log('');
   console.log(
     '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS (peak; heap used) | delete all until gone |',
   );
@@ -546,6 +766,20 @@ async function main(): Promise<void> {
         `${r.memory.rssMiB.toFixed(0)} MiB (${r.memory.hwmMiB.toFixed(0)} MiB; ${r.memory.heapUsedMiB.toFixed(0)} MiB) | ` +
         `${r.deleteMs === undefined ? 'not measured' : secs(r.deleteMs)} |`,
     );
+  }
+  if (restart) {
+    const r = restart;
+    console.log('');
+    console.log(
+      `| operator restart with ${count(r.n)} Ready directories (first ${secs(RESTART_WATCH_MS)} of the new process) | result |`,
+    );
+    console.log('| --- | --- |');
+    console.log(`| old process stopped (SIGTERM until exit) | ${secs(r.stopMs)} |`);
+    console.log(`| directories seen leaving Ready | ${count(r.leftReady)} |`);
+    console.log(
+      `| directory reconciles; status writes; Events | ${count(r.stats.count)}; ${count(r.stats.statusWrites)}; ${count(r.stats.events)} |`,
+    );
+    console.log(`| acquire and release notifies sent | ${count(r.stats.notifies)} |`);
   }
 }
 
