@@ -6,8 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labDown, labUp } from '../lab/lab.js';
 
-/** Files here that are not benchmarks: this runner and a helper the benchmarks share. */
-const NOT_BENCHMARKS = new Set(['run.ts', 'machine.ts']);
+/** Files here that are not benchmarks: this runner and the helpers the benchmarks share. */
+const NOT_BENCHMARKS = new Set([
+  'run.ts',
+  'machine.ts',
+  'process-cpu.ts',
+  // A child process of bench/operator.ts.
+  'api-floor-controller.ts',
+]);
 
 /** Benchmarks that need no shared lab run first (chaos starts a lab and apiserver of its own). */
 const PURE = new Set(['policy', 'chaos']);
