@@ -18,14 +18,20 @@
 // The directories do not exist in the filesystem and no peer is configured: the daemons still
 // acquire (and ack) them, and with no peer they have nothing to copy, so the figures are the
 // mapping protocol's (dir-map writes, acquire notifies and acks), not snapshot transfer.
+import {
+  addAndWaitMapped,
+  closeMirroringLab,
+  daemonPid,
+  groupedPaths,
+  mappedCount,
+  moduleMapRun,
+  openMirroringLab,
+  resetDaemons as resetLabDaemons,
+  waitDiscovered,
+} from './lab-kit.js';
 import { printRunHeader, secs } from './machine.js';
 import type { Rados } from 'rados-js';
-import {
-  mirrorDaemonPid,
-  startMirrorDaemon,
-  stopMirrorDaemon,
-  type SiteInfo,
-} from '../lab/ceph-cluster.js';
+import { startMirrorDaemon, type SiteInfo } from '../lab/ceph-cluster.js';
 import {
   INSTANCE_PREFIX,
   MIRROR_OBJECT_NAME,
@@ -40,19 +46,10 @@ import { FakeClock, InMemoryNotifier, RecordingBlocklister } from '../src/reconc
 import {
   disableMgrMirroringModule,
   enableMgrMirroringModule,
-  mgrAddAndWaitMapped,
-  mgrAddDirectory,
   mgrDirMap,
-  mgrDistribution,
+  type ModuleRunResult,
 } from '../lab/harness/mgr-module.js';
-import {
-  clearDirMap,
-  daemonDirectoryCount,
-  liveInstances,
-  setUpMirroring,
-  tearDownMirroring,
-  type MirroredSites,
-} from '../lab/harness/mirroring.js';
+import { clearDirMap, daemonDirectoryCount, liveInstances } from '../lab/harness/mirroring.js';
 import { waitFor } from '../lab/harness/wait.js';
 
 const MACHINE_SETUP =
@@ -80,25 +77,18 @@ interface Row {
   ratio: string;
 }
 
-let sites: MirroredSites;
 let a: Rados;
 let site: SiteInfo;
 let runNo = 0;
 
+/** A new set of paths for each run (the root names the run). */
 function paths(n: number): string[] {
   runNo++;
-  return Array.from(
-    { length: n },
-    (_, i) => `/bench${runNo}/group${i % 100}/subvol${String(i).padStart(5, '0')}`,
-  );
+  return groupedPaths(`/bench${runNo}`, n);
 }
 
 /** Fresh daemons (they drop what they held) and an empty dir map, between runs. */
-async function resetDaemons(count: number): Promise<void> {
-  for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-  await clearDirMap(a, site.metadataPool);
-  for (const d of DAEMONS.slice(0, count)) await startMirrorDaemon(site, d);
-}
+const resetDaemons = (count: number): Promise<void> => resetLabDaemons(a, site, DAEMONS, count);
 
 async function startEngine(
   daemons: number,
@@ -106,21 +96,8 @@ async function startEngine(
   options: { monSessions?: false } = {},
 ): Promise<MirrorEngine> {
   const engine = await MirrorEngine.start({ rados: a, fsName: site.fsName, tunables, ...options });
-  await waitFor(
-    `${daemons} daemon(s) discovered`,
-    () => liveInstances(engine).length === daemons,
-    90_000,
-    100,
-  );
+  await waitDiscovered(engine, daemons);
   return engine;
-}
-
-function mappedCount(engine: MirrorEngine): number {
-  return engine.distribution().byStatus.mapped;
-}
-
-async function waitAllMapped(engine: MirrorEngine, n: number, timeoutMs: number): Promise<void> {
-  await waitFor(`${n} directories mapped`, () => mappedCount(engine) === n, timeoutMs, 50);
 }
 
 /** Engine: first add until every directory is mapped (acquired) on one of the 2 daemons. */
@@ -130,8 +107,7 @@ async function engineMapAndAcquire(n: number): Promise<number> {
   try {
     const dirs = paths(n);
     const started = performance.now();
-    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
-    await waitAllMapped(engine, n, 600_000);
+    await addAndWaitMapped(engine, dirs, 600_000);
     const ms = performance.now() - started;
     // Not timed: the daemons really hold them (their status reports the counts a few seconds late).
     await waitFor(
@@ -151,39 +127,11 @@ async function engineMapAndAcquire(n: number): Promise<number> {
   }
 }
 
-/**
- * The module: `fs snapshot mirror add` for each directory, one after another (each returns once
- * its dir-map key is written), then `dirmap` until each says mapped. Directories never move once
- * mapped (the Pacific module does not rebalance), so each is polled until first seen mapped.
- */
-async function moduleMapAndAcquire(
-  n: number,
-): Promise<{ ms: number; added: number; mapped: number; finished: boolean }> {
-  await resetDaemons(2);
-  await enableMgrMirroringModule(a, site.fsName);
-  try {
-    await waitFor('the module to map a probe directory', mgrDirMapProbe, 90_000, 500);
-    const result = await mgrAddAndWaitMapped(a, site.fsName, paths(n), MODULE_CAP_MS);
-    // Both daemons took part (the probe directory is in these counts too).
-    console.error(`module distribution: ${JSON.stringify(await mgrDistribution(a, site.fsName))}`);
-    return result;
-  } finally {
-    await disableMgrMirroringModule(a);
-  }
-}
-
-/**
- * The module maps nothing until its instance watcher has heard from the daemons (both ack the
- * same notify): one probe directory, outside the measured set, mapped means it has.
- */
-async function mgrDirMapProbe(): Promise<boolean> {
+/** The module's run on 2 fresh daemons (lab-kit moduleMapRun), capped at MODULE_CAP_MS. */
+async function moduleMapAndAcquire(n: number): Promise<ModuleRunResult> {
+  // The probe is named after the previous run, as before the run's paths are drawn.
   const probe = `/bench-probe${runNo}`;
-  const st = await mgrDirMap(a, site.fsName, probe);
-  if (st === undefined) {
-    await mgrAddDirectory(a, site.fsName, probe);
-    return false;
-  }
-  return st.state === 'mapped';
+  return moduleMapRun(a, site, DAEMONS, probe, paths(n), MODULE_CAP_MS);
 }
 
 /** Kill one of two daemons holding n directories; time until all are mapped on the survivor. */
@@ -192,11 +140,8 @@ async function failover(n: number): Promise<{ total: number; detect: number }> {
   // The instance-timeout path this row has always measured (the fast path: bench/failover.ts).
   const engine = await startEngine(2, {}, { monSessions: false });
   try {
-    const dirs = paths(n);
-    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
-    await waitAllMapped(engine, n, 600_000);
-    const pid = mirrorDaemonPid(site, 'bench1');
-    if (pid === undefined) throw new Error('bench1 is not running');
+    await addAndWaitMapped(engine, paths(n), 600_000);
+    const pid = daemonPid(site, 'bench1');
     const started = performance.now();
     process.kill(pid, 'SIGKILL');
     const [survivor] = await waitFor(
@@ -228,9 +173,7 @@ async function rebalance(n: number): Promise<{ total: number; discover: number }
   await resetDaemons(1);
   const engine = await startEngine(1, { shuffleThrottleSeconds: 0 });
   try {
-    const dirs = paths(n);
-    await Promise.all(dirs.map((d) => engine.addDirectory(d)));
-    await waitAllMapped(engine, n, 600_000);
+    await addAndWaitMapped(engine, paths(n), 600_000);
     const started = performance.now();
     await startMirrorDaemon(site, 'bench2');
     await waitFor(
@@ -401,9 +344,9 @@ async function moduleLoad(path: string): Promise<number> {
 
 async function main(): Promise<void> {
   const begun = performance.now();
-  sites = await setUpMirroring({ peer: false, mounts: false });
-  a = sites.a;
-  site = sites.lab.sites.a;
+  const lab = await openMirroringLab();
+  a = lab.a;
+  site = lab.site;
   const rows: Row[] = [];
   try {
     if (PARTS.has('load')) await loadParts(rows);
@@ -452,8 +395,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-    await tearDownMirroring(sites);
+    await closeMirroringLab(lab, DAEMONS);
   }
   printRunHeader(MACHINE_SETUP, begun);
   console.log('| measurement | engine | mgr module | module / engine |');

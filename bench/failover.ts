@@ -10,28 +10,24 @@
 // - engine as in production: SIGSTOP one daemon for 20 s, then SIGCONT: did any directory move?
 //
 //   npm run bench failover     (or npx tsx bench/failover.ts; CEPH_LAB_ROOT if set, else a lab)
-import type { Rados } from 'rados-js';
-import {
-  mirrorDaemonPid,
-  startMirrorDaemon,
-  stopMirrorDaemon,
-  type SiteInfo,
-} from '../lab/ceph-cluster.js';
 import {
   disableMgrMirroringModule,
   enableMgrMirroringModule,
   mgrAddDirectory,
   mgrDirMap,
 } from '../lab/harness/mgr-module.js';
-import {
-  clearDirMap,
-  liveInstances,
-  setUpMirroring,
-  tearDownMirroring,
-  type MirroredSites,
-} from '../lab/harness/mirroring.js';
+import { liveInstances } from '../lab/harness/mirroring.js';
 import { waitFor } from '../lab/harness/wait.js';
 import { MirrorEngine } from '../src/ceph/mirror-engine.js';
+import {
+  addAndWaitMapped,
+  closeMirroringLab,
+  daemonPid,
+  openMirroringLab,
+  resetDaemons,
+  waitDiscovered,
+  type MirroringLab,
+} from './lab-kit.js';
 import { printRunHeader, secs } from './machine.js';
 
 const N = 100;
@@ -39,9 +35,7 @@ const DAEMONS = ['fobench1', 'fobench2'];
 const MACHINE_SETUP =
   'lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, shared with other work';
 
-let sites: MirroredSites;
-let a: Rados;
-let site: SiteInfo;
+let lab: MirroringLab;
 let runNo = 0;
 
 function paths(n: number): string[] {
@@ -49,17 +43,7 @@ function paths(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `/fobench${runNo}/d${i}`);
 }
 
-async function resetDaemons(): Promise<void> {
-  for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-  await clearDirMap(a, site.metadataPool);
-  for (const d of DAEMONS) await startMirrorDaemon(site, d);
-}
-
-function pidOf(clientId: string): number {
-  const pid = mirrorDaemonPid(site, clientId);
-  if (pid === undefined) throw new Error(`${clientId} is not running`);
-  return pid;
-}
+const pidOf = (clientId: string): number => daemonPid(lab.site, clientId);
 
 /** An engine with both daemons discovered and N directories mapped between them. */
 async function engineWithDirectories(fast: boolean): Promise<{
@@ -67,11 +51,11 @@ async function engineWithDirectories(fast: boolean): Promise<{
   dirs: string[];
   confirmed: () => number | undefined;
 }> {
-  await resetDaemons();
+  await resetDaemons(lab.a, lab.site, DAEMONS);
   let confirmedAt: number | undefined;
   const engine = await MirrorEngine.start({
-    rados: a,
-    fsName: site.fsName,
+    rados: lab.a,
+    fsName: lab.site.fsName,
     ...(fast ? {} : { monSessions: false as const }),
     logger: {
       warn: (_m, detail) => {
@@ -79,10 +63,9 @@ async function engineWithDirectories(fast: boolean): Promise<{
       },
     },
   });
-  await waitFor('2 daemons discovered', () => liveInstances(engine).length === 2, 90_000, 100);
+  await waitDiscovered(engine, 2);
   const dirs = paths(N);
-  await Promise.all(dirs.map((d) => engine.addDirectory(d)));
-  await waitFor('all mapped', () => engine.distribution().byStatus.mapped === N, 120_000, 50);
+  await addAndWaitMapped(engine, dirs, 120_000);
   return { engine, dirs, confirmed: () => confirmedAt };
 }
 
@@ -138,7 +121,8 @@ async function engineStop20(): Promise<string> {
 }
 
 async function moduleKill(): Promise<string> {
-  await resetDaemons();
+  const { a, site } = lab;
+  await resetDaemons(a, site, DAEMONS);
   await enableMgrMirroringModule(a, site.fsName);
   try {
     const dirs = paths(N);
@@ -175,9 +159,7 @@ async function moduleKill(): Promise<string> {
 
 async function main(): Promise<void> {
   const begun = performance.now();
-  sites = await setUpMirroring({ peer: false, mounts: false });
-  a = sites.a;
-  site = sites.lab.sites.a;
+  lab = await openMirroringLab();
   const rows: Array<[string, string]> = [];
   try {
     const what = `SIGKILL one of 2 daemons holding ${N / 2} of ${N} directories, until all mapped on the survivor`;
@@ -193,8 +175,7 @@ async function main(): Promise<void> {
     ]);
     console.error(rows.at(-1));
   } finally {
-    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-    await tearDownMirroring(sites);
+    await closeMirroringLab(lab, DAEMONS);
   }
   printRunHeader(MACHINE_SETUP, begun);
   console.log('| measurement (instance timeout 30 s, tick 1 s) | result |');

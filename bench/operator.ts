@@ -23,7 +23,22 @@
 // BENCH_HOLD_SECONDS=N keeps the operator running N seconds after the last run, to look at it
 // (e.g. a heap snapshot through BENCH_OPERATOR_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, given
 // to the operator alone); BENCH_FLOOR_WORKERS sets the floor controller's writes in flight.
+import { groupedPaths, moduleMapRun, stopDaemons } from './lab-kit.js';
 import { printRunHeader, secs } from './machine.js';
+import {
+  applyNamespaceAndSite,
+  count,
+  createWithRetry,
+  directoryObject,
+  directoryReconciles,
+  isReady,
+  memoryMiB,
+  metricsPort,
+  metricsText,
+  mirrorObject,
+  pool,
+  waitMirrorReady,
+} from './operator-kit.js';
 import { cpuByName, cpuSnapshot } from './process-cpu.js';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -41,30 +56,16 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import { Rados } from 'rados-js';
-import { startMirrorDaemon, stopMirrorDaemon } from '../lab/ceph-cluster.js';
+import { startMirrorDaemon } from '../lab/ceph-cluster.js';
 import { createSourceDirs } from '../lab/harness/source-dirs.js';
-import { connectionSecretYaml } from '../lab/k8s-secrets.js';
 import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
 import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
 import { KubeApi } from '../src/kube/kube-api.js';
 import { loadKubeConfig } from '../src/kube/kube-config.js';
-import {
-  GROUP,
-  KINDS,
-  VERSION,
-  type CephFSMirror,
-  type MirroredDirectory,
-} from '../src/api/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../lab/harness/kube.js';
+import { GROUP, KINDS, VERSION, type MirroredDirectory } from '../src/api/resources.js';
+import { kubectl, useKube, type KubeHandle } from '../lab/harness/kube.js';
 import { useLab, type SiteInfo } from '../lab/harness/lab.js';
-import {
-  disableMgrMirroringModule,
-  enableMgrMirroringModule,
-  mgrAddAndWaitMapped,
-  mgrAddDirectory,
-  mgrDirMap,
-  mgrDistribution,
-} from '../lab/harness/mgr-module.js';
+import { disableMgrMirroringModule } from '../lab/harness/mgr-module.js';
 import { clearDirMap } from '../lab/harness/mirroring.js';
 import { startOperator, type OperatorProcess } from '../lab/harness/operator.js';
 import { waitFor } from '../lab/harness/wait.js';
@@ -99,18 +100,7 @@ let rados: Rados;
 let kube: KubeHandle;
 let api: KubeApi;
 
-const count = (n: number): string => n.toLocaleString('en');
-
-function paths(n: number): string[] {
-  return Array.from(
-    { length: n },
-    (_, i) => `/bench-op/group${i % 100}/subvol${String(i).padStart(5, '0')}`,
-  );
-}
-
-function isReady(d: MirroredDirectory): boolean {
-  return d.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
+const paths = (n: number): string[] => groupedPaths('/bench-op', n);
 
 /** The benchmark's own view of the objects, from a watch: when each was first seen Ready. */
 class ReadyTracker {
@@ -162,33 +152,6 @@ class ReadyTracker {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await fn(item);
-      }
-    }),
-  );
-}
-
-async function createWithRetry(body: MirroredDirectory): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await api.create(KINDS.directory, body);
-      return;
-    } catch (e) {
-      const code = (e as { code?: number }).code;
-      // 429 (apiserver inflight limit) and 5xx are transient; anything else is a real failure.
-      if (attempt >= 5 || !(code === 429 || (code !== undefined && code >= 500))) throw e;
-      await sleep(100 * attempt);
-    }
-  }
-}
-
 /** Sum of the directories the two daemons report holding (service map, a few seconds late). */
 async function daemonsHold(): Promise<number> {
   const daemons = await listMirrorDaemons(rados);
@@ -208,31 +171,10 @@ interface MemoryUse {
 }
 
 async function memoryOf(pid: number, port: number): Promise<MemoryUse> {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number =>
-    Number.parseInt(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN', 10);
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const { rss, hwm } = memoryMiB(pid);
+  const metrics = await metricsText(port);
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN);
-  return {
-    rssMiB: kib('VmRSS') / 1024,
-    hwmMiB: kib('VmHWM') / 1024,
-    heapUsedMiB: heapUsed / 2 ** 20,
-  };
-}
-
-/** The operator's /metrics port, from its JSON log line "operator starting". */
-async function metricsPort(op: OperatorProcess): Promise<number> {
-  return waitFor(
-    'the operator to log its metrics address',
-    () => {
-      const line = readFileSync(op.logPath, 'utf8')
-        .split('\n')
-        .find((l) => l.includes('operator starting'));
-      const m = line ? /"metrics":"[^"]*:(\d+)"/.exec(line) : null;
-      return m ? Number(m[1]) : undefined;
-    },
-    60_000,
-  );
+  return { rssMiB: rss, hwmMiB: hwm, heapUsedMiB: heapUsed / 2 ** 20 };
 }
 
 interface ReconcileStats {
@@ -262,7 +204,7 @@ function requestCount(text: string, keep: (labels: Record<string, string>) => bo
 
 /** Directory reconciles and the operator's writes to MirroredDirectory objects so far. */
 async function reconcileStats(port: number): Promise<ReconcileStats> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await metricsText(port);
   const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0);
   const directoryWrite = (l: Record<string, string>): boolean =>
     l['resource'] === KINDS.directory.plural && ['POST', 'PUT', 'PATCH'].includes(l['verb'] ?? '');
@@ -273,9 +215,7 @@ async function reconcileStats(port: number): Promise<ReconcileStats> {
     notifies: [
       ...text.matchAll(/^cephfs_mirror_notify_duration_seconds_count\{[^}]*\} (\S+)$/gm),
     ].reduce((sum, m) => sum + Number(m[1]), 0),
-    count: value(
-      /^cephfs_mirror_reconcile_duration_seconds_count\{kind="MirroredDirectory"\} (\S+)/m,
-    ),
+    count: directoryReconciles(text),
     seconds: value(
       /^cephfs_mirror_reconcile_duration_seconds_sum\{kind="MirroredDirectory"\} (\S+)/m,
     ),
@@ -333,16 +273,15 @@ async function createAndTime(
   controller: { label: string; pid: number },
   alongside: (started: number, creating: () => boolean) => Promise<void> = async () => undefined,
 ): Promise<TimedCreates> {
-  const bodies: MirroredDirectory[] = paths(n).map((p, i) => ({
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: KINDS.directory.kind,
-    metadata: { name: `d${n}-${String(i).padStart(5, '0')}`, namespace },
-    spec: { mirrorRef: { name: MIRROR }, path: p },
-  }));
+  const bodies = paths(n).map((p, i) =>
+    directoryObject(`d${n}-${String(i).padStart(5, '0')}`, namespace, MIRROR, p),
+  );
   const cpuBefore = cpuSnapshot();
   const started = performance.now();
   let creating = true;
-  const created = pool(bodies, CONCURRENCY, createWithRetry).finally(() => (creating = false));
+  const created = pool(bodies, CONCURRENCY, (body) => createWithRetry(api, body)).finally(
+    () => (creating = false),
+  );
   const beside = alongside(started, () => creating);
   await created;
   const createdMs = performance.now() - started;
@@ -492,39 +431,9 @@ async function floorRun(n: number, kc: KubeConfig): Promise<FloorResult> {
   }
 }
 
-/**
- * The module: `fs snapshot mirror add` for each directory, one after another, then `dirmap` until
- * each is mapped (the Pacific module never moves a mapped directory, so each is polled until first
- * seen mapped). Capped at MODULE_CAP_MS.
- */
-async function moduleRun(
-  n: number,
-): Promise<{ ms: number; added: number; mapped: number; finished: boolean }> {
-  for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-  await clearDirMap(rados, site.metadataPool);
-  for (const d of DAEMONS) await startMirrorDaemon(site, d);
-  await enableMgrMirroringModule(rados, site.fsName);
-  try {
-    // The module maps nothing until its instance watcher has heard from the daemons.
-    const probe = `/bench-op-probe-${n}`;
-    await waitFor(
-      'the module to map a probe directory',
-      async () => {
-        const st = await mgrDirMap(rados, site.fsName, probe);
-        if (st === undefined) await mgrAddDirectory(rados, site.fsName, probe);
-        return st?.state === 'mapped';
-      },
-      90_000,
-      500,
-    );
-    const result = await mgrAddAndWaitMapped(rados, site.fsName, paths(n), MODULE_CAP_MS);
-    console.error(
-      `module distribution: ${JSON.stringify(await mgrDistribution(rados, site.fsName))}`,
-    );
-    return result;
-  } finally {
-    await disableMgrMirroringModule(rados);
-  }
+/** The module's run on fresh daemons (lab-kit moduleMapRun), capped at MODULE_CAP_MS. */
+function moduleRun(n: number): ReturnType<typeof moduleMapRun> {
+  return moduleMapRun(rados, site, DAEMONS, `/bench-op-probe-${n}`, paths(n), MODULE_CAP_MS);
 }
 
 /**
@@ -579,40 +488,16 @@ async function restartRun(
 }
 
 async function setUpOperatorSide(): Promise<OperatorProcess> {
-  await kubectl(
-    kube,
-    ['apply', '-f', '-'],
-    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`,
-  );
-  await kubectl(kube, ['apply', '-f', '-'], connectionSecretYaml('ceph-site-a', NS, site));
-  const mirror: CephFSMirror = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: KINDS.mirror.kind,
-    metadata: { name: MIRROR, namespace: NS },
-    spec: {
-      cluster: { secretRef: { name: 'ceph-site-a' } },
-      filesystem: site.fsName,
-      policy: { tickSeconds: 1, instanceTimeoutSeconds: 30, shuffleThrottleSeconds: 300 },
-    },
-  };
+  await applyNamespaceAndSite(kube, NS, site);
+  const mirror = mirrorObject(MIRROR, NS, site.fsName, {
+    tickSeconds: 1,
+    instanceTimeoutSeconds: 30,
+    shuffleThrottleSeconds: 300,
+  });
   await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(mirror));
   const op = launchOperator();
-  await kubectl(
-    kube,
-    ['-n', NS, 'wait', '--for=condition=Ready', `cephfsmirror/${MIRROR}`, '--timeout=120s'],
-    undefined,
-    130_000,
-  );
   // Both daemons known to the engine before the clock starts, as for the module's probe.
-  await waitFor(
-    'the mirror to list both daemons',
-    async () => {
-      const m = await kubectlJson<CephFSMirror>(kube, ['-n', NS, 'get', `cephfsmirror/${MIRROR}`]);
-      return m.status?.instanceCount === DAEMONS.length;
-    },
-    90_000,
-    500,
-  );
+  await waitMirrorReady(kube, NS, MIRROR, [`cephfsmirror/${MIRROR}`], DAEMONS.length);
   return op;
 }
 
@@ -677,7 +562,7 @@ async function main(): Promise<void> {
   } finally {
     await tracker.stop();
     await op?.stop();
-    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
+    await stopDaemons(site, DAEMONS);
     await disableMgrMirroringModule(rados).catch(() => undefined);
     await clearDirMap(rados, site.metadataPool);
     await disableMirroring(rados, site.fsName).catch(() => undefined);

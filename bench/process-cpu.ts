@@ -9,20 +9,25 @@ const TICKS_PER_SECOND = 100;
 /** CPU seconds (user + system) so far of every live process, by pid, with its name. */
 export type CpuSnapshot = Map<number, { name: string; seconds: number }>;
 
+/** One process's name and CPU seconds (user + system) so far; throws when it is gone. */
+export function processCpu(pid: number): { name: string; seconds: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The name is in parentheses and may itself hold spaces or parentheses.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  const fields = stat.slice(close + 2).split(' ');
+  // Fields after the name start at 3 (state); utime and stime are fields 14 and 15.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { name: stat.slice(open + 1, close), seconds: ticks / TICKS_PER_SECOND };
+}
+
 export function cpuSnapshot(): CpuSnapshot {
   const out: CpuSnapshot = new Map();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // The name is in parentheses and may itself hold spaces or parentheses.
-      const open = stat.indexOf('(');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      // Fields after the name start at 3 (state); utime and stime are fields 14 and 15.
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      out.set(pid, { name: stat.slice(open + 1, close), seconds: ticks / TICKS_PER_SECOND });
+      out.set(pid, processCpu(pid));
     } catch {
       // gone meanwhile
     }

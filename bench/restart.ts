@@ -10,22 +10,20 @@
 //
 //   npm run bench restart      (or npx tsx bench/restart.ts; CEPH_LAB_ROOT if set, else a lab)
 //   BENCH_RESTART_DIRS=1000 for a smaller run.
-import type { Rados } from 'rados-js';
-import { startMirrorDaemon, stopMirrorDaemon, type SiteInfo } from '../lab/ceph-cluster.js';
-import {
-  clearDirMap,
-  daemonDirectoryCount,
-  liveInstances,
-  setUpMirroring,
-  tearDownMirroring,
-  withIoCtx,
-  type MirroredSites,
-} from '../lab/harness/mirroring.js';
+import { daemonDirectoryCount, withIoCtx } from '../lab/harness/mirroring.js';
 import { waitFor } from '../lab/harness/wait.js';
 import { MIRROR_OBJECT_NAME } from '../src/ceph/dir-map-codec.js';
 import { OMAP_PAGE, RadosDirMapStore } from '../src/ceph/dir-map-store.js';
 import { HOLD_MARK_PREFIX } from '../src/ceph/hold-mark-codec.js';
 import { MirrorEngine } from '../src/ceph/mirror-engine.js';
+import {
+  closeMirroringLab,
+  mappedCount,
+  openMirroringLab,
+  resetDaemons,
+  waitDiscovered,
+  type MirroringLab,
+} from './lab-kit.js';
 import { printRunHeader, secs } from './machine.js';
 
 const N = Number(process.env['BENCH_RESTART_DIRS'] ?? 10_000);
@@ -34,9 +32,7 @@ const OBSERVE_MS = 10_000;
 const MACHINE_SETUP =
   'lab: one mon, one mgr, one memstore OSD on 127.0.0.1, 2 cephfs-mirror daemons, no peer, shared with other work';
 
-let sites: MirroredSites;
-let a: Rados;
-let site: SiteInfo;
+let lab: MirroringLab;
 
 interface Counted {
   engine: MirrorEngine;
@@ -48,8 +44,8 @@ async function startCounted(): Promise<Counted> {
   const sent = { acquire: 0, release: 0 };
   const t0 = performance.now();
   const engine = await MirrorEngine.start({
-    rados: a,
-    fsName: site.fsName,
+    rados: lab.a,
+    fsName: lab.site.fsName,
     onNotify: (mode) => void sent[mode]++,
   });
   return { engine, sent, readyMs: performance.now() - t0 };
@@ -57,14 +53,12 @@ async function startCounted(): Promise<Counted> {
 
 /** The load alone (read-only, no lock), as the engine does it. */
 async function loadMs(): Promise<{ ms: number; dirs: number; marks: number }> {
-  return withIoCtx(a, site.metadataPool, async (io) => {
+  return withIoCtx(lab.a, lab.site.metadataPool, async (io) => {
     const t0 = performance.now();
     const map = await new RadosDirMapStore(io).load();
     return { ms: performance.now() - t0, dirs: map.directories.length, marks: map.marks.length };
   });
 }
-
-const mappedCount = (e: MirrorEngine): number => e.distribution().byStatus.mapped;
 
 /** Watch a fresh engine: directories that left mapped, until `until` says stop. */
 async function observe(
@@ -91,7 +85,9 @@ async function observe(
 /** The daemons' own directory counts (service map), once they add up to N or after 60 s. */
 async function daemonCounts(): Promise<string> {
   const read = (): Promise<Array<number | undefined>> =>
-    Promise.all(DAEMONS.map((d) => daemonDirectoryCount(a, site.fsName, d).catch(() => undefined)));
+    Promise.all(
+      DAEMONS.map((d) => daemonDirectoryCount(lab.a, lab.site.fsName, d).catch(() => undefined)),
+    );
   const sum = (c: Array<number | undefined>): number => c.reduce<number>((s, x) => s + (x ?? 0), 0);
   const counts = await waitFor('the daemons report N', async () => {
     const c = await read();
@@ -103,7 +99,7 @@ async function daemonCounts(): Promise<string> {
 const ms = (t: number): string => `${t.toFixed(0)} ms`;
 
 async function removeMarks(): Promise<number> {
-  return withIoCtx(a, site.metadataPool, async (io) => {
+  return withIoCtx(lab.a, lab.site.metadataPool, async (io) => {
     let removed = 0;
     for (;;) {
       const page = await io.omapGetVals(MIRROR_OBJECT_NAME, {
@@ -119,9 +115,7 @@ async function removeMarks(): Promise<number> {
 
 async function main(): Promise<void> {
   const begun = performance.now();
-  sites = await setUpMirroring({ peer: false, mounts: false });
-  a = sites.a;
-  site = sites.lab.sites.a;
+  lab = await openMirroringLab();
   const rows: Array<[string, string]> = [];
   const row = (what: string, result: string): void => {
     rows.push([what, result]);
@@ -129,14 +123,12 @@ async function main(): Promise<void> {
   };
   let current: MirrorEngine | undefined;
   try {
-    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-    await clearDirMap(a, site.metadataPool);
-    for (const d of DAEMONS) await startMirrorDaemon(site, d);
+    await resetDaemons(lab.a, lab.site, DAEMONS);
 
     // The map: N directories acquired by the daemons through a first engine.
     const first = await startCounted();
     current = first.engine;
-    await waitFor('2 daemons discovered', () => liveInstances(first.engine).length === 2, 90_000);
+    await waitDiscovered(first.engine, 2);
     const t0 = performance.now();
     const dirs = Array.from({ length: N }, (_, i) => `/rsbench/g${i % 100}/d${i}`);
     for (let i = 0; i < N; i += 500) {
@@ -190,9 +182,8 @@ async function main(): Promise<void> {
     row('restart without marks: directories that left ASSOCIATED', String(again.left));
   } finally {
     await current?.stop();
-    for (const d of DAEMONS) await stopMirrorDaemon(site, d);
-    await clearDirMap(a, site.metadataPool);
-    await tearDownMirroring(sites);
+    // Also empties the dir map (tearDownMirroring), marks included.
+    await closeMirroringLab(lab, DAEMONS);
   }
   printRunHeader(MACHINE_SETUP, begun);
   console.log(`| measurement (${N} directories, 2 daemons, tick 1 s) | result |`);

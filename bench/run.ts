@@ -11,6 +11,8 @@ const NOT_BENCHMARKS = new Set([
   'run.ts',
   'machine.ts',
   'process-cpu.ts',
+  'lab-kit.ts',
+  'operator-kit.ts',
   // A child process of bench/operator.ts.
   'api-floor-controller.ts',
 ]);

@@ -18,15 +18,29 @@
 // apiserver named by KUBE_LAB_ROOT or a private one; the operator runs as it ships (launcher and
 // bundle, lab/harness/operator.ts `built`). Everything it started is stopped at the end.
 import { printRunHeader, secs } from './machine.js';
+import { groupedPaths, stopDaemons } from './lab-kit.js';
+import {
+  applyNamespaceAndSite,
+  count,
+  createWithRetry,
+  directoryObject,
+  directoryReconciles,
+  isReady,
+  memoryMiB,
+  metricsPort,
+  metricsText,
+  mirrorObject,
+  pool,
+  waitMirrorReady,
+} from './operator-kit.js';
+import { processCpu } from './process-cpu.js';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Rados } from 'rados-js';
-import { startMirrorDaemon, stopMirrorDaemon, type SiteInfo } from '../lab/ceph-cluster.js';
+import { startMirrorDaemon, type SiteInfo } from '../lab/ceph-cluster.js';
 import { createSourceDirs } from '../lab/harness/source-dirs.js';
-import { connectionSecretYaml } from '../lab/k8s-secrets.js';
 import { createBootstrapToken } from '../src/ceph/bootstrap.js';
 import { disableMirroring } from '../src/ceph/filesystem.js';
 import { findFilesystem } from '../src/ceph/fsmap.js';
@@ -38,11 +52,10 @@ import {
   GROUP,
   KINDS,
   VERSION,
-  type CephFSMirror,
   type MirroredDirectory,
   type MirrorPeer,
 } from '../src/api/resources.js';
-import { kubectl, kubectlJson, useKube, type KubeHandle } from '../lab/harness/kube.js';
+import { kubectl, useKube, type KubeHandle } from '../lab/harness/kube.js';
 import { useLab } from '../lab/harness/lab.js';
 import { clearDirMap } from '../lab/harness/mirroring.js';
 import { startOperator, type OperatorProcess } from '../lab/harness/operator.js';
@@ -60,7 +73,6 @@ const NS = 'bench-steady';
 const MIRROR = 'steady';
 const CONCURRENCY = 32;
 const READY_CAP_MS = Math.max(300_000, N * 60);
-const CLK_TCK = 100;
 const MACHINE_SETUP =
   `kube-apiserver 1.20.2 + etcd on 127.0.0.1; lab: two sites (one mon, one mgr, one memstore ` +
   `OSD, one MDS each), ${DAEMON_COUNT} cephfs-mirror daemons on site-a, one peer (site-b), ` +
@@ -69,22 +81,10 @@ const MACHINE_SETUP =
 let kube: KubeHandle;
 let api: KubeApi;
 
-const count = (n: number): string => n.toLocaleString('en');
-
-function paths(n: number): string[] {
-  return Array.from(
-    { length: n },
-    (_, i) => `/bench-steady/group${i % 100}/subvol${String(i).padStart(5, '0')}`,
-  );
-}
+const paths = (n: number): string[] => groupedPaths('/bench-steady', n);
 
 /** CPU seconds (user + system) the process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at field 3.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
+const cpuSeconds = (pid: number): number => processCpu(pid).seconds;
 
 /** The counters of one MDS that a window reads, by name. */
 type MdsCounters = Record<string, number>;
@@ -152,59 +152,7 @@ async function measure(op: OperatorProcess | undefined, port: number | undefined
 
 /** Directory reconciles so far, from the operator's /metrics. */
 async function reconciles(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const m =
-    /^cephfs_mirror_reconcile_duration_seconds_count\{kind="MirroredDirectory"\} (\S+)/m.exec(text);
-  return Number(m?.[1] ?? 0);
-}
-
-/** The operator's /metrics port, from its JSON log line "operator starting". */
-async function metricsPort(op: OperatorProcess): Promise<number> {
-  return waitFor(
-    'the operator to log its metrics address',
-    () => {
-      const line = readFileSync(op.logPath, 'utf8')
-        .split('\n')
-        .find((l) => l.includes('operator starting'));
-      const m = line ? /"metrics":"[^"]*:(\d+)"/.exec(line) : null;
-      return m ? Number(m[1]) : undefined;
-    },
-    60_000,
-  );
-}
-
-function memoryMiB(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number =>
-    Number.parseInt(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 'NaN', 10);
-  return { rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 };
-}
-
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
-async function createWithRetry(body: MirroredDirectory): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await api.create(KINDS.directory, body);
-      return;
-    } catch (e) {
-      const code = (e as { code?: number }).code;
-      if (code === 409) return; // left by an earlier run of this benchmark
-      if (attempt >= 5 || !(code === 429 || (code !== undefined && code >= 500))) throw e;
-      await sleep(100 * attempt);
-    }
-  }
-}
-
-function isReady(d: MirroredDirectory): boolean {
-  return d.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return directoryReconciles(await metricsText(port));
 }
 
 /** Ready objects and how many of them carry a sync view of the peer. */
@@ -220,12 +168,7 @@ async function readiness(): Promise<{ ready: number; withView: number; inSync: n
 }
 
 async function setUp(sites: { a: SiteInfo; b: SiteInfo }, b: Rados): Promise<OperatorProcess> {
-  await kubectl(
-    kube,
-    ['apply', '-f', '-'],
-    `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${NS}\n`,
-  );
-  await kubectl(kube, ['apply', '-f', '-'], connectionSecretYaml('ceph-site-a', NS, sites.a));
+  await applyNamespaceAndSite(kube, NS, sites.a);
   const token = await createBootstrapToken(b, sites.b.fsName, 'client.mirror_remote', 'site-b');
   const secret = {
     apiVersion: 'v1',
@@ -233,16 +176,7 @@ async function setUp(sites: { a: SiteInfo; b: SiteInfo }, b: Rados): Promise<Ope
     metadata: { name: 'site-b-token', namespace: NS },
     stringData: { token },
   };
-  const mirror: CephFSMirror = {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: KINDS.mirror.kind,
-    metadata: { name: MIRROR, namespace: NS },
-    spec: {
-      cluster: { secretRef: { name: 'ceph-site-a' } },
-      filesystem: sites.a.fsName,
-      policy: { tickSeconds: 1 },
-    },
-  };
+  const mirror = mirrorObject(MIRROR, NS, sites.a.fsName, { tickSeconds: 1 });
   const peer: MirrorPeer = {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: KINDS.peer.kind,
@@ -253,23 +187,8 @@ async function setUp(sites: { a: SiteInfo; b: SiteInfo }, b: Rados): Promise<Ope
     await kubectl(kube, ['apply', '-f', '-'], JSON.stringify(o));
   }
   const op = startOperator(kube, ['--log-level', 'info', '--namespace', NS], {}, 'built');
-  for (const what of [`cephfsmirror/${MIRROR}`, 'mirrorpeer/site-b']) {
-    await kubectl(
-      kube,
-      ['-n', NS, 'wait', '--for=condition=Ready', what, '--timeout=120s'],
-      undefined,
-      130_000,
-    );
-  }
-  await waitFor(
-    `the mirror to list ${DAEMON_COUNT} daemons`,
-    async () => {
-      const m = await kubectlJson<CephFSMirror>(kube, ['-n', NS, 'get', `cephfsmirror/${MIRROR}`]);
-      return m.status?.instanceCount === DAEMON_COUNT;
-    },
-    90_000,
-    500,
-  );
+  const objects = [`cephfsmirror/${MIRROR}`, 'mirrorpeer/site-b'];
+  await waitMirrorReady(kube, NS, MIRROR, objects, DAEMON_COUNT);
   return op;
 }
 
@@ -310,14 +229,10 @@ async function main(): Promise<void> {
     const port = await metricsPort(op);
     const started = performance.now();
     await pool(
-      paths(N).map((p, i): MirroredDirectory => ({
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: KINDS.directory.kind,
-        metadata: { name: `d-${String(i).padStart(5, '0')}`, namespace: NS },
-        spec: { mirrorRef: { name: MIRROR }, path: p },
-      })),
+      paths(N).map((p, i) => directoryObject(`d-${String(i).padStart(5, '0')}`, NS, MIRROR, p)),
       CONCURRENCY,
-      createWithRetry,
+      // 409: left by an earlier run of this benchmark (a shared apiserver keeps the objects).
+      (body) => createWithRetry(api, body, true),
     );
     console.error(`created ${count(N)} objects in ${secs(performance.now() - started)}`);
     await waitFor(
@@ -345,7 +260,7 @@ async function main(): Promise<void> {
     console.error(JSON.stringify({ without }));
   } finally {
     await op?.stop();
-    for (const d of DAEMONS) await stopMirrorDaemon(site(sites), d);
+    await stopDaemons(site(sites), DAEMONS);
     // The objects' finalizers need the operator; the namespace goes with the apiserver (a shared
     // one keeps it: a rerun finds the objects and reuses them). The Ceph side is reset directly.
     await clearDirMap(a, sites.a.metadataPool).catch(() => undefined);
