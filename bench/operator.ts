@@ -79,6 +79,8 @@ const COUNTS = process.env['BENCH_COUNTS']
     ? [100, 500]
     : [1_000, 10_000];
 const WITH_MODULE = process.env['BENCH_MODULE'] !== '0';
+/** The second memory reading comes this long after all were Ready. */
+const REST_READING_MS = 30_000;
 /** BENCH_OPERATOR=0: no operator runs (to try the API floor or the module alone). */
 const WITH_OPERATOR = process.env['BENCH_OPERATOR'] !== '0';
 /** The operator restarted after the last run (item 4 end to end); BENCH_RESTART=0 skips it. */
@@ -243,6 +245,8 @@ interface OperatorResult {
   halfMs: number | undefined;
   reconciles: ReconcileStats;
   memory: MemoryUse;
+  /** The same, REST_READING_MS later. */
+  memoryAtRest: MemoryUse;
   /** Deleting all n until the objects are gone (finalizers: released, dir-map keys removed). */
   deleteMs: number | undefined;
   /** CPU seconds from the first create until all were Ready, by process (the largest few). */
@@ -345,6 +349,10 @@ async function operatorRun(
   );
   const memory = await memoryOf(op.pid, port);
   const after = await reconcileStats(port);
+  // Read again once the burst's garbage could be collected: what the operator holds for n
+  // directories at rest, beside the reading taken at once (which also counts the garbage).
+  await sleep(REST_READING_MS);
+  const memoryAtRest = await memoryOf(op.pid, port);
   const result: OperatorResult = {
     n,
     createdMs,
@@ -365,6 +373,7 @@ async function operatorRun(
       notifies: after.notifies - before.notifies,
     },
     memory,
+    memoryAtRest,
     deleteMs: undefined,
     cpu,
   };
@@ -640,15 +649,16 @@ async function main(): Promise<void> {
   }
   console.log('');
   console.log(
-    '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS (peak; heap used) | delete all until gone |',
+    '| directories | all created | half Ready | daemons report all held | directory reconciles (mean) | reconcile errors | operator RSS when all Ready (peak; heap used) | RSS 30 s later (heap used) | delete all until gone |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const mean = r.reconciles.count > 0 ? (r.reconciles.seconds / r.reconciles.count) * 1000 : NaN;
     console.log(
       `| ${count(r.n)} | ${secs(r.createdMs)} | ${r.halfMs === undefined ? 'not reached' : secs(r.halfMs)} | ${r.daemonsMs === undefined ? 'not seen' : secs(r.daemonsMs)} | ` +
         `${count(r.reconciles.count)} (${mean.toFixed(1)} ms) | ${count(r.reconciles.errors)} | ` +
         `${r.memory.rssMiB.toFixed(0)} MiB (${r.memory.hwmMiB.toFixed(0)} MiB; ${r.memory.heapUsedMiB.toFixed(0)} MiB) | ` +
+        `${r.memoryAtRest.rssMiB.toFixed(0)} MiB (${r.memoryAtRest.heapUsedMiB.toFixed(0)} MiB) | ` +
         `${r.deleteMs === undefined ? 'not measured' : secs(r.deleteMs)} |`,
     );
   }
