@@ -47,7 +47,8 @@ const watch = new CachedWatch<MirroredDirectory>(
 
 const queue: string[] = [];
 const queued = new Set<string>();
-let wake: (() => void) | undefined;
+/** Workers waiting for a key: each new key wakes one (a single slot would wake only the last). */
+const idle: Array<() => void> = [];
 
 watch.on((dir, type) => {
   if (type === 'delete' || dir.status?.state === 'Associated') return;
@@ -55,7 +56,7 @@ watch.on((dir, type) => {
   if (queued.has(key)) return;
   queued.add(key);
   queue.push(key);
-  wake?.();
+  idle.shift()?.();
 });
 
 /** What the operator writes for a directory its daemon acquired (directory-status.ts). */
@@ -102,7 +103,7 @@ async function worker(): Promise<never> {
   for (;;) {
     const key = queue.shift();
     if (key === undefined) {
-      await new Promise<void>((resolve) => (wake = resolve));
+      await new Promise<void>((resolve) => idle.push(resolve));
       continue;
     }
     try {
