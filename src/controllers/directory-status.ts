@@ -122,20 +122,24 @@ export class DirectoryStatusWriter {
       ...(snapshots ? { snapshots: snapshots.status } : {}),
       conditions,
     };
-    // Acquired: on becoming Ready again after association (a failover, a daemon back), or on
-    // moving to another daemon while Ready (a rebalance); a status written while associating
-    // already names the instance, so the instance alone does not tell. Not when the status named
-    // no daemon yet: a new directory's first acquire is said by its Ready condition, instanceID
-    // and mappedTime, and an Event each would add a write to the API server for every directory
-    // created (docs/operator.md, "The create path"). Normal Events share a budget (events.ts).
+    // Acquired: a Ready directory now held by another daemon than its status named (a failover,
+    // a rebalance), or Ready again after its status said it was held by none (Stalled: no live
+    // daemon) or by a daemon that was not holding it yet (Resolving, Shuffling, ...). Not a new
+    // directory's first acquire: its Ready condition, instanceID and mappedTime say it, and an
+    // Event each would add a write to the API server for every directory created (docs/
+    // operator.md, "The create path"); so neither a status that named no daemon yet nor one that
+    // said Associating on the same daemon (a first acquire slower than the settling time) counts.
+    // The price: a failover whose new daemon was already written as Associating records none
+    // (the mirror's DaemonLost Warning says it). Normal Events share a budget (events.ts).
     const previous = dir.status?.instanceID;
+    const priorState = dir.status?.state;
     const wasReady = readyOf(dir.status?.conditions)?.status === 'True';
-    const moved = previous !== s.instanceId;
-    if (
-      ready &&
-      previous !== undefined &&
-      (moved || (!wasReady && dir.status?.state !== 'Associated'))
-    ) {
+    const moved = previous !== undefined && previous !== s.instanceId;
+    const heldAgain =
+      !wasReady &&
+      (priorState === 'Stalled' ||
+        (previous !== undefined && priorState !== 'Associated' && priorState !== 'Associating'));
+    if (ready && (moved || heldAgain)) {
       this.ctx.events.record(
         dir,
         'Normal',

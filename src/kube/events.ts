@@ -1,8 +1,9 @@
 // Kubernetes Events for notable transitions. The same (object, reason, message) is recorded at
-// most once per ten minutes, so a retried failure does not flood `kubectl describe`; Normal
-// Events share one process-wide budget, so that a failover or rebalance moving thousands of
-// directories does not become thousands of writes to the API server at once (client-go's
-// recorder drops under pressure too). Warnings are rare and always go.
+// most once per ten minutes, so a retried failure does not flood `kubectl describe`; the Normal
+// Events of directories share one process-wide budget, so that a failover or rebalance moving
+// thousands of directories does not become thousands of writes to the API server at once
+// (client-go's recorder drops under pressure too). Warnings, and the few Events of mirrors and
+// peers, always go.
 import type { Logger } from '../log.js';
 import type { KubeApi } from './kube-api.js';
 import type { Resource } from '../api/resources.js';
@@ -23,12 +24,18 @@ export interface EventRecorderOptions {
   budget?: EventBudget;
   /** A Normal Event was dropped for the budget (for a metric). */
   dropped?: (reason: string) => void;
+  /**
+   * Kinds whose Normal Events share the budget (default: MirroredDirectory, the kind that comes
+   * by the thousand); a mirror's or peer's Events are few and always go.
+   */
+  budgetedKinds?: readonly string[];
   now?: () => number;
 }
 
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
   private readonly budget: EventBudget;
+  private readonly budgetedKinds: ReadonlySet<string>;
   private readonly now: () => number;
   private tokens: number;
   private refilledAt: number;
@@ -40,6 +47,7 @@ export class EventRecorder {
     private readonly options: EventRecorderOptions = {},
   ) {
     this.budget = options.budget ?? { burst: 100, perSecond: 10 };
+    this.budgetedKinds = new Set(options.budgetedKinds ?? ['MirroredDirectory']);
     this.now = options.now ?? Date.now;
     this.tokens = this.budget.burst;
     this.refilledAt = this.now();
@@ -50,7 +58,7 @@ export class EventRecorder {
     const now = this.now();
     const last = this.recent.get(key);
     if (last !== undefined && now - last < REPEAT_AFTER_MS) return;
-    if (type === 'Normal' && !this.take(now)) {
+    if (type === 'Normal' && this.budgetedKinds.has(obj.kind) && !this.take(now)) {
       this.options.dropped?.(reason);
       return;
     }
@@ -91,7 +99,9 @@ export class EventRecorder {
   /** One Normal Event's worth of the budget, if there is one. */
   private take(now: number): boolean {
     const { burst, perSecond } = this.budget;
-    this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) / 1000) * perSecond);
+    // A wall clock stepped back refills nothing (rather than draining the budget for as long).
+    const elapsed = Math.max(0, now - this.refilledAt);
+    this.tokens = Math.min(burst, this.tokens + (elapsed / 1000) * perSecond);
     this.refilledAt = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;

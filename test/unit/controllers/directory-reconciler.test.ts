@@ -234,6 +234,33 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.equal(dir?.status?.state, 'Stalled');
   });
 
+  it('a Stalled directory acquired once a daemon is back gets an Acquired Event', async () => {
+    const d = await h.directory('d', '/a');
+    await h.settleDirectories([d]);
+    await fs().removeDaemon('4100');
+    for (let i = 0; i < 10 && h.getDirectory(d)?.status?.state !== 'Stalled'; i++) {
+      await h.ceph.run(1);
+      await h.withClock(h.directories.reconcile(d));
+    }
+    assert.equal(h.getDirectory(d)?.status?.state, 'Stalled');
+    assert.equal(h.getDirectory(d)?.status?.instanceID, undefined);
+    await fs().addDaemon('4300');
+    for (
+      let i = 0;
+      i < 10 && ready(h.getDirectory(d)?.status?.conditions)?.status !== 'True';
+      i++
+    ) {
+      await h.ceph.run(1);
+      await h.withClock(h.directories.reconcile(d));
+    }
+    assert.equal(h.getDirectory(d)?.status?.instanceID, '4300');
+    const acquired = (await h.eventsOf('d')).filter((e) => e.reason === 'Acquired');
+    assert.deepEqual(
+      acquired.map((e) => e.message),
+      ['/a acquired by cephfs-mirror instance 4300'],
+    );
+  });
+
   it('MirrorRefImmutable: an admitted object keeps its entry when mirrorRef is edited', async () => {
     const d = await h.directory('d', '/a');
     await h.settleDirectories([d]);

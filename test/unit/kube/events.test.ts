@@ -67,6 +67,26 @@ describe('EventRecorder', () => {
     assert.equal(r.sent.length, 3);
   });
 
+  it('a wall clock stepped back refills nothing and drains nothing', () => {
+    const r = recorder();
+    for (let i = 0; i < 3; i++) r.events.record(directory(`d${i}`), 'Normal', 'Acquired', 'x');
+    r.advance(-3_600_000);
+    r.events.record(directory('d3'), 'Normal', 'Acquired', 'x');
+    r.advance(1000);
+    for (let i = 4; i < 7; i++) r.events.record(directory(`d${i}`), 'Normal', 'Acquired', 'x');
+    // The step counts as no time: a second after it refills 2 (a negative refill would have
+    // silenced Normal Events for the hour).
+    assert.equal(r.sent.length, 5);
+  });
+
+  it('the Events of a mirror or peer are not budgeted', () => {
+    const r = recorder();
+    for (let i = 0; i < 5; i++) r.events.record(directory(`d${i}`), 'Normal', 'Acquired', 'x');
+    const mirror = { ...directory('m'), kind: 'CephFSMirror' };
+    r.events.record(mirror, 'Normal', 'DaemonJoined', 'x');
+    assert.ok(r.sent.some((e) => e.reason === 'DaemonJoined'));
+  });
+
   it('Warnings are not budgeted', () => {
     const r = recorder();
     for (let i = 0; i < 5; i++) r.events.record(directory(`d${i}`), 'Normal', 'Acquired', 'x');
