@@ -11,6 +11,7 @@
 // answer is dropped), and at most `maxOutstanding` calls may be outstanding on the mount — counted
 // until they really return, not until their deadline — so a hung MDS ties up at most that many
 // pool threads. Calls beyond the budget fail at once with EBUSY instead of queueing behind it.
+import { raceDeadline } from '../deadline.js';
 
 export interface FsCallGuardOptions {
   /** Deadline of one call, in milliseconds. */
@@ -63,9 +64,7 @@ export class FsCallGuard {
     }
     this.outstanding += 1;
     let expired = false;
-    let settled = false;
     const done = (): void => {
-      settled = true;
       this.outstanding -= 1;
       if (expired) this.timedOut -= 1;
     };
@@ -76,28 +75,17 @@ export class FsCallGuard {
       done();
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    // Counted until the call really returns; the caller stops waiting at the deadline.
     started.then(done, done);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (settled) return;
-        expired = true;
-        this.timedOut += 1;
-        reject(
-          new FsCallError(
-            `${what} on ${where} timed out after ${Math.round(timeoutMs / 1000)} s (the MDS did not answer)`,
-            'ETIMEDOUT',
-          ),
-        );
-      }, timeoutMs);
-      started.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
+    const answered = started.catch((e: unknown) => {
+      throw e instanceof Error ? e : new Error(String(e));
+    });
+    return raceDeadline(answered, timeoutMs, () => {
+      expired = true;
+      this.timedOut += 1;
+      throw new FsCallError(
+        `${what} on ${where} timed out after ${Math.round(timeoutMs / 1000)} s (the MDS did not answer)`,
+        'ETIMEDOUT',
       );
     });
   }

@@ -26,7 +26,8 @@ export interface InstanceWatcherOptions {
    * The fast signal of death: the RADOS global ids holding a session on the monitors, looked up
    * only while a known daemon leaves a round's notify unanswered (see evidenceFor). It must
    * cover EVERY monitor (a client holds a session on one of them) and resolve undefined when it
-   * could not, never a partial set: an id missing from a partial lookup would look dead. Without it only the instance timeout removes a daemon.
+   * could not, never a partial set: an id missing from a partial lookup would look dead. Without
+   * it only the instance timeout removes a daemon.
    * Production: MonSessionLookup (mon-sessions.ts, `sessions` on each monitor by name through
    * rados_mon_command_target), which MirrorEngine passes by default.
    */

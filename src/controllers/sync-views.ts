@@ -38,8 +38,9 @@ export const SOURCE_ABSENT_TTL_MS = 5_000;
  * snapdir inode has no caps to answer from, Client::opendir and Client::_readdir_r in
  * src/client/Client.cc), so a directory at rest costs 4 requests per `maxMs` on each site: 0.8
  * per minute with 300 s. A present source is stat'ed when nothing looked at it for
- * `sourceSweepMs` (a view refresh, at most `maxMs` ± 10% apart, reads the local `.snap`, which tells as much, so a directory with
- * a peer costs no stat of its own at rest; without a peer, one stat each time), a missing one
+ * `sourceSweepMs` (a view refresh, at most `maxMs` ± 10% apart, reads the local `.snap`, which
+ * tells as much, so a directory with a peer costs no stat of its own at rest; without a peer, one
+ * stat each time), a missing one
  * every SOURCE_ABSENT_TTL_MS; a changed answer re-enqueues the object at once. Measured with
  * 10,000 directories (docs/benchmarks.md, Scale): a stat costs the MDS a lookup at that scale
  * (the client no longer holds every dentry), so a 60 s sweep alone was 1 request per directory

@@ -71,7 +71,9 @@ export function slimCachedObject(obj: { metadata?: object }, pool: StringPool): 
     internFields(slim, pool, UNIQUE_METADATA);
     const finalizers = slim['finalizers'];
     if (Array.isArray(finalizers)) {
-      slim['finalizers'] = finalizers.map((f) => (typeof f === 'string' ? pool.intern(f) : f));
+      finalizers.forEach((f: unknown, i) => {
+        if (typeof f === 'string') finalizers[i] = pool.intern(f);
+      });
     }
   }
   const spec = o['spec'];
