@@ -9,10 +9,10 @@ import type { OperatorMetrics } from '../metrics.js';
 import { raceDeadline } from '../deadline.js';
 import { StringPool, slimCachedObject } from '../kube/cached-objects.js';
 import { declaredPathOf } from './directory-claims.js';
+import { DeclaredPaths } from './declared-paths.js';
 import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
 import { DirectoryReconciler, type DirectoryOptions } from './directory-reconciler.js';
 import { EventRecorder } from '../kube/events.js';
-import { KeyMultimap } from '../kube/key-multimap.js';
 import { CachedWatch, type EventType, type WatchTarget } from '../kube/informers.js';
 import { KubeApi, describeApiError } from '../kube/kube-api.js';
 import { LeaderElector } from '../kube/leader-election.js';
@@ -101,9 +101,8 @@ export class Manager {
   private readonly watchdog: HealthWatchdog;
   private readonly ctx: ControllerContext;
   private readonly elector: LeaderElector | undefined;
-  /** `<mirror key>\0<path>` → the MirroredDirectory objects declaring it (almost always one). */
-  private readonly pathIndex = new KeyMultimap();
-  private readonly indexedAs = new Map<string, string>();
+  /** Mirror key and path → the MirroredDirectory objects declaring it (almost always one). */
+  private readonly declared = new DeclaredPaths();
   /** What the watches' map functions remember between events (watches.ts). */
   private readonly watchState = new WatchState();
   /**
@@ -161,7 +160,7 @@ export class Manager {
         peer: (key, afterMs) => this.enqueue(this.queues.peer, key, afterMs),
         directory: (key, afterMs) => this.enqueue(this.queues.directory, key, afterMs),
       },
-      declaredBy: (mirrorKey, path) => this.pathIndex.get(`${mirrorKey}\0${path}`),
+      declaredBy: (mirrorKey, path) => this.declared.declaredBy(mirrorKey, path),
       waitOutsideSlot: (wait) => this.queues.directory.outsideSlot(wait),
     };
     const mirrors = new MirrorReconciler(this.ctx);
@@ -199,7 +198,7 @@ export class Manager {
         )
       : undefined;
     this.runtimes.onDirectoryChanged((mirrorKey, path) => {
-      for (const key of this.pathIndex.get(`${mirrorKey}\0${path}`)) {
+      for (const key of this.declared.declaredBy(mirrorKey, path)) {
         this.changed.set(key, [mirrorKey, path]);
       }
       // A directory passes through several states within a tick or two: one reconcile per burst,
@@ -378,19 +377,12 @@ export class Manager {
   }
 
   private index(dir: MirroredDirectory, deleted: boolean): void {
-    const key = objectKey(dir.metadata);
-    const old = this.indexedAs.get(key);
-    if (old !== undefined) {
-      this.pathIndex.delete(old, key);
-      this.indexedAs.delete(key);
-    }
-    if (deleted) return;
     // spec.path, or the path a subvolume/claim source was resolved to (directory-claims.ts).
-    const path = declaredPathOf(dir);
-    if (path === undefined) return;
-    const entry = `${mirrorKeyOf(dir)}\0${path}`;
-    this.pathIndex.add(entry, key);
-    this.indexedAs.set(key, entry);
+    const path = deleted ? undefined : declaredPathOf(dir);
+    this.declared.set(
+      objectKey(dir.metadata),
+      path === undefined ? undefined : { mirrorKey: mirrorKeyOf(dir), path },
+    );
   }
 
   /** Reads every referenced Secret again every secretResyncMs, one pass at a time. */

@@ -9,21 +9,11 @@ import type { PeerSyncView, SyncViewer } from '../ceph/sync-view.js';
 import type { PeerSyncStatus } from '../api/resources.js';
 import { timeOfName } from '../reconcile/snapshot-schedule.js';
 
-interface Cached {
-  at: number;
-  peers: PeerSyncStatus[];
-}
-
 interface PendingSince {
   name: string;
   firstSeen: number;
   since: number;
   synced: string;
-}
-
-interface SourceCheck {
-  at: number;
-  state: SourceDirectoryState;
 }
 
 /** How long a source check holds: a present directory rarely goes, a missing one is awaited. */
@@ -61,13 +51,30 @@ export const FOLLOW_DEFAULTS: Required<FollowOptions> = {
   sourceSweepMs: 360_000,
 };
 
-interface Followed {
-  onDone: () => void;
+/**
+ * Everything the cache knows of one path, in one record: tens of thousands of directories made
+ * three maps (views, sources, the followed ones) with an object each cost twice as much.
+ */
+interface PathEntry {
+  /** The latest view (undefined: never refreshed) and when it was made. */
+  view: PeerSyncStatus[] | undefined;
+  viewAt: number;
+  /** The latest source check (undefined: never checked) and when it was made. */
+  source: SourceDirectoryState | undefined;
+  sourceAt: number;
+  /** Set while the cache follows the path (refreshIfStale until forget): runs on news. */
+  onDone: (() => void) | undefined;
   /** The wait before the next refresh (doubled while the view stays the same: FollowOptions). */
   periodMs: number;
   /** When the view is next refreshed. */
   dueAt: number;
 }
+
+/**
+ * The view of every directory of a mirror without peers: one shared, frozen array rather than an
+ * empty one per directory (30,000 of them are a megabyte).
+ */
+const NO_PEERS = Object.freeze([]) as unknown as PeerSyncStatus[];
 
 /** ±10%, so that directories added together do not stay in step. */
 function jittered(ms: number): number {
@@ -122,10 +129,9 @@ function sourceSeenIn(peers: readonly PeerSyncView[]): SourceDirectoryState | un
 }
 
 export class SyncViewCache {
-  private readonly views = new Map<string, Cached>();
+  private readonly entries = new Map<string, PathEntry>();
   private readonly pending = new Map<string, () => void>();
   private readonly running = new Set<string>();
-  private readonly sources = new Map<string, SourceCheck>();
   private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
   private readonly sourceWaiters: Array<() => void> = [];
   /**
@@ -133,8 +139,6 @@ export class SyncViewCache {
    * peer has been missing a snapshot, and the peer's newest snapshot at the time.
    */
   private readonly pendingSince = new Map<string, Map<string, PendingSince>>();
-  /** Paths whose views the cache keeps fresh by itself (asked for through refreshIfStale). */
-  private readonly followed = new Map<string, Followed>();
   private readonly follow: Required<FollowOptions>;
   private readonly timer: NodeJS.Timeout | undefined;
   private sourceActive = 0;
@@ -158,26 +162,42 @@ export class SyncViewCache {
   }
 
   get(path: string): PeerSyncStatus[] | undefined {
-    return this.views.get(path)?.peers;
+    return this.entries.get(path)?.view;
   }
 
   /** A peer was added or removed: every cached view is out of date. */
   peersChanged(): void {
     this.viewer.forgetPeers();
-    for (const cached of this.views.values()) cached.at = 0;
+    for (const entry of this.entries.values()) entry.viewAt = 0;
   }
 
   forget(path: string): void {
-    this.followed.delete(path);
-    this.views.delete(path);
+    this.entries.delete(path);
     this.pending.delete(path);
-    this.sources.delete(path);
     this.pendingSince.delete(path);
   }
 
   /** The local mount of the mirror's filesystem (for scheduled snapshots). */
   localFs(): ReturnType<SyncViewer['localFs']> {
     return this.viewer.localFs();
+  }
+
+  /** The record of `path`, made (knowing nothing) when there is none. */
+  private entryOf(path: string): PathEntry {
+    let entry = this.entries.get(path);
+    if (!entry) {
+      entry = {
+        view: undefined,
+        viewAt: 0,
+        source: undefined,
+        sourceAt: 0,
+        onDone: undefined,
+        periodMs: 0,
+        dueAt: 0,
+      };
+      this.entries.set(path, entry);
+    }
+    return entry;
   }
 
   /**
@@ -212,7 +232,7 @@ export class SyncViewCache {
 
   /** The last source check of `path`, however old, or undefined when it was never checked. */
   knownSource(path: string): SourceDirectoryState | undefined {
-    return this.sources.get(path)?.state;
+    return this.entries.get(path)?.source;
   }
 
   /**
@@ -221,10 +241,10 @@ export class SyncViewCache {
    * and at most `maxSourceChecks` at a time across the mirror.
    */
   source(path: string): Promise<SourceDirectoryState> {
-    const cached = this.sources.get(path);
-    if (cached) {
-      const ttl = cached.state.state === 'present' ? SOURCE_PRESENT_TTL_MS : SOURCE_ABSENT_TTL_MS;
-      if (Date.now() - cached.at < ttl) return Promise.resolve(cached.state);
+    const known = this.entries.get(path);
+    if (known?.source) {
+      const ttl = known.source.state === 'present' ? SOURCE_PRESENT_TTL_MS : SOURCE_ABSENT_TTL_MS;
+      if (Date.now() - known.sourceAt < ttl) return Promise.resolve(known.source);
     }
     return this.recheckSource(path);
   }
@@ -247,12 +267,14 @@ export class SyncViewCache {
   refreshIfStale(path: string, onDone: () => void): void {
     if (this.closed) return;
     const now = Date.now();
-    const followed = this.followed.get(path);
-    if (followed) followed.onDone = onDone;
-    else this.followed.set(path, { onDone, periodMs: this.follow.activeMs, dueAt: now });
-    const cached = this.views.get(path);
+    const entry = this.entryOf(path);
+    if (!entry.onDone) {
+      entry.periodMs = this.follow.activeMs;
+      entry.dueAt = now;
+    }
+    entry.onDone = onDone;
     if (this.pending.has(path) || this.running.has(path)) return;
-    if (cached && now - cached.at < this.ttlMs) return;
+    if (entry.view && now - entry.viewAt < this.ttlMs) return;
     this.pending.set(path, onDone);
     this.pump();
   }
@@ -263,15 +285,15 @@ export class SyncViewCache {
    */
   sweep(now = Date.now()): void {
     if (this.closed) return;
-    for (const [path, f] of this.followed) {
-      if (f.dueAt <= now && !this.pending.has(path) && !this.running.has(path)) {
-        this.pending.set(path, f.onDone);
+    for (const [path, e] of this.entries) {
+      if (!e.onDone) continue;
+      if (e.dueAt <= now && !this.pending.has(path) && !this.running.has(path)) {
+        this.pending.set(path, e.onDone);
       }
-      const known = this.sources.get(path);
-      const age = known ? now - known.at : Infinity;
+      const age = e.source ? now - e.sourceAt : Infinity;
       const limit =
-        known?.state.state === 'present' ? this.follow.sourceSweepMs : SOURCE_ABSENT_TTL_MS;
-      if (age >= limit && !this.sourceChecks.has(path)) this.sweepSource(path, known?.state);
+        e.source?.state === 'present' ? this.follow.sourceSweepMs : SOURCE_ABSENT_TTL_MS;
+      if (age >= limit && !this.sourceChecks.has(path)) this.sweepSource(path, e.source);
     }
     this.pump();
   }
@@ -279,12 +301,12 @@ export class SyncViewCache {
   /** One source check of the sweep: a directory gone or back is news for its object and view. */
   private sweepSource(path: string, before: SourceDirectoryState | undefined): void {
     void this.recheckSource(path).then((after) => {
-      const f = this.followed.get(path);
-      if (!f || this.closed || before === undefined || after.state === 'unknown') return;
+      const e = this.entries.get(path);
+      if (!e?.onDone || this.closed || before === undefined || after.state === 'unknown') return;
       if (before.state === 'unknown' || after.state === before.state) return;
-      f.dueAt = 0;
-      f.periodMs = this.follow.activeMs;
-      f.onDone();
+      e.dueAt = 0;
+      e.periodMs = this.follow.activeMs;
+      e.onDone();
       this.sweep();
     });
   }
@@ -292,7 +314,7 @@ export class SyncViewCache {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.followed.clear();
+    for (const e of this.entries.values()) e.onDone = undefined;
     this.pending.clear();
     for (const wake of this.sourceWaiters.splice(0)) wake();
     await this.viewer.close();
@@ -305,12 +327,19 @@ export class SyncViewCache {
     this.sourceActive++;
     try {
       const state = await this.viewer.sourceDirectory(path);
-      this.sources.set(path, { at: Date.now(), state });
+      this.sourceSeen(this.entryOf(path), state);
       return state;
     } finally {
       this.sourceActive--;
       this.sourceWaiters.shift()?.();
     }
+  }
+
+  /** A source check's answer, or what a view refresh told of the source (none once forgotten). */
+  private sourceSeen(entry: PathEntry | undefined, state: SourceDirectoryState): void {
+    if (!entry) return;
+    entry.source = state;
+    entry.sourceAt = Date.now();
   }
 
   private pump(): void {
@@ -321,7 +350,7 @@ export class SyncViewCache {
       this.pending.delete(path);
       this.running.add(path);
       this.active++;
-      const before = this.views.get(path)?.peers;
+      const before = this.entries.get(path)?.view;
       let after: PeerSyncStatus[] = before ?? [];
       void this.viewer
         .view(path)
@@ -330,7 +359,7 @@ export class SyncViewCache {
             const now = Date.now();
             after = views.map((v) => this.withLag(path, v, now));
             const seen = sourceSeenIn(views);
-            if (seen) this.sources.set(path, { at: Date.now(), state: seen });
+            if (seen) this.sourceSeen(this.entries.get(path), seen);
           },
           (e: unknown) => {
             after = failedRefresh(before ?? [], e instanceof Error ? e.message : String(e));
@@ -338,20 +367,24 @@ export class SyncViewCache {
         )
         .finally(() => {
           const now = Date.now();
-          this.views.set(path, { at: now, peers: after });
           this.active--;
           this.running.delete(path);
+          // Forgotten while the refresh ran (the object is gone): nothing to keep.
+          const entry = this.entries.get(path);
+          if (entry) {
+            entry.view = after.length === 0 ? NO_PEERS : after;
+            entry.viewAt = now;
+          }
           // Only a view that says something new is worth another reconcile of the directory.
           const changed = before === undefined || !isDeepStrictEqual(before, after);
-          const f = this.followed.get(path);
-          if (f && f.dueAt === 0 && !this.closed) {
+          if (entry?.onDone && entry.dueAt === 0 && !this.closed) {
             // The source changed while this refresh ran (sweepSource): look again at once.
-            this.pending.set(path, f.onDone);
-          } else if (f) {
-            f.periodMs = changed
+            this.pending.set(path, entry.onDone);
+          } else if (entry?.onDone) {
+            entry.periodMs = changed
               ? this.follow.activeMs
-              : Math.min(this.follow.maxMs, f.periodMs * 2);
-            f.dueAt = now + jittered(changed ? this.follow.activeMs : f.periodMs);
+              : Math.min(this.follow.maxMs, entry.periodMs * 2);
+            entry.dueAt = now + jittered(changed ? this.follow.activeMs : entry.periodMs);
           }
           if (!this.closed && !isDeepStrictEqual(before ?? [], after)) onDone();
           this.pump();

@@ -110,8 +110,12 @@ function isName(name: string | undefined): name is string {
  * directory event, leader or not (observeDirectory), so it is complete on takeover.
  */
 export class WatchState {
-  /** Directory key → generation and deletion mark last seen, to tell spec changes from status. */
-  private readonly lastSeenSpec = new Map<string, string>();
+  /**
+   * Directory key → generation last seen (a string with the deletion mark once deletion started),
+   * to tell spec changes from status. A number while the object lives: one string less for each of
+   * tens of thousands of directories.
+   */
+  private readonly lastSeenSpec = new Map<string, number | string>();
   /** Mirror key → generation and deletion mark last seen (see claimChanged). */
   private readonly lastSeenMirror = new Map<string, string>();
   /** Mirror key → keys of its directories refused because of another one (REFUSED_BY_ANOTHER). */
@@ -145,7 +149,9 @@ export class WatchState {
   /** True for an add or delete, and for an update that changed the spec or started deletion. */
   specChanged(dir: MirroredDirectory, type: EventType): boolean {
     const key = objectKey(dir.metadata);
-    const seen = `${dir.metadata.generation ?? 0}|${dir.metadata.deletionTimestamp ?? ''}`;
+    const generation = dir.metadata.generation ?? 0;
+    const deleting = dir.metadata.deletionTimestamp;
+    const seen = deleting ? `${generation}|${deleting}` : generation;
     if (type === 'delete') {
       this.lastSeenSpec.delete(key);
       return true;

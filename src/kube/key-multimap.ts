@@ -25,6 +25,11 @@ export class KeyMultimap {
     else if (rest.length === 0) this.entries.set(key, only);
   }
 
+  /** How many keys have values. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** The values of `key`, in insertion order (a new array). */
   get(key: string): string[] {
     const current = this.entries.get(key);

@@ -158,3 +158,34 @@ test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes 
   assert.ok(lag3 >= 10 && lag3 < 20, String(lag3));
   assert.equal(cache.get('/d')?.[0]?.lastSyncedSnapshot, name(20));
 });
+
+test('a path forgotten while its view is refreshed keeps nothing of that refresh', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer);
+  cache.refreshIfStale('/gone', () => undefined);
+  await tick();
+  assert.equal(viewer.views.length, 1);
+  cache.forget('/gone');
+  viewer.views[0]?.ok([]);
+  await tick();
+  await tick();
+  assert.equal(cache.get('/gone'), undefined, 'no view of a forgotten path');
+  assert.equal(cache.knownSource('/gone'), undefined, 'nor its source');
+  await cache.close();
+});
+
+test('directories without peers share one empty view, which callers cannot change', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer);
+  cache.refreshIfStale('/a', () => undefined);
+  cache.refreshIfStale('/b', () => undefined);
+  await tick();
+  for (const v of viewer.views.splice(0)) v.ok([]);
+  await tick();
+  await tick();
+  const [a, b] = [cache.get('/a'), cache.get('/b')];
+  assert.deepEqual(a, []);
+  assert.equal(a, b, 'the same array');
+  assert.throws(() => (a as unknown as string[]).push('x'), TypeError);
+  await cache.close();
+});
