@@ -77,7 +77,7 @@ export class DirectoryStatusWriter {
     // arrival re-enqueues the object.
     // With an RPO the view is followed in every state: a directory no daemon holds still lags.
     if (mapped || dir.spec.rpoSeconds !== undefined) {
-      runtime.syncViews.refreshIfStale(path, enqueuerOf(this.ctx.enqueue.directory, keyOf(dir)));
+      runtime.syncViews.refreshIfStale(path, keyOf(dir), this.ctx.enqueue.directory);
     }
     // One stat at most every SOURCE_PRESENT_TTL_MS (the sync view's refresh also tells); a check
     // that fails says nothing either way and leaves the engine's word standing.
@@ -231,16 +231,6 @@ export class DirectoryStatusWriter {
     // remove() of a series that does not exist is a no-op.
     this.ctx.metrics.directoryLag.remove({ namespace, directory: name });
   }
-}
-
-/**
- * The callback the sync-view cache keeps for as long as it follows the directory: made here, out
- * of report(), so that its closure holds the key alone. A closure shares its scope with every
- * other closure of the function it is made in, and one made in report() kept the whole object it
- * was reconciled from (with managedFields: a second, unslimmed copy of every directory).
- */
-function enqueuerOf(enqueue: (key: string) => void, key: string): () => void {
-  return () => enqueue(key);
 }
 
 function keyOf(dir: MirroredDirectory): string {

@@ -62,8 +62,13 @@ interface PathEntry {
   /** The latest source check (undefined: never checked) and when it was made. */
   source: SourceDirectoryState | undefined;
   sourceAt: number;
-  /** Set while the cache follows the path (refreshIfStale until forget): runs on news. */
-  onDone: (() => void) | undefined;
+  /**
+   * Set while the cache follows the path (refreshIfStale until forget): told with `key` (the
+   * object's) when a view or source check says something new. A key and a shared function, not
+   * a closure per directory: a closure keeps everything of the scope it was made in.
+   */
+  notify: ((key: string) => void) | undefined;
+  key: string;
   /** The wait before the next refresh (doubled while the view stays the same: FollowOptions). */
   periodMs: number;
   /** When the view is next refreshed. */
@@ -130,7 +135,8 @@ function sourceSeenIn(peers: readonly PeerSyncView[]): SourceDirectoryState | un
 
 export class SyncViewCache {
   private readonly entries = new Map<string, PathEntry>();
-  private readonly pending = new Map<string, () => void>();
+  /** Paths whose view is to be refreshed, in order. */
+  private readonly pending = new Set<string>();
   private readonly running = new Set<string>();
   private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
   private readonly sourceWaiters: Array<() => void> = [];
@@ -191,7 +197,8 @@ export class SyncViewCache {
         viewAt: 0,
         source: undefined,
         sourceAt: 0,
-        onDone: undefined,
+        notify: undefined,
+        key: '',
         periodMs: 0,
         dueAt: 0,
       };
@@ -259,23 +266,24 @@ export class SyncViewCache {
   }
 
   /**
-   * Schedules a refresh when the cached view is missing or older than `ttlMs`; `onDone` runs
+   * Schedules a refresh when the cached view is missing or older than `ttlMs`; `notify(key)` runs
    * when a view that says something new lands. From then on the cache follows the path by itself
-   * (FollowOptions) until forget(): `onDone` also runs when a later refresh finds the view
+   * (FollowOptions) until forget(): `notify(key)` also runs when a later refresh finds the view
    * changed, or a source check finds the directory gone or back.
    */
-  refreshIfStale(path: string, onDone: () => void): void {
+  refreshIfStale(path: string, key: string, notify: (key: string) => void): void {
     if (this.closed) return;
     const now = Date.now();
     const entry = this.entryOf(path);
-    if (!entry.onDone) {
+    if (!entry.notify) {
       entry.periodMs = this.follow.activeMs;
       entry.dueAt = now;
     }
-    entry.onDone = onDone;
+    entry.notify = notify;
+    entry.key = key;
     if (this.pending.has(path) || this.running.has(path)) return;
     if (entry.view && now - entry.viewAt < this.ttlMs) return;
-    this.pending.set(path, onDone);
+    this.pending.add(path);
     this.pump();
   }
 
@@ -286,9 +294,9 @@ export class SyncViewCache {
   sweep(now = Date.now()): void {
     if (this.closed) return;
     for (const [path, e] of this.entries) {
-      if (!e.onDone) continue;
+      if (!e.notify) continue;
       if (e.dueAt <= now && !this.pending.has(path) && !this.running.has(path)) {
-        this.pending.set(path, e.onDone);
+        this.pending.add(path);
       }
       const age = e.source ? now - e.sourceAt : Infinity;
       const limit =
@@ -302,11 +310,11 @@ export class SyncViewCache {
   private sweepSource(path: string, before: SourceDirectoryState | undefined): void {
     void this.recheckSource(path).then((after) => {
       const e = this.entries.get(path);
-      if (!e?.onDone || this.closed || before === undefined || after.state === 'unknown') return;
+      if (!e?.notify || this.closed || before === undefined || after.state === 'unknown') return;
       if (before.state === 'unknown' || after.state === before.state) return;
       e.dueAt = 0;
       e.periodMs = this.follow.activeMs;
-      e.onDone();
+      e.notify(e.key);
       this.sweep();
     });
   }
@@ -314,7 +322,7 @@ export class SyncViewCache {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    for (const e of this.entries.values()) e.onDone = undefined;
+    for (const e of this.entries.values()) e.notify = undefined;
     this.pending.clear();
     for (const wake of this.sourceWaiters.splice(0)) wake();
     await this.viewer.close();
@@ -344,9 +352,9 @@ export class SyncViewCache {
 
   private pump(): void {
     while (!this.closed && this.active < this.maxConcurrent) {
-      const next = this.pending.entries().next();
+      const next = this.pending.values().next();
       if (next.done) return;
-      const [path, onDone] = next.value;
+      const path = next.value;
       this.pending.delete(path);
       this.running.add(path);
       this.active++;
@@ -377,16 +385,16 @@ export class SyncViewCache {
           }
           // Only a view that says something new is worth another reconcile of the directory.
           const changed = before === undefined || !isDeepStrictEqual(before, after);
-          if (entry?.onDone && entry.dueAt === 0 && !this.closed) {
+          if (entry?.notify && entry.dueAt === 0 && !this.closed) {
             // The source changed while this refresh ran (sweepSource): look again at once.
-            this.pending.set(path, entry.onDone);
-          } else if (entry?.onDone) {
+            this.pending.add(path);
+          } else if (entry?.notify) {
             entry.periodMs = changed
               ? this.follow.activeMs
               : Math.min(this.follow.maxMs, entry.periodMs * 2);
             entry.dueAt = now + jittered(changed ? this.follow.activeMs : entry.periodMs);
           }
-          if (!this.closed && !isDeepStrictEqual(before ?? [], after)) onDone();
+          if (!this.closed && !isDeepStrictEqual(before ?? [], after)) entry?.notify?.(entry.key);
           this.pump();
         });
     }

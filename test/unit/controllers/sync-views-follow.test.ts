@@ -43,7 +43,7 @@ function setUp(): { viewer: FakeViewer; cache: SyncViewCache; done: () => number
   // tickMs 0: the test drives sweep() with the times it wants.
   const cache = new SyncViewCache(viewer as unknown as SyncViewer, 15_000, 4, 4, { tickMs: 0 });
   let done = 0;
-  cache.refreshIfStale('/d', () => done++);
+  cache.refreshIfStale('/d', 'ns/d', () => done++);
   return { viewer, cache, done: () => done };
 }
 

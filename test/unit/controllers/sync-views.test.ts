@@ -70,8 +70,8 @@ test('source stats in flight are bounded', async () => {
 test('a refresh that finds the source missing says so, for the view and the source check', async () => {
   const viewer = new FakeViewer();
   const cache = cacheWith(viewer);
-  let done = 0;
-  cache.refreshIfStale('/d', () => done++);
+  const told: string[] = [];
+  cache.refreshIfStale('/d', 'ns/d', (key) => told.push(key));
   await tick();
   const problem = {
     reason: 'SourceDirectoryMissing',
@@ -80,7 +80,7 @@ test('a refresh that finds the source missing says so, for the view and the sour
   viewer.views[0]?.ok([{ peerUUID: 'u1', siteName: 'b', inSync: false, problem }]);
   await tick();
   await tick();
-  assert.equal(done, 1);
+  assert.deepEqual(told, ['ns/d'], 'the object is told once, by its key');
   assert.deepEqual(cache.get('/d'), [{ peerUUID: 'u1', siteName: 'b', inSync: false, ...problem }]);
   assert.deepEqual(cache.knownSource('/d'), { state: 'missing', message: problem.message });
 });
@@ -138,7 +138,7 @@ test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes 
     inSync: !oldest,
   });
   const refresh = async (v: PeerSyncView): Promise<number | undefined> => {
-    cache.refreshIfStale('/d', () => undefined);
+    cache.refreshIfStale('/d', 'ns/d', () => undefined);
     await tick();
     viewer.views.shift()?.ok([v]);
     await tick();
@@ -162,7 +162,7 @@ test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes 
 test('a path forgotten while its view is refreshed keeps nothing of that refresh', async () => {
   const viewer = new FakeViewer();
   const cache = cacheWith(viewer);
-  cache.refreshIfStale('/gone', () => undefined);
+  cache.refreshIfStale('/gone', 'ns/gone', () => undefined);
   await tick();
   assert.equal(viewer.views.length, 1);
   cache.forget('/gone');
@@ -177,8 +177,8 @@ test('a path forgotten while its view is refreshed keeps nothing of that refresh
 test('directories without peers share one empty view, which callers cannot change', async () => {
   const viewer = new FakeViewer();
   const cache = cacheWith(viewer);
-  cache.refreshIfStale('/a', () => undefined);
-  cache.refreshIfStale('/b', () => undefined);
+  cache.refreshIfStale('/a', 'ns/a', () => undefined);
+  cache.refreshIfStale('/b', 'ns/b', () => undefined);
   await tick();
   for (const v of viewer.views.splice(0)) v.ok([]);
   await tick();
