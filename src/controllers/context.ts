@@ -33,10 +33,11 @@ export class TypedCache<T extends Resource<unknown, unknown>> {
   }
 }
 
+/** Functions, not methods: they are handed around unbound (e.g. to the sync-view cache). */
 export interface Enqueue {
-  mirror(key: string, afterMs?: number): void;
-  peer(key: string, afterMs?: number): void;
-  directory(key: string, afterMs?: number): void;
+  mirror: (key: string, afterMs?: number) => void;
+  peer: (key: string, afterMs?: number) => void;
+  directory: (key: string, afterMs?: number) => void;
 }
 
 export interface ControllerContext {

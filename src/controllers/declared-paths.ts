@@ -6,7 +6,27 @@
 // strings per directory (the concatenation and its flattened copy) and a new one on every watch
 // event; here an object is indexed once and its entry is the path it declared and the per-mirror
 // map it is in, nothing else.
+import { objectKey, type MirroredDirectory } from '../api/resources.js';
 import { KeyMultimap } from '../kube/key-multimap.js';
+import { admittedMirrorOf, declaredPathOf } from './directory-claims.js';
+
+export interface Declaration {
+  mirrorKey: string;
+  path: string;
+}
+
+/**
+ * What a directory declares, as the reconciler looks it up: under its admitted mirror (a refused
+ * mirrorRef edit keeps its entry in the mirror it was admitted to, directory-claims.ts), its
+ * spec.path or the path its subvolume or claim source was resolved to; undefined while that
+ * path is not known.
+ */
+export function declarationOf(dir: MirroredDirectory): Declaration | undefined {
+  const path = declaredPathOf(dir);
+  if (path === undefined) return undefined;
+  const mirrorKey = objectKey({ namespace: dir.metadata.namespace, name: admittedMirrorOf(dir) });
+  return { mirrorKey, path };
+}
 
 /** One mirror's paths → the object keys declaring each (almost always one). */
 class MirrorPaths extends KeyMultimap {
@@ -33,7 +53,7 @@ export class DeclaredPaths {
    * The object `key` now declares `path` of `mirrorKey`, or nothing (undefined: deleted, or its
    * path not known yet).
    */
-  set(key: string, declared: { mirrorKey: string; path: string } | undefined): void {
+  set(key: string, declared: Declaration | undefined): void {
     const old = this.indexed.get(key);
     if (
       old &&

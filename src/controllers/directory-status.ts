@@ -70,7 +70,7 @@ export class DirectoryStatusWriter {
     s: DirectoryStatus,
     runtime: MirrorRuntime,
     snapshots?: SnapshotOutcome,
-  ): Promise<{ peers: PeerSyncStatus[]; sourceMissing: boolean }> {
+  ): Promise<{ peers: readonly PeerSyncStatus[]; sourceMissing: boolean }> {
     const phase = PHASE_OF[s.state];
     const mapped = s.state === 'mapped';
     // The sync view is computed in the background; this status carries the latest one, and its
@@ -116,7 +116,8 @@ export class DirectoryStatusWriter {
       ...(s.lastShuffled
         ? { mappedTime: new Date(s.lastShuffled * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }
         : {}),
-      ...(peers && peers.length > 0 ? { peers } : {}),
+      // A copy: the cache's views are shared and read-only.
+      ...(peers && peers.length > 0 ? { peers: [...peers] } : {}),
       ...(lag.maxLag !== undefined ? { lagSeconds: lag.maxLag } : {}),
       ...(lag.lastSynced ? { lastSyncedSnapshot: lag.lastSynced } : {}),
       ...(snapshots ? { snapshots: snapshots.status } : {}),

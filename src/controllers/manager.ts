@@ -8,9 +8,8 @@ import type { Logger } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { raceDeadline } from '../deadline.js';
 import { StringPool, slimCachedObject } from '../kube/cached-objects.js';
-import { declaredPathOf } from './directory-claims.js';
-import { DeclaredPaths } from './declared-paths.js';
-import { TypedCache, mirrorKeyOf, type ControllerContext } from './context.js';
+import { DeclaredPaths, declarationOf } from './declared-paths.js';
+import { TypedCache, type ControllerContext } from './context.js';
 import { DirectoryReconciler, type DirectoryOptions } from './directory-reconciler.js';
 import { EventRecorder } from '../kube/events.js';
 import { CachedWatch, type EventType, type WatchTarget } from '../kube/informers.js';
@@ -377,12 +376,7 @@ export class Manager {
   }
 
   private index(dir: MirroredDirectory, deleted: boolean): void {
-    // spec.path, or the path a subvolume/claim source was resolved to (directory-claims.ts).
-    const path = deleted ? undefined : declaredPathOf(dir);
-    this.declared.set(
-      objectKey(dir.metadata),
-      path === undefined ? undefined : { mirrorKey: mirrorKeyOf(dir), path },
-    );
+    this.declared.set(objectKey(dir.metadata), deleted ? undefined : declarationOf(dir));
   }
 
   /** Reads every referenced Secret again every secretResyncMs, one pass at a time. */

@@ -57,7 +57,7 @@ export const FOLLOW_DEFAULTS: Required<FollowOptions> = {
  */
 interface PathEntry {
   /** The latest view (undefined: never refreshed) and when it was made. */
-  view: PeerSyncStatus[] | undefined;
+  view: readonly PeerSyncStatus[] | undefined;
   viewAt: number;
   /** The latest source check (undefined: never checked) and when it was made. */
   source: SourceDirectoryState | undefined;
@@ -65,10 +65,13 @@ interface PathEntry {
   /**
    * Set while the cache follows the path (refreshIfStale until forget): told with `key` (the
    * object's) when a view or source check says something new. A key and a shared function, not
-   * a closure per directory: a closure keeps everything of the scope it was made in.
+   * a closure per directory: a closure made in a reconcile keeps every variable of that scope
+   * any closure there uses (the reconciled object, once: 45 MiB at 30,000 directories).
    */
   notify: ((key: string) => void) | undefined;
   key: string;
+  /** The source changed while a refresh ran: refresh once more when it ends (sweepSource). */
+  recheck: boolean;
   /** The wait before the next refresh (doubled while the view stays the same: FollowOptions). */
   periodMs: number;
   /** When the view is next refreshed. */
@@ -79,7 +82,7 @@ interface PathEntry {
  * The view of every directory of a mirror without peers: one shared, frozen array rather than an
  * empty one per directory (30,000 of them are a megabyte).
  */
-const NO_PEERS = Object.freeze([]) as unknown as PeerSyncStatus[];
+const NO_PEERS: readonly PeerSyncStatus[] = Object.freeze([]);
 
 /** ±10%, so that directories added together do not stay in step. */
 function jittered(ms: number): number {
@@ -139,6 +142,8 @@ export class SyncViewCache {
   private readonly pending = new Set<string>();
   private readonly running = new Set<string>();
   private readonly sourceChecks = new Map<string, Promise<SourceDirectoryState>>();
+  /** Paths forgotten while their source check was in flight: its answer is dropped. */
+  private readonly forgottenChecks = new Set<string>();
   private readonly sourceWaiters: Array<() => void> = [];
   /**
    * path → peer → the oldest pending snapshot, when it was first seen pending, since when the
@@ -167,7 +172,7 @@ export class SyncViewCache {
     }
   }
 
-  get(path: string): PeerSyncStatus[] | undefined {
+  get(path: string): readonly PeerSyncStatus[] | undefined {
     return this.entries.get(path)?.view;
   }
 
@@ -179,6 +184,8 @@ export class SyncViewCache {
 
   forget(path: string): void {
     this.entries.delete(path);
+    // A source check in flight must not bring the path back when it answers.
+    if (this.sourceChecks.has(path)) this.forgottenChecks.add(path);
     this.pending.delete(path);
     this.pendingSince.delete(path);
   }
@@ -199,6 +206,7 @@ export class SyncViewCache {
         sourceAt: 0,
         notify: undefined,
         key: '',
+        recheck: false,
         periodMs: 0,
         dueAt: 0,
       };
@@ -312,10 +320,15 @@ export class SyncViewCache {
       const e = this.entries.get(path);
       if (!e?.notify || this.closed || before === undefined || after.state === 'unknown') return;
       if (before.state === 'unknown' || after.state === before.state) return;
-      e.dueAt = 0;
       e.periodMs = this.follow.activeMs;
       e.notify(e.key);
-      this.sweep();
+      // This path alone: a sweep of every path here would cost O(n) per change, O(n²) when a
+      // parent directory of thousands goes.
+      if (this.running.has(path)) e.recheck = true;
+      else {
+        this.pending.add(path);
+        this.pump();
+      }
     });
   }
 
@@ -335,7 +348,7 @@ export class SyncViewCache {
     this.sourceActive++;
     try {
       const state = await this.viewer.sourceDirectory(path);
-      this.sourceSeen(this.entryOf(path), state);
+      if (!this.forgottenChecks.delete(path)) this.sourceSeen(this.entryOf(path), state);
       return state;
     } finally {
       this.sourceActive--;
@@ -359,11 +372,13 @@ export class SyncViewCache {
       this.running.add(path);
       this.active++;
       const before = this.entries.get(path)?.view;
-      let after: PeerSyncStatus[] = before ?? [];
+      let after: readonly PeerSyncStatus[] = before ?? [];
       void this.viewer
         .view(path)
         .then(
           (views) => {
+            // Forgotten meanwhile (the object is gone): no lag bookkeeping to start again.
+            if (!this.entries.has(path)) return;
             const now = Date.now();
             after = views.map((v) => this.withLag(path, v, now));
             const seen = sourceSeenIn(views);
@@ -385,8 +400,9 @@ export class SyncViewCache {
           }
           // Only a view that says something new is worth another reconcile of the directory.
           const changed = before === undefined || !isDeepStrictEqual(before, after);
-          if (entry?.notify && entry.dueAt === 0 && !this.closed) {
+          if (entry?.notify && entry.recheck && !this.closed) {
             // The source changed while this refresh ran (sweepSource): look again at once.
+            entry.recheck = false;
             this.pending.add(path);
           } else if (entry?.notify) {
             entry.periodMs = changed

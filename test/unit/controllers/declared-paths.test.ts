@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DeclaredPaths } from '../../../src/controllers/declared-paths.js';
+import type { MirroredDirectory } from '../../../src/api/resources.js';
+import { DeclaredPaths, declarationOf } from '../../../src/controllers/declared-paths.js';
 
 test('an object is found by the mirror and path it declares, and no longer once it moves', () => {
   const d = new DeclaredPaths();
@@ -29,7 +30,47 @@ test('two objects declaring one path are both found, each until it goes', () => 
   assert.deepEqual(d.declaredBy('ns/m', '/x'), ['ns/b']);
   d.set('ns/b', undefined);
   assert.deepEqual(d.declaredBy('ns/m', '/x'), []);
-  // A mirror whose last path went is forgotten; declaring again under it works as the first time.
+  // Declaring again under a mirror whose last path went works as the first time.
   d.set('ns/c', { mirrorKey: 'ns/m', path: '/z' });
   assert.deepEqual(d.declaredBy('ns/m', '/z'), ['ns/c']);
+});
+
+test('an object moving off a path another one keeps leaves that one found there', () => {
+  const d = new DeclaredPaths();
+  d.set('ns/a', { mirrorKey: 'ns/m', path: '/x' });
+  d.set('ns/b', { mirrorKey: 'ns/m', path: '/x' });
+  d.set('ns/a', { mirrorKey: 'ns/m', path: '/y' });
+  assert.deepEqual(d.declaredBy('ns/m', '/x'), ['ns/b']);
+  assert.deepEqual(d.declaredBy('ns/m', '/y'), ['ns/a']);
+});
+
+function dir(
+  spec: { mirror: string; path?: string },
+  status?: { mirrorRef?: string; path?: string },
+): MirroredDirectory {
+  return {
+    apiVersion: 'mirror.cephfs.io/v1alpha1',
+    kind: 'MirroredDirectory',
+    metadata: { namespace: 'ns', name: 'd' },
+    spec: { mirrorRef: { name: spec.mirror }, ...(spec.path ? { path: spec.path } : {}) },
+    ...(status ? { status } : {}),
+  } as MirroredDirectory;
+}
+
+test('a directory is indexed under its admitted mirror, with its normalized path', () => {
+  assert.deepEqual(declarationOf(dir({ mirror: 'm', path: '/a//b/' })), {
+    mirrorKey: 'ns/m',
+    path: '/a/b',
+  });
+  // A refused mirrorRef edit: still under the mirror it was admitted to, as the reconciler looks.
+  assert.deepEqual(declarationOf(dir({ mirror: 'other', path: '/a' }, { mirrorRef: 'm' })), {
+    mirrorKey: 'ns/m',
+    path: '/a',
+  });
+  // A source not resolved yet: nothing to index; once resolved, its status path.
+  assert.equal(declarationOf(dir({ mirror: 'm' })), undefined);
+  assert.deepEqual(declarationOf(dir({ mirror: 'm' }, { path: '/vol/x' })), {
+    mirrorKey: 'ns/m',
+    path: '/vol/x',
+  });
 });

@@ -116,6 +116,37 @@ test('a followed source is stat-ed when nothing looked at it; a directory gone i
   running[0]?.ok(inSync('s1'));
   await tick();
   assert.equal(viewer.views.length, 1, 'and its view refreshed again at once');
+  // Once, not for ever: the refresh after the change is followed at the active pace again.
+  viewer.views.shift()?.ok(inSync('s2'));
+  await tick();
+  assert.equal(viewer.views.length, 0, 'no third refresh right away');
+  assert.equal(await dueAfter(viewer, cache, FOLLOW_DEFAULTS.activeMs * 0.85), false);
+  assert.equal(await dueAfter(viewer, cache, FOLLOW_DEFAULTS.activeMs * 1.15), true);
+  await cache.close();
+});
+
+test('a directory gone while no refresh runs is looked at once, then at the active pace', async () => {
+  const { viewer, cache, done } = setUp();
+  await answer(viewer, inSync('s1'));
+  const first = cache.source('/d');
+  await tick();
+  viewer.stats.shift()?.answer({ state: 'present' });
+  await first;
+  // Only the source is due (its sweep interval is past; the view's next refresh is later).
+  cache.sweep(Date.now() + FOLLOW_DEFAULTS.sourceSweepMs + 1_000);
+  await tick();
+  viewer.views.splice(0).forEach((v) => v.ok(inSync('s1')));
+  await tick();
+  const before = done();
+  cache.sweep(Date.now() + 2 * FOLLOW_DEFAULTS.sourceSweepMs + 2_000);
+  await tick();
+  viewer.views.splice(0).forEach((v) => v.ok(inSync('s1')));
+  await tick();
+  viewer.stats.shift()?.answer({ state: 'missing', message: '/d does not exist' });
+  await tick();
+  assert.equal(done(), before + 1, 'the object is re-enqueued');
+  await answer(viewer, inSync('s1'));
+  assert.equal(viewer.views.length, 0, 'one refresh for the change, not one after another');
   await cache.close();
 });
 

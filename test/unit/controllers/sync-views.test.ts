@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import type { SourceDirectoryState } from '../../../src/ceph/source-directory.js';
 import type { PeerSyncView, SyncViewer } from '../../../src/ceph/sync-view.js';
 import { SyncViewCache, failedRefresh, toPeerStatus } from '../../../src/controllers/sync-views.js';
@@ -162,15 +162,66 @@ test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes 
 test('a path forgotten while its view is refreshed keeps nothing of that refresh', async () => {
   const viewer = new FakeViewer();
   const cache = cacheWith(viewer);
-  cache.refreshIfStale('/gone', 'ns/gone', () => undefined);
+  let told = 0;
+  cache.refreshIfStale('/gone', 'ns/gone', () => told++);
   await tick();
   assert.equal(viewer.views.length, 1);
   cache.forget('/gone');
-  viewer.views[0]?.ok([]);
+  // A view that would be news (a lagging peer, the source missing) for an object still there.
+  const problem = { reason: 'SourceDirectoryMissing', message: '/gone does not exist' };
+  viewer.views[0]?.ok([
+    {
+      peerUUID: 'u1',
+      siteName: 'b',
+      lastLocalSnapshot: 'plain-name',
+      pendingSnapshots: 1,
+      oldestPendingSnapshot: 'plain-name',
+      inSync: false,
+      problem,
+    },
+  ]);
   await tick();
   await tick();
+  assert.equal(told, 0, 'nobody is told');
   assert.equal(cache.get('/gone'), undefined, 'no view of a forgotten path');
   assert.equal(cache.knownSource('/gone'), undefined, 'nor its source');
+  // A new object declaring the path a minute later starts afresh: no lag carried over from the
+  // forgotten one (its pending snapshot has no time in its name: the time it was first seen).
+  mock.timers.enable({ apis: ['Date'], now: Date.now() + 60_000 });
+  cache.refreshIfStale('/gone', 'ns/again', () => told++);
+  await tick();
+  viewer.views[1]?.ok([
+    {
+      peerUUID: 'u1',
+      siteName: 'b',
+      lastLocalSnapshot: 'plain-name',
+      pendingSnapshots: 1,
+      oldestPendingSnapshot: 'plain-name',
+      inSync: false,
+    },
+  ]);
+  await tick();
+  await tick();
+  mock.timers.reset();
+  assert.equal(cache.get('/gone')?.[0]?.lagSeconds, 0, 'pending since now, not since before');
+  await cache.close();
+});
+
+test('a path forgotten while its source is checked is not brought back by the answer', async () => {
+  const viewer = new FakeViewer();
+  const cache = cacheWith(viewer);
+  const check = cache.source('/gone');
+  await tick();
+  cache.forget('/gone');
+  viewer.stats[0]?.answer({ state: 'present' });
+  assert.deepEqual(await check, { state: 'present' }, 'the caller still gets its answer');
+  assert.equal(cache.knownSource('/gone'), undefined);
+  // A later check of the path is recorded as usual.
+  const again = cache.source('/gone');
+  await tick();
+  viewer.stats[1]?.answer({ state: 'present' });
+  await again;
+  assert.deepEqual(cache.knownSource('/gone'), { state: 'present' });
   await cache.close();
 });
 

@@ -139,6 +139,27 @@ describe('watches: declarations and map functions', () => {
     assert.deepEqual(map(directory('a', 'm', 3), 'delete'), ['ns/a']);
   });
 
+  it('a directory whose deletion starts is reconciled once for it, not again for its writes', () => {
+    const { of } = setup();
+    const map = of('directory').directories;
+    assert.ok(map);
+    assert.deepEqual(map(directory('a', 'm', 4), 'add'), ['ns/a']);
+    const deleting = (d: MirroredDirectory): MirroredDirectory => ({
+      ...d,
+      metadata: { ...d.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' },
+    });
+    // Same generation, now marked for deletion: a change.
+    assert.deepEqual(map(deleting(directory('a', 'm', 4)), 'update'), ['ns/a']);
+    assert.deepEqual(
+      map(deleting(directory('a', 'm', 4)), 'update'),
+      [],
+      'a status write after it',
+    );
+    // Deleted, then made again with the same name and generation: new.
+    assert.deepEqual(map(deleting(directory('a', 'm', 4)), 'delete'), ['ns/a']);
+    assert.deepEqual(map(directory('a', 'm', 4), 'add'), ['ns/a']);
+  });
+
   it('a Secret: the mirrors and peers that name it, in its namespace', async () => {
     const { kube, caches, of } = setup();
     await kube.create(KINDS.mirror, mirror('m', 1, 'tok'));
