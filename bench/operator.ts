@@ -23,7 +23,8 @@
 // BENCH_HOLD_SECONDS=N keeps the operator running N seconds after the last run, to look at it
 // (e.g. a heap snapshot through BENCH_OPERATOR_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2, given
 // to the operator alone); BENCH_FLOOR_WORKERS sets the floor controller's writes in flight,
-// BENCH_FLOOR_WRITES=status has it write the status alone (objects given their finalizer at create).
+// BENCH_FLOOR_WRITES=status has it write the status alone (objects given their finalizer at create);
+// BENCH_CREATE_WITH_FINALIZER=1 creates every object with the operator's finalizer on it.
 import { groupedPaths, moduleMapRun, stopDaemons } from './lab-kit.js';
 import { printRunHeader, secs } from './machine.js';
 import {
@@ -63,7 +64,7 @@ import { listMirrorDaemons } from '../src/ceph/daemon-status.js';
 import { disableMirroring, enableMirroring } from '../src/ceph/filesystem.js';
 import { KubeApi } from '../src/kube/kube-api.js';
 import { loadKubeConfig } from '../src/kube/kube-config.js';
-import { GROUP, KINDS, VERSION, type MirroredDirectory } from '../src/api/resources.js';
+import { FINALIZER, GROUP, KINDS, VERSION, type MirroredDirectory } from '../src/api/resources.js';
 import { kubectl, useKube, type KubeHandle } from '../lab/harness/kube.js';
 import { useLab, type SiteInfo } from '../lab/harness/lab.js';
 import { disableMgrMirroringModule } from '../lab/harness/mgr-module.js';
@@ -86,6 +87,11 @@ const REST_READING_MS = 30_000;
 const WITH_OPERATOR = process.env['BENCH_OPERATOR'] !== '0';
 /** The operator restarted after the last run (item 4 end to end); BENCH_RESTART=0 skips it. */
 const WITH_RESTART = process.env['BENCH_RESTART'] !== '0';
+/**
+ * BENCH_CREATE_WITH_FINALIZER=1: objects are created with the operator's finalizer already on
+ * them (as a mutating admission webhook would give them), so no controller writes it.
+ */
+const CREATE_WITH_FINALIZER = process.env['BENCH_CREATE_WITH_FINALIZER'] === '1';
 /** The API floor (bench/api-floor-controller.ts) beside the operator; BENCH_FLOOR=0 skips it. */
 const WITH_FLOOR = process.env['BENCH_FLOOR'] !== '0';
 const FLOOR_NS = 'bench-floor';
@@ -278,9 +284,11 @@ async function createAndTime(
   controller: { label: string; pid: number },
   alongside: (started: number, creating: () => boolean) => Promise<void> = async () => undefined,
 ): Promise<TimedCreates> {
-  const bodies = paths(n).map((p, i) =>
-    directoryObject(`d${n}-${String(i).padStart(5, '0')}`, namespace, MIRROR, p),
-  );
+  const bodies = paths(n).map((p, i) => {
+    const body = directoryObject(`d${n}-${String(i).padStart(5, '0')}`, namespace, MIRROR, p);
+    if (CREATE_WITH_FINALIZER) body.metadata.finalizers = [FINALIZER];
+    return body;
+  });
   const cpuBefore = cpuSnapshot();
   const started = performance.now();
   let creating = true;
