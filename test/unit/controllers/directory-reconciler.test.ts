@@ -3,7 +3,7 @@
 // the in-memory mailboxes, so "acquired" and "released" are what a daemon was told.
 import { strict as assert } from 'node:assert';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { FINALIZER, KINDS } from '../../../src/api/resources.js';
+import { FINALIZER, GROUP, KINDS, VERSION } from '../../../src/api/resources.js';
 import { DirectoryReconciler } from '../../../src/controllers/directory-reconciler.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
@@ -81,6 +81,44 @@ describe('DirectoryReconciler (in-process)', () => {
     assert.equal(status?.state, 'mapped');
     assert.equal(h.directories.wantsEngineChange(d, status), false);
     assert.equal(h.directories.wantsEngineChange(d, undefined), true);
+  });
+
+  it('an object created with the finalizer on it: one status write, and deleted as usual', async () => {
+    h.ctx.waitOutsideSlot = (wait) => wait;
+    await h.kube.create(KINDS.directory, {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'MirroredDirectory',
+      metadata: { name: 'd', namespace: NS, finalizers: [FINALIZER] },
+      spec: { mirrorRef: { name: 'm' }, path: '/a' },
+    });
+    const d = `${NS}/d`;
+    const before = h.kube.requests.length;
+    assert.equal(await h.withClock(h.directories.reconcile(d)), undefined);
+    const writes = h.kube.requests
+      .slice(before)
+      .filter((r) => r.method !== 'GET' && r.path.includes('/mirroreddirectories/'))
+      .map((r) => `${r.method} ${r.path.endsWith('/status') ? 'status' : 'object'}`);
+    assert.deepEqual(writes, ['PUT status'], 'no finalizer write');
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'Mirrored');
+    await h.kube.delete(KINDS.directory, NS, 'd');
+    await h.finalizeDirectory(d);
+    assert.equal(h.getDirectory(d), undefined);
+    assert.equal(fs().store.dirMap.has('/a'), false);
+  });
+
+  it('an object created with the finalizer for a mirror that does not exist is deleted at once', async () => {
+    await h.kube.create(KINDS.directory, {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'MirroredDirectory',
+      metadata: { name: 'orphan', namespace: NS, finalizers: [FINALIZER] },
+      spec: { mirrorRef: { name: 'nowhere' }, path: '/b' },
+    });
+    const d = `${NS}/orphan`;
+    await h.directories.reconcile(d);
+    assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'MirrorNotFound');
+    await h.kube.delete(KINDS.directory, NS, 'orphan');
+    await h.directories.reconcile(d);
+    assert.equal(h.getDirectory(d), undefined, 'not held by a finalizer nobody would remove');
   });
 
   it('with a queue that parks: a state that lasts is written after SETTLE_MS, its end wanted', async () => {
