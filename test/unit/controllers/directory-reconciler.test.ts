@@ -7,6 +7,14 @@ import { FINALIZER, GROUP, KINDS, VERSION } from '../../../src/api/resources.js'
 import { DirectoryReconciler } from '../../../src/controllers/directory-reconciler.js';
 import { ControllerHarness, NS, condition, ready } from '../../support/fake-controllers.js';
 
+/** The writes to MirroredDirectory objects since request `before`: "PUT object", "PUT status"... */
+function directoryWritesSince(h: ControllerHarness, before: number): string[] {
+  return h.kube.requests
+    .slice(before)
+    .filter((r) => r.method !== 'GET' && r.path.includes('/mirroreddirectories/'))
+    .map((r) => `${r.method} ${r.path.endsWith('/status') ? 'status' : 'object'}`);
+}
+
 describe('DirectoryReconciler (in-process)', () => {
   let h: ControllerHarness;
   let mirrorKey: string;
@@ -68,10 +76,7 @@ describe('DirectoryReconciler (in-process)', () => {
     const d = await h.directory('d', '/a');
     const before = h.kube.requests.length;
     assert.equal(await h.withClock(h.directories.reconcile(d)), undefined);
-    const writes = h.kube.requests
-      .slice(before)
-      .filter((r) => r.method !== 'GET' && r.path.includes('/mirroreddirectories/'))
-      .map((r) => `${r.method} ${r.path.endsWith('/status') ? 'status' : 'object'}`);
+    const writes = directoryWritesSince(h, before);
     assert.deepEqual(writes, ['PUT object', 'PUT status']);
     const dir = h.getDirectory(d);
     assert.equal(ready(dir?.status?.conditions)?.reason, 'Mirrored');
@@ -94,10 +99,7 @@ describe('DirectoryReconciler (in-process)', () => {
     const d = `${NS}/d`;
     const before = h.kube.requests.length;
     assert.equal(await h.withClock(h.directories.reconcile(d)), undefined);
-    const writes = h.kube.requests
-      .slice(before)
-      .filter((r) => r.method !== 'GET' && r.path.includes('/mirroreddirectories/'))
-      .map((r) => `${r.method} ${r.path.endsWith('/status') ? 'status' : 'object'}`);
+    const writes = directoryWritesSince(h, before);
     assert.deepEqual(writes, ['PUT status'], 'no finalizer write');
     assert.equal(ready(h.getDirectory(d)?.status?.conditions)?.reason, 'Mirrored');
     await h.kube.delete(KINDS.directory, NS, 'd');

@@ -47,6 +47,17 @@ function setUp(): { viewer: FakeViewer; cache: SyncViewCache; done: () => number
   return { viewer, cache, done: () => done };
 }
 
+/** A followed /d with its first view answered (in sync) and its source checked (present). */
+async function followedWithPresentSource(): Promise<ReturnType<typeof setUp>> {
+  const followed = setUp();
+  await answer(followed.viewer, inSync('s1'));
+  const first = followed.cache.source('/d');
+  await tick();
+  followed.viewer.stats.shift()?.answer({ state: 'present' });
+  await first;
+  return followed;
+}
+
 /** Answers the one view request outstanding with `v`. */
 async function answer(viewer: FakeViewer, v: PeerSyncView[]): Promise<void> {
   await tick();
@@ -93,12 +104,7 @@ test('a view that changes re-enqueues its object and is looked at again soon', a
 });
 
 test('a followed source is stat-ed when nothing looked at it; a directory gone is news at once', async () => {
-  const { viewer, cache, done } = setUp();
-  await answer(viewer, inSync('s1'));
-  const first = cache.source('/d');
-  await tick();
-  viewer.stats.shift()?.answer({ state: 'present' });
-  await first;
+  const { viewer, cache, done } = await followedWithPresentSource();
   const before = done();
   cache.sweep(Date.now() + 30_000);
   await tick();
@@ -126,12 +132,7 @@ test('a followed source is stat-ed when nothing looked at it; a directory gone i
 });
 
 test('a directory gone while no refresh runs is looked at once, then at the active pace', async () => {
-  const { viewer, cache, done } = setUp();
-  await answer(viewer, inSync('s1'));
-  const first = cache.source('/d');
-  await tick();
-  viewer.stats.shift()?.answer({ state: 'present' });
-  await first;
+  const { viewer, cache, done } = await followedWithPresentSource();
   // Only the source is due (its sweep interval is past; the view's next refresh is later).
   cache.sweep(Date.now() + FOLLOW_DEFAULTS.sourceSweepMs + 1_000);
   await tick();
@@ -151,12 +152,7 @@ test('a directory gone while no refresh runs is looked at once, then at the acti
 });
 
 test('an unchanged source, a failed check and a forgotten path re-enqueue nothing', async () => {
-  const { viewer, cache, done } = setUp();
-  await answer(viewer, inSync('s1'));
-  const first = cache.source('/d');
-  await tick();
-  viewer.stats.shift()?.answer({ state: 'present' });
-  await first;
+  const { viewer, cache, done } = await followedWithPresentSource();
   const before = done();
   cache.sweep(Date.now() + FOLLOW_DEFAULTS.sourceSweepMs + 1_000);
   await tick();

@@ -159,6 +159,16 @@ test('lag: age of the oldest snapshot the peer lacks, kept while the peer makes 
   assert.equal(cache.get('/d')?.[0]?.lastSyncedSnapshot, name(20));
 });
 
+/** A peer missing one snapshot whose name has no time in it (its time is when it was first seen). */
+const LAGGING: PeerSyncView = {
+  peerUUID: 'u1',
+  siteName: 'b',
+  lastLocalSnapshot: 'plain-name',
+  pendingSnapshots: 1,
+  oldestPendingSnapshot: 'plain-name',
+  inSync: false,
+};
+
 test('a path forgotten while its view is refreshed keeps nothing of that refresh', async () => {
   const viewer = new FakeViewer();
   const cache = cacheWith(viewer);
@@ -169,17 +179,7 @@ test('a path forgotten while its view is refreshed keeps nothing of that refresh
   cache.forget('/gone');
   // A view that would be news (a lagging peer, the source missing) for an object still there.
   const problem = { reason: 'SourceDirectoryMissing', message: '/gone does not exist' };
-  viewer.views[0]?.ok([
-    {
-      peerUUID: 'u1',
-      siteName: 'b',
-      lastLocalSnapshot: 'plain-name',
-      pendingSnapshots: 1,
-      oldestPendingSnapshot: 'plain-name',
-      inSync: false,
-      problem,
-    },
-  ]);
+  viewer.views[0]?.ok([{ ...LAGGING, problem }]);
   await tick();
   await tick();
   assert.equal(told, 0, 'nobody is told');
@@ -190,16 +190,7 @@ test('a path forgotten while its view is refreshed keeps nothing of that refresh
   mock.timers.enable({ apis: ['Date'], now: Date.now() + 60_000 });
   cache.refreshIfStale('/gone', 'ns/again', () => told++);
   await tick();
-  viewer.views[1]?.ok([
-    {
-      peerUUID: 'u1',
-      siteName: 'b',
-      lastLocalSnapshot: 'plain-name',
-      pendingSnapshots: 1,
-      oldestPendingSnapshot: 'plain-name',
-      inSync: false,
-    },
-  ]);
+  viewer.views[1]?.ok([LAGGING]);
   await tick();
   await tick();
   mock.timers.reset();
