@@ -4,7 +4,7 @@
 // re-read and retry instead of overwriting it.
 import type { CoreV1Event, KubeConfig, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { KubeHttp, type RequestObserver } from './kube-http.js';
-import { listAllPages, type PageFetcher } from './pagination.js';
+import { LIST_PAGE_SIZE, listAllPages, type PageFetcher } from './pagination.js';
 import { GROUP, VERSION, type KindInfo, type Resource } from '../api/resources.js';
 
 export function httpStatusOf(e: unknown): number | undefined {
@@ -125,9 +125,16 @@ export class KubeApi {
     return orUndefinedWhenMissing(this.http.request<T>('GET', customPath(kind, namespace, name)));
   }
 
-  /** Every object of the kind (in `namespace`, or all), a page of LIST_PAGE_SIZE at a time. */
-  list<T extends AnyResource>(kind: KindInfo, namespace?: string): Promise<ResourceList<T>> {
-    return listAllPages<T>(this.fetchPage, customPath(kind, namespace));
+  /**
+   * Every object of the kind (in `namespace`, or all), a page of LIST_PAGE_SIZE at a time; `each`
+   * sees every object as its page arrives (listAllPages).
+   */
+  list<T extends AnyResource>(
+    kind: KindInfo,
+    namespace?: string,
+    each?: (item: T) => void,
+  ): Promise<ResourceList<T>> {
+    return listAllPages<T>(this.fetchPage, customPath(kind, namespace), LIST_PAGE_SIZE, each);
   }
 
   private readonly fetchPage: PageFetcher = (path) => this.http.request('GET', path);

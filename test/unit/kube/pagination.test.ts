@@ -102,3 +102,25 @@ test('pagePath keeps an existing query', () => {
     '/x?labelSelector=a%3Db&limit=10&continue=tok+en',
   );
 });
+
+test('`each` sees every item as its page arrives, before the next page is asked for', async () => {
+  const { fetchPage, requests } = fakeServer(5);
+  const seen: Array<[string, number]> = [];
+  const list = await listAllPages<Item>(fetchPage, '/apis/x', 2, (item) => {
+    seen.push([item.name, requests.length]);
+    item.name = item.name.toUpperCase();
+  });
+  // Items 0-1 seen after the first request, 2-3 after the second, 4 after the third.
+  assert.deepEqual(seen, [
+    ['item-0', 1],
+    ['item-1', 1],
+    ['item-2', 2],
+    ['item-3', 2],
+    ['item-4', 3],
+  ]);
+  assert.deepEqual(
+    list.items.map((i) => i.name),
+    ['ITEM-0', 'ITEM-1', 'ITEM-2', 'ITEM-3', 'ITEM-4'],
+    'what it changed is what the list holds',
+  );
+});
