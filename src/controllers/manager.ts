@@ -74,7 +74,6 @@ export const DEFAULT_STALL_LIMIT_MS = 300_000;
 function customTarget<T extends Resource<unknown, unknown>>(
   kc: KubeApi,
   kind: KindInfo,
-  slim: (obj: T) => void,
 ): WatchTarget<T> {
   return {
     name: kind.plural,
@@ -82,8 +81,7 @@ function customTarget<T extends Resource<unknown, unknown>>(
       ns === undefined
         ? `/apis/${GROUP}/${VERSION}/${kind.plural}`
         : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${kind.plural}`,
-    // Each listed object slimmed as its page arrives, not once the whole list is in.
-    list: (ns) => kc.list<T>(kind, ns, slim),
+    list: (ns, each) => kc.list<T>(kind, ns, each),
   };
 }
 
@@ -104,8 +102,6 @@ export class Manager {
   private readonly elector: LeaderElector | undefined;
   /** Mirror key and path → the MirroredDirectory objects declaring it (almost always one). */
   private readonly declared = new DeclaredPaths();
-  /** Slims an object for the watch caches (cached-objects.ts); idempotent. */
-  private readonly slim: (obj: { metadata?: object }) => void;
   /** What the watches' map functions remember between events (watches.ts). */
   private readonly watchState = new WatchState();
   /**
@@ -124,11 +120,13 @@ export class Manager {
       onRequest: (outcome) => o.metrics.kubeRequests.inc({ ...outcome }),
     });
     this.log = o.log;
+    // The cached objects without managedFields and with their repeated strings shared
+    // (cached-objects.ts): most of the heap at tens of thousands of directories.
     const pool = new StringPool();
-    this.slim = (obj) => slimCachedObject(obj, pool);
+    const slim = (obj: { metadata?: object }): void => slimCachedObject(obj, pool);
     const namespaces = o.namespaces && o.namespaces.length > 0 ? o.namespaces : undefined;
     const watch = <T extends Resource<unknown, unknown>>(kind: KindInfo): CachedWatch<T> =>
-      new CachedWatch<T>(o.kc, customTarget<T>(this.api, kind, this.slim), namespaces, o.log);
+      new CachedWatch<T>(o.kc, customTarget<T>(this.api, kind), namespaces, o.log, slim);
     this.watches = {
       mirrors: watch<CephFSMirror>(KINDS.mirror),
       peers: watch<MirrorPeer>(KINDS.peer),
@@ -245,12 +243,6 @@ export class Manager {
    * Resolves once this replica reconciles. `onLostLeadership` is called if the lease is lost.
    */
   async start(onLostLeadership: () => void): Promise<void> {
-    // The cached objects without managedFields and with their repeated strings shared
-    // (cached-objects.ts): most of the heap at tens of thousands of directories. Listed objects
-    // are slimmed as their page arrives (customTarget), watched ones here, first.
-    this.watches.mirrors.on(this.slim);
-    this.watches.peers.on(this.slim);
-    this.watches.directories.on(this.slim);
     this.watches.directories.on((dir, type) => {
       this.index(dir, type === 'delete');
       this.watchState.observeDirectory(dir, type);

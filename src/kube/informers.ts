@@ -34,9 +34,10 @@ export interface WatchTarget<T> {
   path(namespace: string | undefined): string;
   /**
    * The whole collection, for the first list and every relist; paginated (KubeApi.list, a page
-   * of LIST_PAGE_SIZE at a time), so no single answer holds a large collection at once.
+   * of LIST_PAGE_SIZE at a time), so no single answer holds a large collection at once. `each`
+   * sees every item as its page arrives.
    */
-  list(namespace: string | undefined): Promise<{ items: T[] }>;
+  list(namespace: string | undefined, each?: (item: T) => void): Promise<{ items: T[] }>;
 }
 
 export class CachedWatch<T extends WatchedObject> {
@@ -51,6 +52,12 @@ export class CachedWatch<T extends WatchedObject> {
     /** undefined: all namespaces. */
     private readonly namespaces: readonly string[] | undefined,
     private readonly log: Logger,
+    /**
+     * Applied in place to every object before the cache hands it out: to each listed object as
+     * its page arrives (so a list never holds the whole collection unprepared), and to each
+     * watched one before any handler. Must be idempotent: a listed object is also an add event.
+     */
+    private readonly prepare: ((obj: T) => void) | undefined = undefined,
     private readonly restartDelayMs = 2000,
   ) {}
 
@@ -85,10 +92,13 @@ export class CachedWatch<T extends WatchedObject> {
     const informer = makeInformer<KubernetesObject>(
       this.kc,
       this.target.path(namespace),
-      async () => ({ items: (await this.target.list(namespace)).items.map(asKubernetesObject) }),
+      async () => ({
+        items: (await this.target.list(namespace, this.prepare)).items.map(asKubernetesObject),
+      }),
     );
     const emit = (type: EventType) => (obj: KubernetesObject) => {
       const typed = asWatched<T>(obj);
+      this.prepare?.(typed);
       for (const h of this.handlers) h(typed, type);
     };
     informer.on(ADD, emit('add'));
